@@ -68,7 +68,7 @@ def check_finite(name: str, arr: np.ndarray, axis_names: tuple[str, ...] | None 
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.unravel_index(int(np.argmax(bad)), arr.shape)
-        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {arr[idx]!r} is not finite")
+        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {float(arr[idx])!r} is not finite")
 
 
 def check_in_range(name: str, arr: np.ndarray, lo: float, hi: float,
@@ -77,7 +77,7 @@ def check_in_range(name: str, arr: np.ndarray, lo: float, hi: float,
     bad = (arr < lo) | (arr > hi)
     if bad.any():
         idx = np.unravel_index(int(np.argmax(bad)), arr.shape)
-        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {arr[idx]!r} is outside [{lo}, {hi}]")
+        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {float(arr[idx])!r} is outside [{lo}, {hi}]")
 
 
 def check_stochastic(name: str, arr: np.ndarray, axis_names: tuple[str, ...] | None = None,
@@ -90,7 +90,7 @@ def check_stochastic(name: str, arr: np.ndarray, axis_names: tuple[str, ...] | N
     neg = arr < 0
     if neg.any():
         idx = np.unravel_index(int(np.argmax(neg)), arr.shape)
-        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {arr[idx]!r} is a negative probability")
+        raise ValueError(f"{name}{_index_str(idx, axis_names)} = {float(arr[idx])!r} is a negative probability")
     sums = arr.sum(axis=-1)
     off = np.abs(sums - 1.0) > atol
     if off.any():
@@ -98,7 +98,7 @@ def check_stochastic(name: str, arr: np.ndarray, axis_names: tuple[str, ...] | N
         row_names = axis_names[:-1] if axis_names is not None else None
         total = sums[idx] if sums.ndim else float(sums)
         raise ValueError(
-            f"{name}{_index_str(idx, row_names)} sums to {total!r}, not 1 (tolerance {atol:g}); "
+            f"{name}{_index_str(idx, row_names)} sums to {float(total)!r}, not 1 (tolerance {atol:g}); "
             "rows are not renormalised")
 
 
