@@ -81,7 +81,7 @@ class TabularMDP:
     All arrays are read-only after construction.
     """
 
-    __slots__ = ("_P_stages", "_R", "_mu0", "_H", "_reward_noise", "_name", "_csr")
+    __slots__ = ("_P_stages", "_R", "_mu0", "_H", "_reward_noise", "_name", "_csr", "_density")
 
     def __init__(self, P, R, mu0, *, reward_noise: str = "deterministic", name: str | None = None):
         P = as_float_array("P", P, ndim=4, axis_names=_PAX)
@@ -135,6 +135,7 @@ class TabularMDP:
         self._reward_noise = reward_noise
         self._name = name
         self._csr = None
+        self._density = None
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -223,6 +224,7 @@ class TabularMDP:
         object.__setattr__(new, "_reward_noise", noise)
         object.__setattr__(new, "_name", name if name is not None else self._name)
         object.__setattr__(new, "_csr", self._csr)
+        object.__setattr__(new, "_density", self._density)
         return new
 
     # ------------------------------------------------------------------ sparse form
@@ -244,8 +246,10 @@ class TabularMDP:
 
     @property
     def density(self) -> float:
-        """Fraction of non-zero transition entries among the stored stages."""
-        return float(np.count_nonzero(self._P_stages)) / self._P_stages.size
+        """Fraction of non-zero transition entries among the stored stages (computed once)."""
+        if self._density is None:
+            object.__setattr__(self, "_density", np.count_nonzero(self._P_stages) / self._P_stages.size)
+        return float(self._density)
 
 
 def _validate_rewards(name, R, H, S, A, *, allow_stationary):

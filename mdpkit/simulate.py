@@ -1,0 +1,77 @@
+"""Monte Carlo rollouts of a policy in a TabularMDP (numba; bit-identical for a given seed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+from ._validation import check_positive_int
+from .mdp import TabularMDP, validate_policy
+
+#: Uniform draws per chunk of episodes; bounds memory whatever ``n_episodes`` is.
+_UNIFORMS_PER_CHUNK = 1 << 21
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Sampled episodes.
+
+    Attributes
+    ----------
+    states : ndarray, shape (n, H + 1), int64
+    actions : ndarray, shape (n, H), int64
+    rewards : ndarray, shape (n, H)
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Undiscounted return of each episode, shape (n,)."""
+        return self.rewards.sum(axis=1)
+
+
+def simulate(mdp: TabularMDP, policy, n_episodes: int, seed=None) -> Trajectories:
+    """Roll out ``n_episodes`` episodes of ``policy`` in ``mdp``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Rewards are the means, or Bernoulli draws if ``mdp.reward_noise == "bernoulli"``.
+    policy : array_like, shape (H, S) int or (H, S, A)
+    n_episodes : int
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        The same seed gives bit-identical trajectories. Each episode consumes ``1 + 3 H``
+        uniforms (initial state; per stage: action, transition, reward) whatever the policy
+        type, so deterministic and stochastic policies use the random stream alike.
+
+    Returns
+    -------
+    Trajectories
+    """
+    n_episodes = check_positive_int("n_episodes", n_episodes)
+    pol = validate_policy(policy, mdp.H, mdp.S, mdp.A)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    H = mdp.H
+    P_cdf = _kernels.cumulative_rows(mdp.P_stages)
+    mu0_cdf = _kernels.cumulative_rows(mdp.mu0)
+    if pol.ndim == 2:
+        det, pol_cdf = pol, np.zeros((0, 0, 0))
+    else:
+        det, pol_cdf = np.zeros((0, 0), dtype=np.int64), _kernels.cumulative_rows(pol)
+    bernoulli = mdp.reward_noise == "bernoulli"
+    states = np.empty((n_episodes, H + 1), dtype=np.int64)
+    actions = np.empty((n_episodes, H), dtype=np.int64)
+    rewards = np.empty((n_episodes, H))
+    draws = 1 + 3 * H
+    chunk = max(1, _UNIFORMS_PER_CHUNK // draws)
+    for start in range(0, n_episodes, chunk):
+        stop = min(n_episodes, start + chunk)
+        uniforms = rng.random((stop - start, draws))
+        _kernels.simulate_episodes(P_cdf, mu0_cdf, det, pol_cdf, mdp.R, bernoulli, uniforms,
+                                   states[start:stop], actions[start:stop], rewards[start:stop])
+    return Trajectories(states, actions, rewards)
