@@ -1,6 +1,6 @@
 """mdpkit: exact tabular MDP models and solvers, instances and provably-efficient RL algorithms."""
 from .mdp import SparseTransitions, TabularMDP
-from .simulate import Trajectories, simulate
+from .simulation import Trajectories, simulate
 from .solvers import Solution, bellman_residual, evaluate, solve
 
 __all__ = [

@@ -14,6 +14,8 @@ PROB_ATOL = 1e-9
 
 
 def _index_str(idx: tuple[int, ...], axis_names: tuple[str, ...] | None) -> str:
+    if len(idx) == 0:
+        return ""
     if axis_names is None or len(axis_names) != len(idx):
         return "[" + ", ".join(str(int(i)) for i in idx) + "]"
     return "[" + ", ".join(f"{n}={int(i)}" for n, i in zip(axis_names, idx)) + "]"

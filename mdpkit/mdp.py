@@ -253,7 +253,8 @@ class TabularMDP:
 
 
 def _validate_rewards(name, R, H, S, A, *, allow_stationary):
-    R = as_float_array(name, R, ndim=(2, 3) if allow_stationary else 3)
+    R = as_float_array(name, R, ndim=(2, 3) if allow_stationary else 3,
+                        axis_names=_RAX if np.ndim(R) == 3 else _RAX[1:])
     if R.ndim == 2:
         if R.shape != (S, A):
             raise ValueError(f"{name} must have shape (S, A) = ({S}, {A}) or (H, S, A) = ({H}, {S}, {A}), "

@@ -108,10 +108,16 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
         csr = mdp.sparse_transitions()
         _kernels.backward_induction_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
                                            R, Q, V, policy)
-    values = V[:, 0, :] @ mdp.mu0
+    values = _initial_values(V, mdp.mu0)
     if batched:
         return Solution(Q, V, policy, values, method)
     return Solution(Q[0], V[0], policy[0], float(values[0]), method)
+
+
+def _initial_values(V: np.ndarray, mu0: np.ndarray) -> np.ndarray:
+    # One dot per reward, so a batch member's value is bit-identical to solving it alone
+    # (a single gemv over the batch may round differently).
+    return np.array([V[b, 0] @ mu0 for b in range(V.shape[0])])
 
 
 _NO_DET = np.zeros((0, 0), dtype=np.int64)
@@ -148,7 +154,7 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
         csr = mdp.sparse_transitions()
         _kernels.policy_evaluation_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
                                           R, det, stoch, Q, V)
-    values = V[:, 0, :] @ mdp.mu0
+    values = _initial_values(V, mdp.mu0)
     if batched:
         return Solution(Q, V, pol, values, method)
     return Solution(Q[0], V[0], pol, float(values[0]), method)
