@@ -80,6 +80,38 @@ def backward_induction_dense(P_stages, R, Q, V, policy):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def backward_induction_dense_single(P_stages, R, Q, V, policy):
+    """:func:`backward_induction_dense` for one reward (the common case), with the greedy max
+    fused into the action loop: each stage then streams P once with nothing else in the loop.
+
+    Parameters
+    ----------
+    P_stages : ndarray, shape (G, S, A, S)
+    R : ndarray, shape (H, S, A)
+    Q : ndarray, shape (H, S, A) -- output
+    V : ndarray, shape (H + 1, S) -- output
+    policy : ndarray, shape (H, S), int64 -- output
+    """
+    H, S, A = R.shape
+    G = P_stages.shape[0]
+    V[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        v_next = V[h + 1]
+        for s in range(S):
+            best = -np.inf
+            best_a = 0
+            for a in range(A):
+                q = R[h, s, a] + _dot(P_stages[g, s, a], v_next)
+                Q[h, s, a] = q
+                if q > best:  # ties go to the lowest action index, as numpy's argmax does
+                    best = q
+                    best_a = a
+            V[h, s] = best
+            policy[h, s] = best_a
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def backward_induction_sparse(indptr, indices, data, G, R, Q, V, policy):
     """As :func:`backward_induction_dense` with P in CSR form (cost proportional to nnz)."""
     B, H, S, A = R.shape

@@ -102,7 +102,9 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
     policy = np.empty((B, H, S), dtype=np.int64)
-    if method == "dense":
+    if method == "dense" and B == 1:
+        _kernels.backward_induction_dense_single(mdp.P_stages, R[0], Q[0], V[0], policy[0])
+    elif method == "dense":
         _kernels.backward_induction_dense(mdp.P_stages, R, Q, V, policy)
     else:
         csr = mdp.sparse_transitions()
