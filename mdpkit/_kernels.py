@@ -112,6 +112,41 @@ def backward_induction_dense_single(P_stages, R, Q, V, policy):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def backward_induction_sparse_single(indptr, indices, data, G, R, Q, V, policy):
+    """:func:`backward_induction_sparse` for one reward, greedy max fused (see the dense twin).
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR arrays of the stored transitions (see module docstring)
+    G : int
+        Number of stored stages (1 if stationary, else H).
+    R : ndarray, shape (H, S, A)
+    Q : ndarray, shape (H, S, A) -- output
+    V : ndarray, shape (H + 1, S) -- output
+    policy : ndarray, shape (H, S), int64 -- output
+    """
+    H, S, A = R.shape
+    V[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        for s in range(S):
+            best = -np.inf
+            best_a = 0
+            row = (g * S + s) * A
+            for a in range(A):
+                total = 0.0
+                for k in range(indptr[row + a], indptr[row + a + 1]):
+                    total += data[k] * V[h + 1, indices[k]]
+                q = R[h, s, a] + total
+                Q[h, s, a] = q
+                if q > best:
+                    best = q
+                    best_a = a
+            V[h, s] = best
+            policy[h, s] = best_a
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def backward_induction_sparse(indptr, indices, data, G, R, Q, V, policy):
     """As :func:`backward_induction_dense` with P in CSR form (cost proportional to nnz)."""
     B, H, S, A = R.shape

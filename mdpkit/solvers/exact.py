@@ -17,9 +17,9 @@ from ..mdp import TabularMDP, validate_policy
 
 #: ``method="auto"`` takes the CSR path when at most this fraction of the stored transition
 #: entries is non-zero. A CSR entry costs a data read, an index read and a gathered V read
-#: against one streamed, vectorised read for a dense entry; below ~20% non-zeros CSR wins
-#: (benchmarks/bench_core.py measures the crossover).
-SPARSE_DENSITY_THRESHOLD = 0.2
+#: against one streamed, vectorised read for a dense entry: the measured crossover on random
+#: successors is at 5-8% non-zeros (``benchmarks/bench_core.py``, "crossover").
+SPARSE_DENSITY_THRESHOLD = 0.05
 
 METHODS = ("auto", "dense", "sparse")
 
@@ -106,6 +106,10 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
         _kernels.backward_induction_dense_single(mdp.P_stages, R[0], Q[0], V[0], policy[0])
     elif method == "dense":
         _kernels.backward_induction_dense(mdp.P_stages, R, Q, V, policy)
+    elif B == 1:
+        csr = mdp.sparse_transitions()
+        _kernels.backward_induction_sparse_single(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
+                                                  R[0], Q[0], V[0], policy[0])
     else:
         csr = mdp.sparse_transitions()
         _kernels.backward_induction_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
