@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .._validation import as_float_array, check_in_range, check_positive_int
-from ..mdp import REWARD_NOISE, TabularMDP
+from ..mdp import TabularMDP
 
 __all__ = ["GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
 
@@ -30,12 +30,6 @@ def _probability(name: str, value, *, lo: float = 0.0, hi: float = 1.0) -> float
     if not (lo <= value <= hi):  # also rejects NaN
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return value
-
-
-def _noise(reward_noise: str) -> str:
-    if reward_noise not in REWARD_NOISE:
-        raise ValueError(f"reward_noise must be one of {REWARD_NOISE}, got {reward_noise!r}")
-    return reward_noise
 
 
 def _rng(seed) -> np.random.Generator:
@@ -106,7 +100,6 @@ def random_mdp(S: int, A: int, H: int, *, concentration: float = 1.0, n_successo
         raise ValueError(f"reward must be one of {RANDOM_REWARDS}, got {reward!r}")
     if not isinstance(stationary, (bool, np.bool_)):
         raise ValueError(f"stationary must be True or False, got {stationary!r}")
-    _noise(reward_noise)
     rng = _rng(seed)
 
     G = 1 if stationary else H
@@ -193,7 +186,6 @@ def riverswim(S: int = 6, H: int = 20, *, p_right: float = 0.35, p_left: float =
     p_left_last = _probability("p_left_last", p_left_last)
     small = _probability("small", small)
     large = _probability("large", large)
-    _noise(reward_noise)
 
     P = np.zeros((S, 2, S))
     idx = np.arange(S)
@@ -272,7 +264,6 @@ def deep_sea(N: int, *, move_cost: float = 0.01, stochastic: bool = False,
     for flag, value in (("stochastic", stochastic), ("randomize_actions", randomize_actions)):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{flag} must be True or False, got {value!r}")
-    _noise(reward_noise)
     p = 1.0 - 1.0 / N if stochastic else 1.0
     cols = np.arange(N)
     left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, N - 1)
@@ -340,7 +331,6 @@ def chain(N: int, H: int | None = None, *, small: float = 0.001, large: float = 
     H = N + 9 if H is None else check_positive_int("H", H)
     small, large = _probability("small", small), _probability("large", large)
     slip = _probability("slip", slip)
-    _noise(reward_noise)
     idx = np.arange(N)
     left, right = np.maximum(idx - 1, 0), np.minimum(idx + 1, N - 1)
     P = np.zeros((N, 2, N))
@@ -444,7 +434,6 @@ def gridworld(layout, H: int, *, slip: float = 0.0, rewards: dict[str, float] | 
     slip = _probability("slip", slip)
     if not isinstance(absorbing, (bool, np.bool_)):
         raise ValueError(f"absorbing must be True or False, got {absorbing!r}")
-    _noise(reward_noise)
     table = {"G": 1.0} if rewards is None else dict(rewards)
     for ch, r in table.items():
         if not isinstance(ch, str) or len(ch) != 1 or ch in "#" + _FREE:
@@ -518,7 +507,6 @@ def bandit(means, *, reward_noise: str = "bernoulli") -> TabularMDP:
     if means.size == 0:
         raise ValueError("means must hold at least one arm, got an empty array")
     check_in_range("means", means, 0.0, 1.0, ("a",))
-    _noise(reward_noise)
     K = means.size
     label = ", ".join(f"{m:g}" for m in means[:8]) + (", ..." if K > 8 else "")
     return TabularMDP.stationary(np.ones((1, K, 1)), means[None, :], 1, 0, reward_noise=reward_noise,
