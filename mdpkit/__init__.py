@@ -4,8 +4,12 @@ from .games import NashSolution, PreferenceGame, regularized_nash, unregularized
 from .mdp import SparseTransitions, TabularMDP
 from .simulation import Trajectories, simulate
 from .solvers import Solution, bellman_residual, evaluate, solve
+from .solvers.discounted import DiscountedSolution, policy_iteration, value_iteration
+from .solvers.lp import InfeasibleError, solve_constrained, solve_lp
 
 __all__ = [
+    "DiscountedSolution",
+    "InfeasibleError",
     "NashSolution",
     "PreferenceGame",
     "Solution",
@@ -18,9 +22,13 @@ __all__ = [
     "evaluate",
     "games",
     "regularized_nash",
+    "policy_iteration",
     "simulate",
     "solve",
+    "solve_constrained",
+    "solve_lp",
     "solvers",
     "unregularized_nash",
+    "value_iteration",
 ]
 __version__ = "0.1.0"

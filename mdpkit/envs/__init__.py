@@ -7,11 +7,25 @@
 :func:`chain`             n-chain (Osband et al. 2016); closed-form ``V*``
 :func:`gridworld`         gridworld from a text layout; closed-form ``V*``
 :func:`bandit`            K-armed Bernoulli bandit as a one-step MDP; ``V* = max(means)``
+:func:`random_preference_game`   preference game sigma(X - X^T) (intransitive in general)
+:func:`bradley_terry_game`       transitive Bradley-Terry preferences
+:func:`cyclic_game`              cyclic / rock-paper-scissors preferences
+:func:`dice_game`                preferences between dice (win probabilities)
+:func:`nontransitive_dice_game`  the non-transitive dice of the NLHF paper
 ========================  ==========================================================
 
 Each instance's docstring says what makes it hard and gives its optimal value in closed form
 where one exists.
 """
+from .preference import (
+    bradley_terry_game,
+    cyclic_game,
+    dice_game,
+    nontransitive_dice_game,
+    random_preference_game,
+)
 from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
 
-__all__ = ["GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
+__all__ = [
+    "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",
+   "GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
