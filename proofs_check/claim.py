@@ -1,0 +1,394 @@
+"""The claim model: a theorem turned into a falsifiable, executable object.
+
+A :class:`Claim` bundles what a paper says (statement, provenance), what we measure (an
+``observe`` function run over a sweep of parameters and seeds), the bound, the statistical
+acceptance rule, and one or more :class:`Mutant` s -- deliberately broken variants on which the
+same rule must return FAIL. A verdict is only worth something if it could have gone the other way.
+
+Adding a claim is adding one declaration to a file under ``proofs_check/claims/``::
+
+    Claim(
+        id="textbook.mc_rate",
+        paper=Paper("Reinforcement Learning: An Introduction", arxiv=None, where="Sec. 5.1"),
+        statement="The Monte Carlo estimate of V^pi has error of order n^(-1/2).",
+        provenance=Provenance("paper", "Central limit theorem applied to i.i.d. episode returns."),
+        observe=observe_mc_error,          # top-level: (params, seed) -> {"error": array}
+        sweep=Sweep(quick=Grid(n=[16, 64, 256]), full=Grid(n=[16, 64, 256, 1024, 4096]),
+                    seeds_quick=20, seeds_full=100),
+        rule=Rate("error", param="n", exponent=-0.5, tolerance=0.1, justification="..."),
+        bound=lambda p: p["n"] ** -0.5,
+        mutants=[Mutant("reused_trajectory", observe=observe_mc_reused, why="...")],
+    )
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from mdpkit._validation import check_positive_int
+
+#: Claim ids are ``family.short_name``: lower-case letters, digits and underscores.
+CLAIM_ID_PATTERN = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+PROVENANCE_KINDS = ("paper", "reconstructed")
+BUDGETS = ("quick", "full")
+
+#: Signature of an observe function: ``(params, seed) -> {name: float array}``.
+ObserveFn = Callable[[dict, np.random.SeedSequence], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Where a claim comes from.
+
+    Attributes
+    ----------
+    title : str
+        Title of the paper or book.
+    arxiv : str or None
+        arXiv identifier (e.g. ``"2002.04017"``); ``None`` for books and non-arXiv sources.
+    where : str
+        Theorem, lemma or section (e.g. ``"Theorem 1"``).
+    """
+
+    title: str
+    arxiv: str | None = None
+    where: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise ValueError(f"Paper.title must be a non-empty string, got {self.title!r}")
+
+    def cite(self) -> str:
+        """One-line citation: ``title (arXiv:id), where``."""
+        out = self.title
+        if self.arxiv:
+            out += f" (arXiv:{self.arxiv})"
+        if self.where:
+            out += f", {self.where}"
+        return out
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Whether the checked statement is the paper's, or reconstructed, and what was reconstructed.
+
+    Attributes
+    ----------
+    kind : {"paper", "reconstructed"}
+    note : str
+        One sentence: the source of the statement, or what was reconstructed and why.
+    """
+
+    kind: str
+    note: str
+
+    def __post_init__(self):
+        if self.kind not in PROVENANCE_KINDS:
+            raise ValueError(f"Provenance.kind must be one of {PROVENANCE_KINDS}, got {self.kind!r}")
+        if not isinstance(self.note, str) or not self.note.strip():
+            raise ValueError("Provenance.note must be a non-empty sentence saying what the source or "
+                             "the reconstruction is")
+
+
+class Grid:
+    """Cartesian grid of sweep parameters, iterated in declaration order.
+
+    Parameters
+    ----------
+    **axes : sequence
+        Parameter name -> values (ints, floats or strings). ``Grid(n=[16, 64], S=[5])`` has two
+        points: ``{"n": 16, "S": 5}`` and ``{"n": 64, "S": 5}``.
+    """
+
+    def __init__(self, **axes: Sequence):
+        if not axes:
+            raise ValueError("Grid needs at least one parameter axis")
+        clean = {}
+        for name, values in axes.items():
+            values = tuple(values) if not isinstance(values, (str, bytes)) else (values,)
+            if len(values) == 0:
+                raise ValueError(f"Grid axis {name!r} has no values")
+            for i, v in enumerate(values):
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, str, np.integer,
+                                                                        np.floating)):
+                    raise ValueError(f"Grid axis {name!r}[{i}] = {v!r} is not an int, float or str")
+                if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+                    raise ValueError(f"Grid axis {name!r}[{i}] = {v!r} is not finite")
+            # Plain Python scalars so parameters serialise to the same JSON everywhere.
+            clean[name] = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+        self.axes: dict[str, tuple] = clean
+
+    def points(self) -> list[dict]:
+        """All parameter points, as dicts, in declaration order."""
+        names = list(self.axes)
+        return [dict(zip(names, combo)) for combo in itertools.product(*self.axes.values())]
+
+    def __len__(self) -> int:
+        return int(np.prod([len(v) for v in self.axes.values()]))
+
+    def __repr__(self) -> str:
+        return "Grid(" + ", ".join(f"{k}={list(v)}" for k, v in self.axes.items()) + ")"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Grid) and self.axes == other.axes
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.axes.items()))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The quick and full budgets of a claim: a parameter grid times a number of seeds."""
+
+    quick: Grid
+    full: Grid
+    seeds_quick: int
+    seeds_full: int
+
+    def __post_init__(self):
+        for name in ("quick", "full"):
+            if not isinstance(getattr(self, name), Grid):
+                raise ValueError(f"Sweep.{name} must be a Grid, got {type(getattr(self, name)).__name__}")
+        check_positive_int("seeds_quick", self.seeds_quick)
+        check_positive_int("seeds_full", self.seeds_full)
+
+    def grid(self, budget: str) -> Grid:
+        _check_budget(budget)
+        return self.quick if budget == "quick" else self.full
+
+    def n_seeds(self, budget: str) -> int:
+        _check_budget(budget)
+        return self.seeds_quick if budget == "quick" else self.seeds_full
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately broken variant of the observed experiment.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (``[a-z0-9_]+``).
+    observe : callable
+        Same signature as :attr:`Claim.observe`; top-level so it pickles to worker processes.
+    why : str
+        The bug it contains and why the claim's rule must reject it.
+    """
+
+    name: str
+    observe: ObserveFn
+    why: str
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not re.fullmatch(r"[a-z0-9_]+", self.name):
+            raise ValueError(f"Mutant.name must match [a-z0-9_]+, got {self.name!r}")
+        if self.name == "claim":
+            raise ValueError("Mutant.name 'claim' is reserved for the claim itself")
+        if not callable(self.observe):
+            raise ValueError(f"Mutant {self.name!r}: observe must be callable")
+        if not isinstance(self.why, str) or not self.why.strip():
+            raise ValueError(f"Mutant {self.name!r}: why must say what the bug is")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as an executable, falsifiable check.
+
+    Attributes
+    ----------
+    id : str
+        ``family.short_name``, e.g. ``"textbook.vi_contraction"``.
+    paper : Paper
+    statement : str
+        The claim in words.
+    provenance : Provenance
+    observe : callable
+        Top-level function ``(params: dict, seed: numpy.random.SeedSequence) -> dict`` of float
+        arrays. It must draw every random number from ``seed`` so a run is reproducible.
+    sweep : Sweep
+    rule : proofs_check.rules.Rule
+        The acceptance rule (:class:`~proofs_check.rules.BoundHolds`, ``Rate``, ``Contraction``,
+        ``HighProbability``).
+    bound : callable
+        ``params -> float`` (or array broadcastable against the observed array). Its meaning is
+        the rule's: the upper bound (``BoundHolds``, ``HighProbability``), the claimed factor
+        (``Contraction``), or the reference rate curve drawn in figures (``Rate``).
+    mutants : sequence of Mutant
+        At least one; each must be caught (rule verdict FAIL).
+    observed : str
+        Human-readable name of the observed quantity (axis label in figures).
+    """
+
+    id: str
+    paper: Paper
+    statement: str
+    provenance: Provenance
+    observe: ObserveFn
+    sweep: Sweep
+    rule: Any
+    bound: Callable[[dict], Any]
+    mutants: tuple = ()
+    observed: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not CLAIM_ID_PATTERN.match(self.id):
+            raise ValueError(f"Claim.id must look like 'family.short_name' ([a-z0-9_]+ on both sides), "
+                             f"got {self.id!r}")
+        if not isinstance(self.paper, Paper):
+            raise ValueError(f"Claim {self.id}: paper must be a Paper")
+        if not isinstance(self.provenance, Provenance):
+            raise ValueError(f"Claim {self.id}: provenance must be a Provenance")
+        if not isinstance(self.statement, str) or not self.statement.strip():
+            raise ValueError(f"Claim {self.id}: statement must be a non-empty string")
+        if not callable(self.observe):
+            raise ValueError(f"Claim {self.id}: observe must be callable")
+        if not isinstance(self.sweep, Sweep):
+            raise ValueError(f"Claim {self.id}: sweep must be a Sweep")
+        if not hasattr(self.rule, "evaluate"):
+            raise ValueError(f"Claim {self.id}: rule must be a proofs_check.rules.Rule, got {self.rule!r}")
+        if not callable(self.bound):
+            raise ValueError(f"Claim {self.id}: bound must be callable (params -> float)")
+        mutants = tuple(self.mutants)
+        if len(mutants) == 0:
+            raise ValueError(f"Claim {self.id}: needs at least one mutant (a check that cannot fail "
+                             "proves nothing)")
+        for i, m in enumerate(mutants):
+            if not isinstance(m, Mutant):
+                raise ValueError(f"Claim {self.id}: mutants[{i}] = {m!r} is not a Mutant")
+        names = [m.name for m in mutants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Claim {self.id}: duplicate mutant names {names}")
+        object.__setattr__(self, "mutants", mutants)
+        if not self.observed:
+            object.__setattr__(self, "observed", getattr(self.rule, "observed", "observed"))
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def variants(self) -> list[tuple[str, ObserveFn]]:
+        """``[("claim", observe), (mutant name, mutant observe), ...]``."""
+        return [("claim", self.observe)] + [(m.name, m.observe) for m in self.mutants]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run: a variant at one parameter point and seed index.
+
+    Attributes
+    ----------
+    variant : str
+        ``"claim"`` or a mutant name.
+    params : dict
+    seed_index : int
+    observed : dict of str -> ndarray (float64)
+    seconds : float
+        Wall time of the observe call (kept apart from ``observed`` so results can be compared
+        "apart from timings").
+    """
+
+    variant: str
+    params: dict
+    seed_index: int
+    observed: dict
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What a rule concludes on one variant's runs."""
+
+    passed: bool
+    summary: str
+    numbers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MutantVerdict:
+    """The rule's outcome on one mutant; ``caught`` iff the rule FAILS on it."""
+
+    name: str
+    caught: bool
+    summary: str
+    why: str
+    numbers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict on one claim.
+
+    Attributes
+    ----------
+    claim_id : str
+    passed : bool
+        The rule's outcome on the claim's own runs.
+    summary : str
+        The rule's one-line summary, e.g. ``"slope CI [-0.53, -0.47] within -0.5 ± 0.1"``.
+    numbers : dict
+        The statistics behind the summary.
+    n_runs : int
+        Runs of the claim itself (mutant runs not counted).
+    seeds : int
+        Seeds per parameter point.
+    budget : {"quick", "full"}
+    mutants : tuple of MutantVerdict
+    notes : tuple of str
+    """
+
+    claim_id: str
+    passed: bool
+    summary: str
+    numbers: dict
+    n_runs: int
+    seeds: int
+    budget: str
+    mutants: tuple = ()
+    notes: tuple = ()
+
+    @property
+    def all_mutants_caught(self) -> bool:
+        return all(m.caught for m in self.mutants)
+
+    @property
+    def ok(self) -> bool:
+        """The claim passes and every mutant is caught."""
+        return self.passed and self.all_mutants_caught
+
+    @property
+    def label(self) -> str:
+        if self.ok:
+            return "PASS"
+        if not self.passed:
+            return "FAIL"
+        return "MUTANT NOT CAUGHT"
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "claim_id": self.claim_id, "passed": self.passed, "summary": self.summary,
+            "numbers": self.numbers, "n_runs": self.n_runs, "seeds": self.seeds, "budget": self.budget,
+            "mutants": [m.__dict__ for m in self.mutants], "notes": list(self.notes)},
+            sort_keys=True, default=float)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Verdict":
+        d = json.loads(text)
+        d["mutants"] = tuple(MutantVerdict(**m) for m in d["mutants"])
+        d["notes"] = tuple(d["notes"])
+        return cls(**d)
+
+
+def _check_budget(budget: str) -> None:
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+
+
+def params_key(params: Mapping) -> str:
+    """Canonical JSON of a parameter point (sorted keys), used in store keys and seeds."""
+    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"))

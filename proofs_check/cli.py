@@ -1,0 +1,153 @@
+"""``proofs-check``: list, run, show and report claims.
+
+Examples
+--------
+::
+
+    proofs-check list
+    proofs-check run                       # every claim, quick budget, all cores
+    proofs-check run textbook --full --workers 2 --out paper_figs/textbook
+    proofs-check run --scheduler tcp://127.0.0.1:8786
+    proofs-check run my.claim --claims-module my_claims.py
+    proofs-check show textbook.vi_contraction
+    proofs-check report --full
+
+``run`` exits with status 0 iff every selected claim passes and every mutant is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from .claims import load_claims
+from .report import write_report
+from .runner import make_executor, run_claims, select_claims
+from .store import ResultStore, default_out_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--out", default=None,
+                        help="results directory (default ./proofs_check_results or $PROOFS_CHECK_OUT)")
+    common.add_argument("--claims-module", action="append", default=[], metavar="MODULE",
+                        help="extra claims module (dotted name or .py path defining CLAIMS); repeatable")
+    parser = argparse.ArgumentParser(prog="proofs-check", description="Paper claims as falsifiable checks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", parents=[common], help="list claims with their last verdict")
+    run = sub.add_parser("run", parents=[common], help="run claims and their mutants, then write the report")
+    run.add_argument("ids", nargs="*", help="claim ids or families (default: all)")
+    budget = run.add_mutually_exclusive_group()
+    budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
+                        help="quick budget (default)")
+    budget.add_argument("--full", dest="budget", action="store_const", const="full", help="full budget")
+    run.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    run.add_argument("--scheduler", default=None, help="Dask distributed scheduler address")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    show = sub.add_parser("show", parents=[common], help="statement, provenance and evidence of a claim")
+    show.add_argument("id")
+    report = sub.add_parser("report", parents=[common], help="write report.md/html from stored runs")
+    report.add_argument("ids", nargs="*")
+    report.add_argument("--full", dest="budget", action="store_const", const="full", default="quick",
+                        help="report on the full budget (default quick)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        claims = load_claims(args.claims_module)
+    except (ValueError, ImportError) as exc:
+        print(f"proofs-check: cannot load claims: {exc}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else default_out_dir()
+    if args.command == "list":
+        return _list(claims, out)
+    if args.command == "show":
+        return _show(claims, args.id, out)
+    try:
+        selected = select_claims(claims, args.ids)
+    except ValueError as exc:
+        print(f"proofs-check: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "report":
+        with ResultStore(out) as store:
+            sweep = run_claims(selected, store=store, budget=args.budget, compute=False)
+        md, _ = write_report(sweep, out)
+        print(f"report written to {md} and {md.with_suffix('.html')}")
+        return 0
+    return _run(selected, args, out)
+
+
+def _run(selected, args, out) -> int:
+    budget = args.budget or "quick"
+    try:
+        with ResultStore(out) as store, make_executor(args.workers, args.scheduler) as executor:
+            sweep = run_claims(selected, store=store, budget=budget, executor=executor,
+                               progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\nproofs-check: interrupted; finished runs are stored and will be reused", file=sys.stderr)
+        return 130
+    except ValueError as exc:
+        print(f"proofs-check: {exc}", file=sys.stderr)
+        return 2
+    md, _ = write_report(sweep, out)
+    failed = []
+    print(f"\n{'verdict':<18} claim")
+    for res in sweep.results:
+        v = res.verdict
+        print(f"{v.label:<18} {v.claim_id}: {v.summary}")
+        for m in v.mutants:
+            print(f"{'':<18}   mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} ({m.summary})")
+        if not v.ok:
+            failed.append(v)
+    print(f"\n{sweep.n_runs} runs ({budget}): {sweep.n_reused} reused from the store, {sweep.n_computed} "
+          f"computed, {sweep.n_corrupt} corrupt entries recomputed; {sweep.seconds:.1f} s")
+    print(f"report: {md}")
+    if failed:
+        print(f"{len(failed)} of {len(sweep.results)} claims FAILED or have an uncaught mutant: "
+              + ", ".join(v.claim_id for v in failed))
+        return 1
+    print(f"all {len(sweep.results)} claims pass and every mutant is caught")
+    return 0
+
+
+def _list(claims, out) -> int:
+    with ResultStore(out) as store:
+        rows = [(c.id, c.paper.cite(), c.provenance.kind,
+                 (lambda v: "-" if v is None else f"{v.label} ({v.budget})")(store.last_verdict(c.id)))
+                for c in claims.values()]
+    widths = [max(len(r[i]) for r in rows + [("id", "paper", "provenance", "last verdict")]) for i in range(4)]
+    for row in [("id", "paper", "provenance", "last verdict")] + rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _show(claims, claim_id, out) -> int:
+    if claim_id not in claims:
+        print(f"proofs-check: unknown claim {claim_id!r}; known: {', '.join(claims)}", file=sys.stderr)
+        return 2
+    c = claims[claim_id]
+    wrap = lambda s: textwrap.fill(s, 100, subsequent_indent="  ")  # noqa: E731
+    print(f"{c.id}\n  paper: {c.paper.cite()}")
+    print(wrap(f"  statement: {c.statement}"))
+    print(wrap(f"  provenance: {c.provenance.kind} -- {c.provenance.note}"))
+    print(wrap(f"  rule: {c.rule.describe()}"))
+    print(f"  sweep: quick {c.sweep.quick} x {c.sweep.seeds_quick} seeds; full {c.sweep.full} x "
+          f"{c.sweep.seeds_full} seeds")
+    for m in c.mutants:
+        print(wrap(f"  mutant {m.name}: {m.why}"))
+    with ResultStore(out) as store:
+        v = store.last_verdict(c.id)
+    if v is None:
+        print("  evidence: none yet (run `proofs-check run " + c.id + "`)")
+    else:
+        print(wrap(f"  evidence ({v.budget}, {v.n_runs} runs, {v.seeds} seeds/point): {v.label} -- {v.summary}"))
+        for m in v.mutants:
+            print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""Acceptance rules: the statistics that turn runs into PASS / FAIL.
+
+Every rule takes the finished runs of one variant (the claim itself or a mutant), the claim's
+``bound`` callable and a seed for any resampling, and returns a
+:class:`~proofs_check.claim.RuleOutcome`. Distributions come from :mod:`scipy.stats` only.
+
+Rules
+-----
+BoundHolds
+    ``observed <= bound(params)`` on every run (or at a declared quantile over seeds).
+Rate
+    Log-log slope of the seed-mean of ``observed`` against one parameter, with a bootstrap CI
+    over seeds (:func:`scipy.stats.bootstrap`); PASS iff the CI lies within ``exponent ± tolerance``
+    (two-sided) or below ``exponent + tolerance`` (``sided="upper"``).
+Contraction
+    Per-run least-squares fit of ``log observed[k]`` against the iteration ``k``; PASS iff every
+    fitted factor ``exp(slope)`` is ``<= bound(params) * (1 + tolerance)``.
+HighProbability
+    A run *fails* when ``observed > bound(params)`` anywhere; PASS iff the Clopper-Pearson upper
+    confidence limit on the failure rate (:meth:`scipy.stats.binomtest(...).proportion_ci`,
+    ``method="exact"``) is ``<= delta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .claim import RuleOutcome, Run, params_key
+
+
+def _require_justification(rule: str, justification: str) -> None:
+    if not isinstance(justification, str) or not justification.strip():
+        raise ValueError(f"{rule}: justification must be a one-line reason for the tolerance")
+
+
+def _observed(run: Run, name: str) -> np.ndarray:
+    if name not in run.observed:
+        raise ValueError(f"observed quantity {name!r} missing from run {run.variant} "
+                         f"{params_key(run.params)} seed {run.seed_index}; has {sorted(run.observed)}")
+    return np.asarray(run.observed[name], dtype=np.float64)
+
+
+def _group_by(runs: Sequence[Run], exclude: str | None) -> dict[str, list[Run]]:
+    """Group runs by every parameter except ``exclude``; deterministic order."""
+    groups: dict[str, list[Run]] = {}
+    for run in sorted(runs, key=lambda r: (params_key(r.params), r.seed_index)):
+        rest = {k: v for k, v in run.params.items() if k != exclude}
+        groups.setdefault(params_key(rest), []).append(run)
+    return groups
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``log y`` against ``log x``.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n,)
+        Positive values, ``n >= 2`` distinct ``x``.
+    """
+    return float(stats.linregress(np.log(x), np.log(y)).slope)
+
+
+class Rule:
+    """Base class: ``evaluate(runs, bound, seed) -> RuleOutcome``."""
+
+    observed: str
+    kind: str = "rule"
+
+    def evaluate(self, runs: Sequence[Run], bound: Callable[[dict], object],
+                 seed: np.random.SeedSequence | int = 0) -> RuleOutcome:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class BoundHolds(Rule):
+    """``observed <= bound(params)`` on every run, or at the ``quantile`` over seeds.
+
+    Parameters
+    ----------
+    observed : str
+        Key of the observed array (any shape; every entry is checked).
+    quantile : float or None
+        ``None``: every run must satisfy the bound. Otherwise, at every parameter point the
+        ``quantile`` (in (0, 1]) over seeds of each run's maximum entry must satisfy it.
+    x : str or None
+        Parameter drawn on the horizontal axis of the figure (default: the first grid axis
+        with more than one value).
+    """
+
+    observed: str
+    quantile: float | None = None
+    x: str | None = None
+    kind = "bound"
+
+    def __post_init__(self):
+        if self.quantile is not None and not (0.0 < self.quantile <= 1.0):
+            raise ValueError(f"BoundHolds.quantile must be in (0, 1], got {self.quantile!r}")
+
+    def describe(self) -> str:
+        where = "every run" if self.quantile is None else f"the {self.quantile:g}-quantile over seeds"
+        return f"{self.observed} <= bound on {where}"
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome(False, "no runs", {})
+        worst_ratio, worst_excess, violations, worst_at = -np.inf, -np.inf, 0, None
+        by_point = _group_by(runs, exclude=None)
+        for key, point_runs in by_point.items():
+            params = point_runs[0].params
+            b = np.asarray(bound(params), dtype=np.float64)
+            # Excess per run = max over entries of observed - bound (<= 0 means the bound holds).
+            excess = np.array([np.max(_observed(r, self.observed) - b) for r in point_runs])
+            peak = np.array([np.max(_observed(r, self.observed)) for r in point_runs])
+            if self.quantile is None:
+                point_excess = float(excess.max())
+                violations += int(np.sum(excess > 0))
+            else:
+                point_excess = float(np.quantile(excess, self.quantile, method="higher"))
+                violations += int(point_excess > 0)
+            if point_excess > worst_excess:
+                worst_excess, worst_at = point_excess, params
+            b_max = float(np.max(b))
+            if b_max > 0:
+                worst_ratio = max(worst_ratio, float(peak.max()) / b_max)
+        passed = violations == 0
+        unit = "runs" if self.quantile is None else "points"
+        summary = (f"{violations} of {len(runs) if self.quantile is None else len(by_point)} {unit} "
+                   f"exceed the bound; max observed/bound = {worst_ratio:.3g}")
+        return RuleOutcome(passed, summary, {
+            "violations": violations, "max_ratio": worst_ratio, "max_excess": worst_excess,
+            "worst_params": worst_at})
+
+
+@dataclass(frozen=True)
+class Rate(Rule):
+    """The log-log slope of ``observed`` against parameter ``param`` matches ``exponent``.
+
+    The statistic is the least-squares slope of ``log mean_seeds(observed)`` against
+    ``log param`` over the points with ``x_min <= param <= x_max`` (the declared asymptotic
+    range). Its confidence interval comes from :func:`scipy.stats.bootstrap` resampling seeds
+    (the same seed indices at every point, so resampling keeps each seed's whole curve).
+    Parameter points differing in other parameters are fitted separately; all must pass.
+
+    Parameters
+    ----------
+    observed : str
+        Key of a scalar observed quantity (positive).
+    param : str
+        The swept parameter (e.g. ``"n"``, ``"K"``, ``"H"``).
+    exponent : float
+        Claimed exponent (``-0.5`` for ``n^(-1/2)``; ``0`` for "flat in H").
+    tolerance : float
+        Half-width of the acceptance band around ``exponent``.
+    justification : str
+        Required one-line reason for the tolerance.
+    sided : {"two", "upper"}
+        ``"two"``: CI within ``exponent ± tolerance``. ``"upper"``: CI upper end
+        ``<= exponent + tolerance`` (claims of the form "grows at most like x^e").
+    x_min, x_max : float or None
+        Asymptotic range of ``param`` used in the fit.
+    confidence : float
+        Confidence level of the bootstrap interval.
+    n_resamples : int
+        Bootstrap resamples.
+    """
+
+    observed: str
+    param: str
+    exponent: float
+    tolerance: float
+    justification: str
+    sided: str = "two"
+    x_min: float | None = None
+    x_max: float | None = None
+    confidence: float = 0.95
+    n_resamples: int = 2000
+    kind = "rate"
+
+    def __post_init__(self):
+        _require_justification("Rate", self.justification)
+        if not (np.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"Rate.tolerance must be a positive finite number, got {self.tolerance!r}")
+        if self.sided not in ("two", "upper"):
+            raise ValueError(f"Rate.sided must be 'two' or 'upper', got {self.sided!r}")
+        if not (0.0 < self.confidence < 1.0):
+            raise ValueError(f"Rate.confidence must be in (0, 1), got {self.confidence!r}")
+
+    def describe(self) -> str:
+        band = (f"within {self.exponent:g} ± {self.tolerance:g}" if self.sided == "two"
+                else f"<= {self.exponent:g} + {self.tolerance:g}")
+        return (f"{self.confidence:.0%} bootstrap CI of the log-log slope of {self.observed} vs "
+                f"{self.param} {band} ({self.justification})")
+
+    def in_range(self, x: float) -> bool:
+        return ((self.x_min is None or x >= self.x_min) and (self.x_max is None or x <= self.x_max))
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome(False, "no runs", {})
+        lo_ok, hi_ok = self.exponent - self.tolerance, self.exponent + self.tolerance
+        rng = np.random.default_rng(seed)
+        results, summaries, passed = [], [], True
+        for group_key, group in _group_by(runs, exclude=self.param).items():
+            xs = sorted({r.params[self.param] for r in group if self.in_range(r.params[self.param])})
+            if len(xs) < 2:
+                return RuleOutcome(False, f"fewer than 2 values of {self.param} in the asymptotic range "
+                                          f"for {group_key}", {})
+            seeds = sorted({r.seed_index for r in group})
+            table = {(r.params[self.param], r.seed_index): float(_observed(r, self.observed)) for r in group
+                     if self.in_range(r.params[self.param])}
+            missing = [(x, s) for x in xs for s in seeds if (x, s) not in table]
+            if missing:
+                raise ValueError(f"Rate: missing run {self.param}={missing[0][0]}, seed {missing[0][1]}")
+            # Y[i, j] = observed for seed i at x_j.
+            Y = np.array([[table[(x, s)] for x in xs] for s in seeds])
+            x = np.asarray(xs, dtype=np.float64)
+            mean = Y.mean(axis=0)
+            if np.any(~np.isfinite(mean)) or np.any(mean <= 0):
+                j = int(np.argmax(~np.isfinite(mean) | (mean <= 0)))
+                return RuleOutcome(False, f"mean {self.observed} = {mean[j]!r} at {self.param}={xs[j]} "
+                                          "is not positive: the log-log slope is undefined", {})
+            slope = loglog_slope(x, mean)
+
+            def statistic(idx):
+                sub = Y[idx.astype(np.int64)].mean(axis=0)
+                return loglog_slope(x, sub) if np.all(sub > 0) else np.nan
+
+            if len(seeds) >= 2:
+                res = stats.bootstrap((np.arange(len(seeds), dtype=np.float64),), statistic,
+                                      vectorized=False, n_resamples=self.n_resamples,
+                                      confidence_level=self.confidence, method="percentile",
+                                      random_state=rng)
+                ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
+            else:
+                ci = (np.nan, np.nan)
+            if not np.all(np.isfinite(ci)):
+                ok = False
+            elif self.sided == "two":
+                ok = lo_ok <= ci[0] and ci[1] <= hi_ok
+            else:
+                ok = ci[1] <= hi_ok
+            passed = passed and ok
+            results.append({"group": group_key, "slope": slope, "ci": list(ci), "passed": ok,
+                            "x": xs, "n_seeds": len(seeds)})
+            summaries.append(f"[{ci[0]:.3f}, {ci[1]:.3f}]")
+        band = (f"within {self.exponent:g} ± {self.tolerance:g}" if self.sided == "two"
+                else f"<= {self.exponent:g} + {self.tolerance:g}")
+        verb = "" if passed else "NOT "
+        summary = f"slope CI {', '.join(summaries)} {verb}{band}"
+        return RuleOutcome(passed, summary, {"groups": results, "exponent": self.exponent,
+                                             "tolerance": self.tolerance, "sided": self.sided})
+
+
+@dataclass(frozen=True)
+class Contraction(Rule):
+    """``observed[k]`` (an error per iteration) contracts by at least ``bound(params)`` per step.
+
+    Per run, fit ``log observed[k] = a + k log(rho)`` by least squares over iterations
+    ``k_min <= k <= k_max`` whose error exceeds ``floor`` (below it, floating-point rounding
+    rather than the algorithm sets the error). PASS iff every fitted ``rho`` is at most
+    ``bound(params) * (1 + tolerance)``.
+
+    Parameters
+    ----------
+    observed : str
+        Key of a 1-D array: the error at iterations ``0, 1, 2, ...``.
+    tolerance : float
+        Relative slack on the claimed factor (>= 0).
+    justification : str
+        Required one-line reason for the tolerance.
+    floor : float
+        Errors at or below this are excluded from the fit.
+    k_min, k_max : int or None
+        Iteration range of the fit.
+    """
+
+    observed: str
+    tolerance: float
+    justification: str
+    floor: float = 1e-12
+    k_min: int = 0
+    k_max: int | None = None
+    kind = "contraction"
+
+    def __post_init__(self):
+        _require_justification("Contraction", self.justification)
+        if not (np.isfinite(self.tolerance) and self.tolerance >= 0):
+            raise ValueError(f"Contraction.tolerance must be finite and >= 0, got {self.tolerance!r}")
+
+    def describe(self) -> str:
+        return (f"per-run least-squares contraction factor of {self.observed} <= claimed factor "
+                f"x (1 + {self.tolerance:g}) ({self.justification})")
+
+    def fitted_factor(self, err: np.ndarray) -> float:
+        """Least-squares factor ``exp(slope of log err[k] vs k)``; NaN if < 2 usable iterations."""
+        k = np.arange(err.shape[0])
+        keep = (k >= self.k_min) & (err > self.floor) & np.isfinite(err)
+        if self.k_max is not None:
+            keep &= k <= self.k_max
+        if keep.sum() < 2:
+            return np.nan
+        return float(np.exp(stats.linregress(k[keep], np.log(err[keep])).slope))
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome(False, "no runs", {})
+        worst_excess, worst, violations, factors = -np.inf, None, 0, []
+        max_step_ratio = 0.0
+        for run in sorted(runs, key=lambda r: (params_key(r.params), r.seed_index)):
+            err = _observed(run, self.observed)
+            if err.ndim != 1:
+                raise ValueError(f"Contraction: observed {self.observed!r} must be 1-D, got shape {err.shape}")
+            claimed = float(bound(run.params))
+            rho = self.fitted_factor(err)
+            factors.append(rho)
+            ok = np.isfinite(rho) and rho <= claimed * (1 + self.tolerance)
+            violations += int(not ok)
+            excess = (rho / claimed) if np.isfinite(rho) else np.inf
+            if excess > worst_excess:
+                worst_excess, worst = excess, {"params": run.params, "seed": run.seed_index,
+                                               "factor": rho, "claimed": claimed}
+            usable = (err[:-1] > self.floor) & np.isfinite(err[:-1]) & np.isfinite(err[1:])
+            if usable.any():
+                max_step_ratio = max(max_step_ratio, float(np.max(err[1:][usable] / err[:-1][usable])))
+        factors = np.asarray(factors)
+        passed = violations == 0
+        summary = (f"{violations} of {len(runs)} runs contract slower than claimed; worst fitted factor "
+                   f"{worst['factor']:.6g} = {worst_excess:.9g} x claimed {worst['claimed']:g} "
+                   f"(allowed x {1 + self.tolerance!r})")
+        return RuleOutcome(passed, summary, {
+            "violations": violations, "worst": worst, "max_factor_over_claimed": worst_excess,
+            "median_factor": float(np.nanmedian(factors)) if np.isfinite(factors).any() else np.nan,
+            "max_step_ratio": max_step_ratio})
+
+
+@dataclass(frozen=True)
+class HighProbability(Rule):
+    """"With probability at least 1 - delta, observed <= bound": Clopper-Pearson check.
+
+    A run fails when any entry of ``observed`` exceeds ``bound(params)``. With ``k`` failures out
+    of ``n`` runs (pooled over the grid), PASS iff the exact (Clopper-Pearson) upper confidence
+    limit of the failure probability is ``<= delta``. Note the two-sided ``confidence`` interval
+    of :meth:`scipy.stats.binomtest(...).proportion_ci` is used, so its upper limit is a
+    one-sided ``(1 + confidence) / 2`` bound.
+
+    Parameters
+    ----------
+    observed : str
+    delta : float
+        Claimed failure probability, in (0, 1).
+    confidence : float
+    per_point : bool
+        Apply the test at every parameter point separately (all must pass) instead of pooling.
+    """
+
+    observed: str
+    delta: float
+    confidence: float = 0.95
+    per_point: bool = False
+    x: str | None = None
+    kind = "bound"
+
+    def __post_init__(self):
+        if not (0.0 < self.delta < 1.0):
+            raise ValueError(f"HighProbability.delta must be in (0, 1), got {self.delta!r}")
+        if not (0.0 < self.confidence < 1.0):
+            raise ValueError(f"HighProbability.confidence must be in (0, 1), got {self.confidence!r}")
+
+    def describe(self) -> str:
+        return (f"Clopper-Pearson {self.confidence:.0%} upper limit on P({self.observed} > bound) "
+                f"<= delta = {self.delta:g}")
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome(False, "no runs", {})
+        groups = (_group_by(runs, exclude=None) if self.per_point
+                  else {"all": sorted(runs, key=lambda r: (params_key(r.params), r.seed_index))})
+        passed, details = True, []
+        for key, group in groups.items():
+            failures = sum(bool(np.any(_observed(r, self.observed) > np.asarray(bound(r.params))))
+                           for r in group)
+            upper = float(stats.binomtest(failures, len(group)).proportion_ci(
+                confidence_level=self.confidence, method="exact").high)
+            ok = upper <= self.delta
+            passed = passed and ok
+            details.append({"group": key, "failures": failures, "n": len(group), "upper": upper,
+                            "passed": ok})
+        worst = max(details, key=lambda d: d["upper"])
+        summary = (f"{worst['failures']}/{worst['n']} runs exceed the bound; Clopper-Pearson upper "
+                   f"limit {worst['upper']:.3g} {'<=' if passed else '>'} delta = {self.delta:g}")
+        return RuleOutcome(passed, summary, {"groups": details, "delta": self.delta})

@@ -1,0 +1,153 @@
+"""CLI: list / run / show / report, exit codes, reuse counts, and resume after SIGKILL."""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from proofs_check import ResultStore, make_executor, run_claims
+from proofs_check.cli import main
+from test_pc_synthetic import SLOW_BOUND
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SYNTH = str(HERE / "test_pc_synthetic.py")
+
+
+def _cli(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_run_then_list_show_report(tmp_path, capsys):
+    out = str(tmp_path)
+    code, text = _cli(capsys, "run", "synthetic", "--claims-module", SYNTH, "--out", out, "--workers", "1",
+                      "--no-progress")
+    assert code == 0, text
+    assert "all 2 claims pass and every mutant is caught" in text
+    assert re.search(r"(\d+) runs \(quick\): 0 reused from the store, \1 computed", text)
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "report.html").is_file()
+    assert (tmp_path / "figures" / "synthetic.mean_rate.png").stat().st_size > 10_000
+    assert "| synthetic.mean_rate | PASS |" in (tmp_path / "report.md").read_text()
+
+    code, text = _cli(capsys, "run", "synthetic", "--claims-module", SYNTH, "--out", out, "--workers", "1",
+                      "--no-progress")
+    assert code == 0 and re.search(r"(\d+) runs \(quick\): \1 reused from the store, 0 computed", text)
+
+    code, text = _cli(capsys, "list", "--claims-module", SYNTH, "--out", out)
+    assert code == 0
+    line = next(ln for ln in text.splitlines() if ln.startswith("synthetic.mean_rate"))
+    assert "paper" in line and "PASS (quick)" in line
+    assert "textbook.vi_contraction" in text       # built-in claims are listed too
+
+    code, text = _cli(capsys, "show", "synthetic.mean_rate", "--claims-module", SYNTH, "--out", out)
+    assert code == 0
+    assert "statement: The error of the sample mean" in text and "provenance: paper" in text
+    assert "evidence (quick, 150 runs, 30 seeds/point): PASS -- slope CI [" in text
+    assert "mutant reused_sample: caught" in text
+
+    (tmp_path / "report.md").unlink()
+    code, text = _cli(capsys, "report", "synthetic", "--claims-module", SYNTH, "--out", out)
+    assert code == 0 and (tmp_path / "report.md").is_file()
+
+
+FAILING_MODULE = '''
+import numpy as np
+from proofs_check import BoundHolds, Claim, Grid, Mutant, Paper, Provenance, Sweep
+
+def observe(params, seed):
+    return {"x": np.random.default_rng(seed).random(2)}
+
+def observe_big(params, seed):
+    return {"x": np.random.default_rng(seed).random(2) + 2.0}
+
+CLAIMS = [
+    Claim(id="bad.uncaught", paper=Paper("t"), statement="x < 1",
+          provenance=Provenance("reconstructed", "test"), observe=observe,
+          sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+          mutants=[Mutant("same", observe, why="identical to the claim: cannot be caught")]),
+    Claim(id="bad.false", paper=Paper("t"), statement="x < 1 (false)",
+          provenance=Provenance("reconstructed", "test"), observe=observe_big,
+          sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+          mutants=[Mutant("big", observe_big, why="x")]),
+]
+'''
+
+
+def test_failures_give_nonzero_exit_and_readable_summary(tmp_path, capsys):
+    module = tmp_path / "pc_failing_claims.py"
+    module.write_text(FAILING_MODULE)
+    code, text = _cli(capsys, "run", "bad", "--claims-module", str(module), "--out", str(tmp_path / "o"),
+                      "--workers", "1", "--no-progress")
+    assert code == 1
+    assert "MUTANT NOT CAUGHT  bad.uncaught" in text and "mutant same: NOT CAUGHT" in text
+    assert "FAIL               bad.false: 3 of 3 runs exceed the bound" in text
+    assert "2 of 2 claims FAILED or have an uncaught mutant: bad.uncaught, bad.false" in text
+
+
+def test_usage_errors(tmp_path, capsys):
+    code, text = _cli(capsys, "run", "nope.nothing", "--out", str(tmp_path))
+    assert code == 2 and "no claim matches 'nope.nothing'" in text
+    code, text = _cli(capsys, "show", "nope.nothing", "--out", str(tmp_path))
+    assert code == 2
+    code, text = _cli(capsys, "list", "--claims-module", str(tmp_path / "missing.py"), "--out", str(tmp_path))
+    assert code == 2 and "does not exist" in text
+
+
+def _count(db_path):
+    if not db_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(db_path, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    except sqlite3.OperationalError:   # schema not created yet
+        return 0
+
+
+def test_sigkill_mid_sweep_then_resume_reuses_every_finished_run(tmp_path):
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    cmd = [sys.executable, "-m", "proofs_check.cli", "run", "synthetic.slow_bound", "--full", "--workers", "1",
+           "--claims-module", SYNTH, "--out", str(killed), "--no-progress"]
+    # Pinned code version: other people may edit mdpkit between the two subprocesses.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROOFS_CHECK_CODE_VERSION="sigkill-test")
+    total = 2 * len(SLOW_BOUND.sweep.full) * SLOW_BOUND.sweep.seeds_full   # claim + 1 mutant
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while _count(killed / "results.sqlite") < 15 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    finished = _count(killed / "results.sqlite")
+    assert 15 <= finished < total
+
+    rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"{total} runs (full): {finished} reused from the store, {total - finished} computed" in rerun.stdout
+
+    with make_executor(workers=2) as ex, ResultStore(clean) as store:
+        clean_report = run_claims([SLOW_BOUND], store=store, budget="full", executor=ex)
+        assert clean_report.ok, clean_report.results[0].errors
+        uninterrupted = {k[:4]: v for k, v in store.payloads().items()}
+    with ResultStore(killed) as store:
+        resumed = {k[:4]: v for k, v in store.payloads().items()}
+    assert len(resumed) == len(uninterrupted) == total
+    differing = [k for k in resumed if resumed[k] != uninterrupted.get(k)]
+    assert not differing, (differing[:3], [resumed[k] for k in differing[:1]],
+                           [uninterrupted.get(k) for k in differing[:1]])
+
+
+def test_console_script_is_installed():
+    import shutil
+    if shutil.which("proofs-check") is None:
+        pytest.skip("run `pip install -e . --no-deps` to install the console script")
+    res = subprocess.run(["proofs-check", "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "run" in res.stdout

@@ -1,0 +1,244 @@
+"""Acceptance rules on synthetic data with known answers, including cases that must FAIL."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from proofs_check.claim import Run
+from proofs_check.rules import BoundHolds, Contraction, HighProbability, Rate, loglog_slope
+
+JUST = "synthetic test tolerance"
+
+
+def _runs(values, param="n"):
+    """values: {(x, seed): observed} -> list of Run with observed key 'y'."""
+    return [Run("claim", {param: x}, s, {"y": np.asarray(v, dtype=np.float64)}) for (x, s), v in values.items()]
+
+
+def _power_law(exponent, xs, n_seeds, noise, seed=0, scale=3.0):
+    rng = np.random.default_rng(seed)
+    return _runs({(x, s): scale * x ** exponent * np.exp(noise * rng.standard_normal())
+                  for x in xs for s in range(n_seeds)})
+
+
+XS = [16, 64, 256, 1024, 4096]
+
+
+# ---------------------------------------------------------------------------------------- BoundHolds
+def test_bound_holds_passes_when_every_run_is_below():
+    runs = _runs({(x, s): [x - 0.5, x - 0.1] for x in (1, 2, 3) for s in range(5)})
+    out = BoundHolds("y").evaluate(runs, bound=lambda p: p["n"])
+    assert out.passed and out.numbers["violations"] == 0
+    assert out.numbers["max_ratio"] == pytest.approx(2.9 / 3)
+
+
+def test_bound_holds_fails_on_a_single_tiny_violation():
+    values = {(x, s): x - 0.5 for x in (1, 2, 3) for s in range(5)}
+    values[(2, 3)] = 2 + 1e-9
+    out = BoundHolds("y").evaluate(_runs(values), bound=lambda p: p["n"])
+    assert not out.passed
+    assert out.numbers["violations"] == 1 and out.numbers["worst_params"] == {"n": 2}
+
+
+def test_bound_holds_quantile():
+    # 1 violation among 20 seeds at one point: the 0.9-quantile holds, the maximum does not.
+    values = {(1, s): 0.5 for s in range(20)}
+    values[(1, 7)] = 2.0
+    runs = _runs(values)
+    assert BoundHolds("y", quantile=0.9).evaluate(runs, bound=lambda p: 1.0).passed
+    assert not BoundHolds("y", quantile=1.0).evaluate(runs, bound=lambda p: 1.0).passed
+    # 3 of 20 violate: above a 10% allowance.
+    for s in (1, 2):
+        values[(1, s)] = 2.0
+    assert not BoundHolds("y", quantile=0.9).evaluate(_runs(values), bound=lambda p: 1.0).passed
+
+
+def test_bound_holds_array_bound_broadcasts():
+    runs = _runs({(1, 0): [0.5, 1.5]})
+    assert BoundHolds("y").evaluate(runs, bound=lambda p: np.array([1.0, 2.0])).passed
+    assert not BoundHolds("y").evaluate(runs, bound=lambda p: np.array([1.0, 1.0])).passed
+
+
+def test_bound_holds_rejects_bad_quantile():
+    with pytest.raises(ValueError, match="quantile"):
+        BoundHolds("y", quantile=1.5)
+
+
+# ---------------------------------------------------------------------------------------- Rate
+def test_loglog_slope_exact():
+    x = np.array([1.0, 10.0, 100.0])
+    assert loglog_slope(x, 5 * x ** -0.7) == pytest.approx(-0.7, abs=1e-12)
+
+
+def test_rate_passes_on_true_exponent_and_reports_ci():
+    runs = _power_law(-0.5, XS, n_seeds=30, noise=0.3)
+    out = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST).evaluate(runs, None, seed=1)
+    assert out.passed, out.summary
+    lo, hi = out.numbers["groups"][0]["ci"]
+    assert -0.6 <= lo < -0.5 < hi <= -0.4
+    assert out.summary.startswith("slope CI [") and "within -0.5 ± 0.1" in out.summary
+
+
+@pytest.mark.parametrize("true_exponent", [-1.0, -0.25, 0.0])
+def test_rate_fails_on_wrong_exponent(true_exponent):
+    runs = _power_law(true_exponent, XS, n_seeds=30, noise=0.3)
+    out = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST).evaluate(runs, None, seed=1)
+    assert not out.passed
+    assert "NOT within" in out.summary
+
+
+def test_rate_fails_when_ci_too_wide_for_tolerance():
+    # Right exponent, but noise so large the CI cannot fit inside ±0.1: not enough evidence.
+    runs = _power_law(-0.5, XS, n_seeds=4, noise=2.0)
+    out = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST).evaluate(runs, None, seed=1)
+    lo, hi = out.numbers["groups"][0]["ci"]
+    assert hi - lo > 0.2 and not out.passed
+
+
+def test_rate_flat_in_h():
+    flat = _power_law(0.0, [2, 4, 8, 16], n_seeds=30, noise=0.2)
+    rule = Rate("y", "n", exponent=0.0, tolerance=0.1, justification=JUST)
+    assert rule.evaluate(flat, None, seed=0).passed
+    growing = _power_law(0.5, [2, 4, 8, 16], n_seeds=30, noise=0.2)
+    assert not rule.evaluate(growing, None, seed=0).passed
+
+
+def test_rate_one_sided_upper():
+    rule = Rate("y", "n", exponent=-0.5, tolerance=0.05, justification=JUST, sided="upper")
+    assert rule.evaluate(_power_law(-1.0, XS, 20, 0.3), None, seed=0).passed   # faster than claimed: fine
+    assert not rule.evaluate(_power_law(-0.2, XS, 20, 0.3), None, seed=0).passed
+
+
+def test_rate_uses_only_asymptotic_range():
+    # Pre-asymptotic points (n < 100) follow a different law; the declared range excludes them.
+    rng = np.random.default_rng(3)
+    vals = {(x, s): (1.0 if x < 100 else 10 * x ** -0.5) * np.exp(0.1 * rng.standard_normal())
+            for x in XS for s in range(20)}
+    runs = _runs(vals)
+    full = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST)
+    asym = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST, x_min=100)
+    assert not full.evaluate(runs, None, seed=0).passed
+    assert asym.evaluate(runs, None, seed=0).passed
+
+
+def test_rate_groups_by_other_parameters():
+    rng = np.random.default_rng(0)
+    runs = [Run("claim", {"n": x, "S": S}, s, {"y": np.float64(x ** (-0.5 if S == 2 else 0.0)
+                                                              * np.exp(0.2 * rng.standard_normal()))})
+            for x in XS for S in (2, 3) for s in range(20)]
+    out = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST).evaluate(runs, None, seed=0)
+    assert not out.passed
+    by_group = {g["group"]: g["passed"] for g in out.numbers["groups"]}
+    assert by_group == {'{"S":2}': True, '{"S":3}': False}
+
+
+def test_rate_non_positive_is_a_failure_not_a_crash():
+    runs = _runs({(x, s): 0.0 for x in XS for s in range(3)})
+    out = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST).evaluate(runs, None)
+    assert not out.passed and "not positive" in out.summary
+
+
+def test_rate_is_reproducible_given_seed():
+    runs = _power_law(-0.5, XS, n_seeds=15, noise=0.5)
+    rule = Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST)
+    assert rule.evaluate(runs, None, seed=7).numbers == rule.evaluate(runs[::-1], None, seed=7).numbers
+
+
+def test_rate_requires_justification_and_positive_tolerance():
+    with pytest.raises(ValueError, match="justification"):
+        Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=" ")
+    with pytest.raises(ValueError, match="tolerance"):
+        Rate("y", "n", exponent=-0.5, tolerance=0.0, justification=JUST)
+    with pytest.raises(ValueError, match="sided"):
+        Rate("y", "n", exponent=-0.5, tolerance=0.1, justification=JUST, sided="lower")
+
+
+@given(exponent=st.floats(-2.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_rate_property_true_exponent_passes_shifted_fails(exponent, seed):
+    runs = _power_law(exponent, XS, n_seeds=12, noise=0.05, seed=seed)
+    ok = Rate("y", "n", exponent=exponent, tolerance=0.1, justification=JUST, n_resamples=300)
+    off = Rate("y", "n", exponent=exponent + 0.3, tolerance=0.1, justification=JUST, n_resamples=300)
+    assert ok.evaluate(runs, None, seed=seed).passed
+    assert not off.evaluate(runs, None, seed=seed).passed
+
+
+# ---------------------------------------------------------------------------------------- Contraction
+def _geometric_runs(factors_by_seed, length=40, e0=5.0):
+    return [Run("claim", {"gamma": 0.9}, s, {"err": e0 * np.cumprod(np.r_[1.0, f[:length - 1]])})
+            for s, f in enumerate(factors_by_seed)]
+
+
+def test_contraction_passes_when_every_step_contracts_enough():
+    rng = np.random.default_rng(0)
+    runs = _geometric_runs([rng.uniform(0.5, 0.9, size=40) for _ in range(10)])
+    out = Contraction("err", tolerance=1e-9, justification=JUST).evaluate(runs, bound=lambda p: p["gamma"])
+    assert out.passed, out.summary
+    assert out.numbers["max_step_ratio"] <= 0.9
+
+
+def test_contraction_exact_factor_passes_slower_fails():
+    exact = _geometric_runs([np.full(40, 0.9)])
+    rule = Contraction("err", tolerance=1e-9, justification=JUST)
+    out = rule.evaluate(exact, bound=lambda p: 0.9)
+    assert out.passed and out.numbers["worst"]["factor"] == pytest.approx(0.9, rel=1e-12)
+    slow = _geometric_runs([np.full(40, 0.93)])
+    assert not rule.evaluate(slow, bound=lambda p: 0.9).passed
+
+
+def test_contraction_plateau_fails():
+    # Converging to the wrong fixed point: error stalls at 1.
+    err = 1.0 + 4.0 * 0.5 ** np.arange(60)
+    runs = [Run("claim", {"gamma": 0.9}, 0, {"err": err})]
+    assert not Contraction("err", tolerance=0.0, justification=JUST).evaluate(runs, lambda p: 0.9).passed
+
+
+def test_contraction_ignores_rounding_floor():
+    # Geometric down to 1e-13, then a long tail of rounding noise around 1e-15: excluded by the floor.
+    err = np.r_[0.5 ** np.arange(44), np.tile([3e-15, 8e-16, 2e-15], 15)]
+    runs = [Run("claim", {}, 0, {"err": err})]
+    rule = Contraction("err", tolerance=1e-9, justification=JUST, floor=1e-12)
+    assert rule.evaluate(runs, lambda p: 0.5).passed
+    assert not Contraction("err", tolerance=1e-9, justification=JUST, floor=0.0).evaluate(
+        runs, lambda p: 0.5).passed
+
+
+def test_contraction_rejects_non_1d():
+    runs = [Run("claim", {}, 0, {"err": np.ones((2, 2))})]
+    with pytest.raises(ValueError, match="1-D"):
+        Contraction("err", tolerance=0.0, justification=JUST).evaluate(runs, lambda p: 0.5)
+
+
+# ---------------------------------------------------------------------------------------- HighProbability
+def _events(failures, n):
+    return [Run("claim", {"x": 1}, s, {"y": np.float64(2.0 if s < failures else 0.0)}) for s in range(n)]
+
+
+def test_high_probability_zero_failures():
+    out = HighProbability("y", delta=0.05).evaluate(_events(0, 100), bound=lambda p: 1.0)
+    # Exact Clopper-Pearson upper limit with k = 0: 1 - (alpha/2)^(1/n).
+    assert out.numbers["groups"][0]["upper"] == pytest.approx(1 - 0.025 ** (1 / 100), rel=1e-9)
+    assert out.passed
+
+
+def test_high_probability_matches_beta_quantile_and_fails_above_delta():
+    out = HighProbability("y", delta=0.05).evaluate(_events(10, 100), bound=lambda p: 1.0)
+    assert out.numbers["groups"][0]["upper"] == pytest.approx(stats.beta.ppf(0.975, 11, 90), rel=1e-9)
+    assert not out.passed
+
+
+def test_high_probability_too_few_runs_cannot_pass():
+    # With 20 runs even zero failures leave an upper limit of 0.168 > 0.1: not enough evidence.
+    assert not HighProbability("y", delta=0.1).evaluate(_events(0, 20), bound=lambda p: 1.0).passed
+
+
+def test_high_probability_per_point():
+    runs = _events(0, 100) + [Run("claim", {"x": 2}, s, {"y": np.float64(2.0 if s < 20 else 0.0)})
+                              for s in range(100)]
+    assert HighProbability("y", delta=0.2).evaluate(runs, bound=lambda p: 1.0).passed
+    assert not HighProbability("y", delta=0.2, per_point=True).evaluate(runs, bound=lambda p: 1.0).passed
+
+
+def test_high_probability_validates_delta():
+    with pytest.raises(ValueError, match="delta"):
+        HighProbability("y", delta=1.0)

@@ -1,0 +1,143 @@
+"""Runner: order-free seeding, executor independence (inline, processes, Dask), reuse, failures."""
+import concurrent.futures as cf
+
+import numpy as np
+import pytest
+
+from proofs_check import ResultStore, derive_seed, make_executor, run_claims
+from proofs_check.runner import InlineExecutor, code_version, select_claims
+from test_pc_synthetic import BROKEN, MEAN_RATE, SLOW_BOUND, observe_mean_error
+
+CLAIMS = [MEAN_RATE, SLOW_BOUND]
+
+
+def _strip(payloads):
+    """Store payloads keyed without the code version (identical code in every test)."""
+    return {k[:4]: v for k, v in payloads.items()}
+
+
+def _sweep(tmp_path, name, executor):
+    with ResultStore(tmp_path / name) as store:
+        report = run_claims(CLAIMS, store=store, executor=executor)
+        return report, _strip(store.payloads())
+
+
+def test_derive_seed_depends_on_claim_params_and_index_only():
+    a = derive_seed("x.y", {"n": 4, "S": 2}, 3)
+    b = derive_seed("x.y", {"S": 2, "n": 4}, 3)   # key order irrelevant
+    assert a.spawn_key == b.spawn_key and a.entropy == b.entropy
+    assert np.array_equal(np.random.default_rng(a).random(5), np.random.default_rng(b).random(5))
+    others = [derive_seed("x.z", {"n": 4, "S": 2}, 3), derive_seed("x.y", {"n": 5, "S": 2}, 3),
+              derive_seed("x.y", {"n": 4, "S": 2}, 4)]
+    assert len({s.spawn_key for s in others + [a]}) == 4
+
+
+def test_inline_executor_delivers_results_and_exceptions():
+    ex = InlineExecutor()
+    assert ex.submit(lambda x: x + 1, 1).result() == 2
+    fut = ex.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        fut.result()
+
+
+def test_workers_1_2_and_dask_give_identical_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    inline_report, inline = _sweep(tmp_path, "inline", InlineExecutor())
+    with make_executor(workers=2) as pool:
+        assert isinstance(pool, cf.ProcessPoolExecutor)
+        pool_report, pooled = _sweep(tmp_path, "pool", pool)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        dask_report, dasked = _sweep(tmp_path, "dask", client.get_executor(pure=False))
+    expected_runs = sum((1 + len(c.mutants)) * len(c.sweep.quick) * c.sweep.seeds_quick for c in CLAIMS)
+    assert len(inline) == expected_runs
+    assert inline == pooled == dasked
+    for a, b, c in zip(inline_report.results, pool_report.results, dask_report.results):
+        assert a.verdict == b.verdict == c.verdict
+        assert a.verdict.ok, a.verdict
+
+
+def test_dask_scheduler_address_through_make_executor(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        with make_executor(scheduler=cluster.scheduler_address) as ex:
+            assert ex.submit(observe_mean_error, {"n": 8}, derive_seed("a.b", {}, 0)).result()["error"] >= 0
+
+
+def test_second_run_reuses_everything_with_identical_verdicts(tmp_path):
+    with ResultStore(tmp_path) as store:
+        first = run_claims(CLAIMS, store=store)
+        second = run_claims(CLAIMS, store=store)
+    assert first.n_reused == 0 and first.n_computed == first.n_runs
+    assert second.n_reused == second.n_runs and second.n_computed == 0
+    assert [r.verdict for r in first.results] == [r.verdict for r in second.results]
+
+
+def test_verdicts_pass_and_mutants_are_caught(tmp_path):
+    with ResultStore(tmp_path) as store:
+        report = run_claims(CLAIMS, store=store)
+    assert report.ok
+    rate = report.results[0].verdict
+    assert rate.passed and rate.n_runs == 5 * 30 and rate.seeds == 30
+    assert rate.mutants[0].name == "reused_sample" and rate.mutants[0].caught
+    lo, hi = rate.numbers["groups"][0]["ci"]
+    assert -0.65 <= lo <= -0.5 <= hi <= -0.35
+
+
+def test_observe_that_raises_is_reported_as_failure(tmp_path):
+    with ResultStore(tmp_path) as store:
+        report = run_claims([BROKEN], store=store)
+    v = report.results[0].verdict
+    assert not v.passed and "RuntimeError" in v.summary and not report.ok
+    assert v.mutants[0].caught   # the mutant itself ran and exceeds the bound
+
+
+def test_interrupted_sweep_keeps_finished_runs(tmp_path):
+    class Interrupting(cf.Executor):
+        """Completes 5 runs; the 6th delivers a KeyboardInterrupt, as Ctrl-C would."""
+
+        def __init__(self):
+            self.n = 0
+
+        def submit(self, fn, *args):
+            self.n += 1
+            if self.n <= 5:
+                return InlineExecutor().submit(fn, *args)
+            fut = cf.Future()
+            fut.set_exception(KeyboardInterrupt())
+            return fut
+
+    with ResultStore(tmp_path) as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_claims([SLOW_BOUND], store=store, executor=Interrupting())
+        stored = store.count()
+        again = run_claims([SLOW_BOUND], store=store)
+    assert 1 <= stored <= 5
+    assert again.n_reused == stored and again.n_computed == again.n_runs - stored
+    assert again.ok
+
+
+def test_code_version_is_stable_and_depends_on_observe_module():
+    assert code_version(MEAN_RATE) == code_version(MEAN_RATE)
+    assert len(code_version(MEAN_RATE)) == 16
+
+
+def test_select_claims_by_id_and_family():
+    claims = {c.id: c for c in CLAIMS}
+    assert select_claims(claims, []) == CLAIMS
+    assert select_claims(claims, ["synthetic"]) == CLAIMS
+    assert select_claims(claims, ["synthetic.slow_bound"]) == [SLOW_BOUND]
+    with pytest.raises(ValueError, match="no claim matches 'nope'"):
+        select_claims(claims, ["nope"])
+
+
+def test_make_executor_validates_workers():
+    with pytest.raises(ValueError, match="workers"):
+        with make_executor(workers=0):
+            pass
+
+
+def test_code_version_can_be_pinned(monkeypatch):
+    monkeypatch.setenv("PROOFS_CHECK_CODE_VERSION", "ci-abc123")
+    assert code_version(MEAN_RATE) == "ci-abc123"
