@@ -1,0 +1,547 @@
+"""numba kernels for UCBVI, StepMix and EpsMix. No policy *choice* logic beyond the pseudocode
+steps each kernel names; the algorithms' docstrings live in :mod:`.ucbvi` and :mod:`.stepmix`.
+
+Conventions
+-----------
+- Counts are float64 (so the empirical dot products vectorise): ``counts_sas`` shape
+  ``(G, S, A, S)``, ``counts_sa`` shape ``(G, S, A)`` with ``G = 1`` (pooled over stages, for a
+  stationary model) or ``G = H`` (per stage); ``visits`` shape ``(H + 1, S)`` counts the visits of
+  each state at each step (step ``H`` = the state after the last action).
+- The empirical model is never materialised: ``P_hat V = (counts_sas . V) / counts_sa``.
+- A policy that plays ``pi^k`` for the first ``m`` steps and the baseline afterwards is encoded by
+  ``m`` in ``0..H`` ("number of optimistic steps"). A StepMix path point ``(t, rho)`` plays
+  ``m = t + 1`` with probability ``rho`` and ``m = t`` otherwise.
+- Uniform layout per episode (StepMix/EpsMix): ``u[0]`` initial state, ``u[1]`` the switch coin,
+  ``u[2 + 2h]`` the baseline's action draw at step ``h``, ``u[3 + 2h]`` the transition draw.
+  UCBVI uses ``u[0]`` and ``u[1 + h]`` (transition at step ``h``).
+- Every kernel writes into caller-owned outputs. Plain-numpy references are in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .._kernels import _dot, _sample
+
+FASTMATH = {"reassoc", "contract"}
+
+
+# ============================================================================ counts
+@njit(cache=True, fastmath=FASTMATH)
+def record_transition(counts_sas, counts_sa, visits, h, s, a, s_next):
+    """Add one observed transition ``(h, s, a) -> s_next`` to the counts (in place)."""
+    g = h if counts_sas.shape[0] > 1 else 0
+    counts_sas[g, s, a, s_next] += 1.0
+    counts_sa[g, s, a] += 1.0
+    visits[h + 1, s_next] += 1.0
+
+
+# ============================================================================ optimistic planning
+@njit(cache=True, fastmath=FASTMATH)
+def optimistic_plan(counts_sas, counts_sa, visits, R, log_term, bernstein, bonus_scale, w_next, Q, V, policy):
+    """UCBVI's optimistic backward induction on the empirical model plus bonus (Azar et al. 2017).
+
+    ``Q[h, s, a] = min(Q_prev[h, s, a], H - h, R + P_hat V[h + 1] + bonus_scale * b)``; unvisited
+    pairs get ``H - h``. Hoeffding (UCBVI-CH): ``b = 7 H L / sqrt(n)``. Bernstein-Freedman
+    (UCBVI-BF): ``b = sqrt(8 L Var_{P_hat}(V[h+1]) / n) + 14 H L / (3 n)
+    + sqrt(8 E_{P_hat}[min(1e4 H^3 S^2 A L^2 / N'_{h+1}(y), H^2)] / n)``.
+
+    Parameters
+    ----------
+    counts_sas : ndarray, shape (G, S, A, S)
+    counts_sa : ndarray, shape (G, S, A)
+    visits : ndarray, shape (H + 1, S)
+        ``N'_h(y)``: visits of ``y`` at step ``h`` (used by the Bernstein bonus only).
+    R : ndarray, shape (H, S, A)
+        Known mean rewards.
+    log_term : float
+        ``L``.
+    bernstein : bool
+    bonus_scale : float
+    w_next : ndarray, shape (H + 1, S) -- scratch
+    Q : ndarray, shape (H, S, A) -- in/out: the previous episode's Q in, this episode's out
+    V : ndarray, shape (H + 1, S) -- output
+    policy : ndarray, shape (H, S), int64 -- output (ties to the lowest action)
+    """
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    Hf = float(H)
+    if bernstein:
+        c_visit = 1e4 * Hf ** 3 * S * S * A * log_term * log_term
+        for h in range(1, H + 1):
+            for y in range(S):
+                n_y = visits[h, y]
+                w = Hf * Hf
+                if n_y > 0.0 and c_visit / n_y < w:
+                    w = c_visit / n_y
+                w_next[h, y] = w
+    hoeffding_coef = 7.0 * Hf * log_term
+    V[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        cap = Hf - h
+        v_next = V[h + 1]
+        for s in range(S):
+            best = -np.inf
+            best_a = 0
+            for a in range(A):
+                n = counts_sa[g, s, a]
+                if n > 0.0:
+                    row = counts_sas[g, s, a]
+                    if bernstein:
+                        m1 = 0.0
+                        m2 = 0.0
+                        mw = 0.0
+                        wn = w_next[h + 1]
+                        for y in range(S):
+                            c = row[y]
+                            vy = v_next[y]
+                            m1 += c * vy
+                            m2 += c * vy * vy
+                            mw += c * wn[y]
+                        m1 /= n
+                        m2 /= n
+                        mw /= n
+                        var = m2 - m1 * m1
+                        if var < 0.0:  # rounding of E[V^2] - E[V]^2 only; the true variance is >= 0
+                            var = 0.0
+                        bonus = (math.sqrt(8.0 * log_term * var / n) + 14.0 * Hf * log_term / (3.0 * n)
+                                 + math.sqrt(8.0 * mw / n))
+                    else:
+                        m1 = _dot(row, v_next) / n
+                        bonus = hoeffding_coef / math.sqrt(n)
+                    q = R[h, s, a] + m1 + bonus_scale * bonus
+                    if q > cap:
+                        q = cap
+                else:
+                    q = cap
+                if Q[h, s, a] < q:  # Azar et al.: Q_k <= Q_{k-1} (values only ever tighten)
+                    q = Q[h, s, a]
+                Q[h, s, a] = q
+                if q > best:
+                    best = q
+                    best_a = a
+            V[h, s] = best
+            policy[h, s] = best_a
+
+
+# ============================================================================ exact audit (true model)
+@njit(cache=True, fastmath=FASTMATH)
+def true_path_value(P_stages, R, mu0, policy_k, Vb_true, m_top, rho, V_buf):
+    """Exact value ``mu0 . V_0`` of the StepMix path policy ``(t, rho)`` on the TRUE model.
+
+    Steps ``h < t`` play ``policy_k``; step ``t`` plays ``policy_k`` with probability ``rho`` and
+    the baseline otherwise; steps ``h > t`` play the baseline, whose true values ``Vb_true`` are
+    given. ``t = m_top``. ``(H - 1, 1)`` is ``pi^k`` itself and ``(0, 0)`` the baseline.
+
+    Parameters
+    ----------
+    P_stages : ndarray, shape (G, S, A, S)
+    R : ndarray, shape (H, S, A)
+    mu0 : ndarray, shape (S,)
+    policy_k : ndarray, shape (H, S), int64
+    Vb_true : ndarray, shape (H + 1, S)
+        True values of the baseline policy.
+    m_top : int
+        The switch step ``t`` in ``0..H-1``.
+    rho : float
+    V_buf : ndarray, shape (2, S) -- scratch
+    """
+    H, S, A = R.shape
+    G = P_stages.shape[0]
+    t = m_top
+    g = t if G > 1 else 0
+    cur = V_buf[t % 2]
+    for s in range(S):
+        a = policy_k[t, s]
+        q_k = R[t, s, a] + _dot(P_stages[g, s, a], Vb_true[t + 1])
+        cur[s] = rho * q_k + (1.0 - rho) * Vb_true[t, s]
+    for h in range(t - 1, -1, -1):
+        g = h if G > 1 else 0
+        nxt = V_buf[(h + 1) % 2]
+        cur = V_buf[h % 2]
+        for s in range(S):
+            a = policy_k[h, s]
+            cur[s] = R[h, s, a] + _dot(P_stages[g, s, a], nxt)
+    return _dot(mu0, V_buf[0])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def evaluate_deterministic(P_stages, R, mu0, policy, V):
+    """Exact ``mu0 . V^pi_0`` of a deterministic policy on the true model (one ``H S^2`` sweep).
+
+    Parameters
+    ----------
+    P_stages : ndarray, shape (G, S, A, S)
+    R : ndarray, shape (H, S, A)
+    mu0 : ndarray, shape (S,)
+    policy : ndarray, shape (H, S), int64
+    V : ndarray, shape (H + 1, S) -- output
+    """
+    H, S, A = R.shape
+    G = P_stages.shape[0]
+    V[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        for s in range(S):
+            a = policy[h, s]
+            V[h, s] = R[h, s, a] + _dot(P_stages[g, s, a], V[h + 1])
+    return _dot(mu0, V[0])
+
+
+# ============================================================================ UCBVI episode loop
+@njit(cache=True, fastmath=FASTMATH)
+def run_ucbvi_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, log_term, bernstein, bonus_scale, uniforms,
+                    counts_sas, counts_sa, visits, w_next, Q, V, policy, V_audit,
+                    values, optimistic_values):
+    """Run ``n`` UCBVI episodes: plan, audit the planned policy exactly, roll it out, count.
+
+    Parameters
+    ----------
+    P_stages : ndarray, shape (G, S, A, S)
+        TRUE transitions, for the exact audit only.
+    P_cdf : ndarray, shape (G, S, A, S)
+        Their row-wise cumulative sums (environment sampling).
+    mu0, mu0_cdf : ndarray, shape (S,)
+    R : ndarray, shape (H, S, A)
+    log_term, bernstein, bonus_scale
+        As in :func:`optimistic_plan`.
+    uniforms : ndarray, shape (n, 1 + H)
+        ``u[0]`` initial state, ``u[1 + h]`` transition at step ``h``.
+    counts_sas, counts_sa, visits, w_next, Q, V, policy
+        Learner state and scratch (in/out), as in :func:`optimistic_plan`.
+    V_audit : ndarray, shape (H + 1, S) -- scratch
+    values : ndarray, shape (n,) -- output: exact value of each episode's policy
+    optimistic_values : ndarray, shape (n,) -- output: ``mu0 . V_bar_0`` of each episode
+    """
+    H = R.shape[0]
+    for i in range(uniforms.shape[0]):
+        optimistic_plan(counts_sas, counts_sa, visits, R, log_term, bernstein, bonus_scale, w_next, Q, V, policy)
+        optimistic_values[i] = _dot(mu0, V[0])
+        values[i] = evaluate_deterministic(P_stages, R, mu0, policy, V_audit)
+        u = uniforms[i]
+        s = _sample(mu0_cdf, u[0])
+        visits[0, s] += 1.0
+        for h in range(H):
+            a = policy[h, s]
+            g = h if P_cdf.shape[0] > 1 else 0
+            s_next = _sample(P_cdf[g, s, a], u[1 + h])
+            record_transition(counts_sas, counts_sa, visits, h, s, a, s_next)
+            s = s_next
+
+
+# ============================================================================ pessimistic side (StepMix)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _lower_q(counts_sas, counts_sa, R, pess_coef, h, s, a, v_next):
+    # Q_low = max(0, R + P_hat V - b), b = pess_coef * (H - h - 1) / sqrt(n): half the range of
+    # V[h+1] times the L1 (Weissman) radius -- pess_coef carries the 1/2 (see stepmix.py).
+    # Unvisited pairs have b = inf, i.e. Q_low = 0 -- except at the last step, where V[H] = 0
+    # and the known reward is exact.
+    H = R.shape[0]
+    if h == H - 1:
+        return R[h, s, a]
+    g = h if counts_sas.shape[0] > 1 else 0
+    n = counts_sa[g, s, a]
+    if n == 0.0:
+        return 0.0
+    x = R[h, s, a] + _dot(counts_sas[g, s, a], v_next) / n - pess_coef * (H - h - 1) / math.sqrt(n)
+    return x if x > 0.0 else 0.0
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def baseline_bounds(counts_sas, counts_sa, R, base_probs, pess_coef, upper, W_low, W_up):
+    """Pessimistic (and optionally optimistic) values of the baseline policy on the empirical model.
+
+    Parameters
+    ----------
+    counts_sas, counts_sa, R
+        As in :func:`optimistic_plan`.
+    base_probs : ndarray, shape (H, S, A)
+        Baseline action distributions (zero-probability actions are skipped).
+    pess_coef : float
+        Weissman radius numerator ``sqrt(2 (S ln 2 + L'))`` times ``pessimism_scale``.
+    upper : bool
+        Also compute ``W_up``.
+    W_low : ndarray, shape (H + 1, S) -- output
+    W_up : ndarray, shape (H + 1, S) -- output (meaningful only if ``upper``)
+
+    Notes
+    -----
+    ``W_low`` uses the formula of ``_lower_q``; ``W_up`` its mirror ``min(H - h, R + P_hat V + b)``
+    (unvisited pairs: ``H - h``). Written out: the helper calls cost more than the
+    arithmetic here.
+    """
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    W_low[H, :] = 0.0
+    W_up[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        lo_next = W_low[h + 1]
+        up_next = W_up[h + 1]
+        radius = pess_coef * (H - h - 1)
+        cap = float(H - h)
+        for s in range(S):
+            lo = 0.0
+            up = 0.0
+            for a in range(A):
+                p = base_probs[h, s, a]
+                if p == 0.0:
+                    continue
+                r = R[h, s, a]
+                n = counts_sa[g, s, a]
+                if h == H - 1:  # V[H] = 0 and the reward is known: exact
+                    lo += p * r
+                    up += p * r
+                    continue
+                if n == 0.0:  # infinite radius
+                    up += p * cap
+                    continue
+                row = counts_sas[g, s, a]
+                b = radius / math.sqrt(n)
+                x = r + _dot(row, lo_next) / n - b
+                if x > 0.0:
+                    lo += p * x
+                if upper:
+                    y = r + _dot(row, up_next) / n + b
+                    up += p * (y if y < cap else cap)
+            W_low[h, s] = lo
+            W_up[h, s] = up
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy_k, W_low, t, rho, V_buf, dV_buf,
+                           with_slope=True):
+    """Pessimistic value ``f_t(rho)`` of the StepMix path point ``(t, rho)`` and its right slope in rho.
+
+    Stage ``t``: ``V_t(s) = rho Q_low_t(s, pi^k(s)) + (1 - rho) W_low_t(s)`` (affine in rho);
+    earlier stages: ``V_h(s) = max(0, R + P_hat V_{h+1} - b)`` at ``a = pi^k_h(s)``. The slope is
+    propagated alongside (forward-mode), taking the right derivative at a kink.
+
+    Parameters
+    ----------
+    counts_sas, counts_sa, R
+        As in :func:`optimistic_plan`.
+    mu0 : ndarray, shape (S,)
+    pess_coef : float
+    policy_k : ndarray, shape (H, S), int64
+    W_low : ndarray, shape (H + 1, S)
+        Pessimistic baseline values from :func:`baseline_bounds`.
+    t : int
+        Switch step in ``0..H-1``.
+    rho : float
+    V_buf, dV_buf : ndarray, shape (2, S) -- scratch
+    with_slope : bool
+        Propagate the slope (the scan over ``t`` only needs values: half the work).
+
+    Returns
+    -------
+    (float, float)
+        ``f_t(rho)`` and ``d f_t / d rho`` (right derivative; 0 without ``with_slope``).
+    """
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    cur = V_buf[t % 2]
+    dcur = dV_buf[t % 2]
+    for s in range(S):
+        q_k = _lower_q(counts_sas, counts_sa, R, pess_coef, t, s, policy_k[t, s], W_low[t + 1])
+        cur[s] = rho * q_k + (1.0 - rho) * W_low[t, s]
+        dcur[s] = q_k - W_low[t, s]
+    for h in range(t - 1, -1, -1):
+        g = h if G > 1 else 0
+        nxt = V_buf[(h + 1) % 2]
+        dnxt = dV_buf[(h + 1) % 2]
+        cur = V_buf[h % 2]
+        dcur = dV_buf[h % 2]
+        radius = pess_coef * (H - h - 1)
+        for s in range(S):
+            a = policy_k[h, s]
+            n = counts_sa[g, s, a]
+            if n == 0.0:
+                cur[s] = 0.0
+                dcur[s] = 0.0
+                continue
+            row = counts_sas[g, s, a]
+            if with_slope:
+                pv = 0.0
+                pdv = 0.0
+                for y in range(S):
+                    pv += row[y] * nxt[y]
+                    pdv += row[y] * dnxt[y]
+                dx = pdv / n
+            else:
+                pv = _dot(row, nxt)
+                dx = 0.0
+            x = R[h, s, a] + pv / n - radius / math.sqrt(n)
+            if x > 0.0 or (x == 0.0 and dx > 0.0):
+                cur[s] = x
+                dcur[s] = dx
+            else:
+                cur[s] = 0.0
+                dcur[s] = 0.0
+    return _dot(mu0, V_buf[0]), _dot(mu0, dV_buf[0])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def largest_feasible_rho(counts_sas, counts_sa, R, mu0, pess_coef, policy_k, W_low, t, threshold, V_buf, dV_buf):
+    """Largest ``rho`` in ``[0, 1]`` with ``f_t(rho) >= threshold``, given ``f_t(0) >= threshold > f_t(1)``.
+
+    ``f_t`` is convex and piecewise linear in ``rho``, so Newton's method from the left stays
+    feasible (the tangent is below ``f``) and reaches the root in finitely many steps; every
+    accepted iterate has a *computed* value ``>= threshold``.
+
+    Returns
+    -------
+    (float, float)
+        ``rho`` and the certified lower bound ``f_t(rho)``.
+    """
+    rho = 0.0
+    val, slope = pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy_k, W_low, t, 0.0,
+                                        V_buf, dV_buf)  # f_t(0) and its slope
+    for _ in range(64):
+        if slope >= 0.0:
+            break  # cannot happen when f_t(1) < threshold (convexity); guards rounding
+        step = (val - threshold) / (-slope)
+        if not step > 0.0:
+            break
+        cand = rho + step
+        if cand > 1.0:
+            cand = 1.0
+        c_val, c_slope = pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy_k, W_low,
+                                                t, cand, V_buf, dV_buf)
+        if c_val >= threshold and cand > rho:
+            rho, val, slope = cand, c_val, c_slope
+            if rho >= 1.0:
+                break
+            continue
+        # Landed on the root up to rounding (c_val a few ulps short): step back a hair, and stop
+        # either way -- every returned rho has a computed certificate >= threshold.
+        for shrink in (1e-12, 1e-9, 1e-6):
+            cand = rho + step * (1.0 - shrink)
+            c_val, c_slope = pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy_k, W_low,
+                                                    t, cand, V_buf, dV_buf)
+            if c_val >= threshold and cand > rho:
+                rho, val = cand, c_val
+                break
+        break
+    return rho, val
+
+
+# ============================================================================ StepMix / EpsMix episode loop
+@njit(cache=True, fastmath=FASTMATH)
+def run_mix_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, base_probs, base_cdf, Vb_true,
+                  log_term, bernstein, bonus_scale, pess_coef, epsmix, thr_from_model, thr_fixed, alpha,
+                  baseline_term_exact, baseline_value, uniforms,
+                  counts_sas, counts_sa, visits, w_next, Q, V, policy, W_low, W_up, V_buf, dV_buf, V_audit,
+                  values, switch_step, rho_out, lower_bound, threshold_used, certified, optimistic_values):
+    """Run ``n`` StepMix (``epsmix=False``) or EpsMix episodes.
+
+    Per episode: optimistic plan ``pi^k``; pessimistic baseline values; the learner's threshold;
+    choose ``(t, rho)`` (StepMix: lexicographically largest certified path point; EpsMix: closed-form
+    ``rho_k``, encoded as ``t = H - 1`` with the coin choosing between ``pi^k`` and the baseline for
+    the whole episode); exact audit of the deployed policy; roll out; count.
+
+    Parameters
+    ----------
+    P_stages, P_cdf, mu0, mu0_cdf, R
+        As in :func:`run_ucbvi_chunk`.
+    base_probs, base_cdf : ndarray, shape (H, S, A)
+        Baseline action distributions and their cumulative sums.
+    Vb_true : ndarray, shape (H + 1, S)
+        True baseline values (audit only).
+    log_term, bernstein, bonus_scale
+        Optimistic side, as in :func:`optimistic_plan`.
+    pess_coef : float
+        Pessimistic radius numerator (see :func:`baseline_bounds`).
+    epsmix : bool
+    thr_from_model : bool
+        Threshold ``(1 - alpha) * mu0 . W_up_0`` (unknown baseline value) instead of ``thr_fixed``.
+    thr_fixed, alpha : float
+    baseline_term_exact : bool
+        EpsMix: the baseline's contribution is the known ``baseline_value`` (else its lower bound).
+    baseline_value : float
+    uniforms : ndarray, shape (n, 2 + 2 H)
+        Layout in the module docstring.
+    counts_sas ... V_audit
+        Learner state and scratch (in/out).
+    values : ndarray, shape (n,) -- output: exact value of the deployed (randomised) policy
+    switch_step : ndarray, shape (n,), int64 -- output: ``t`` (EpsMix: ``H - 1``)
+    rho_out : ndarray, shape (n,) -- output
+    lower_bound : ndarray, shape (n,) -- output: the certified pessimistic value of the deployed policy
+    threshold_used : ndarray, shape (n,) -- output: the learner's threshold
+    certified : ndarray, shape (n,), bool -- output: False when nothing passed the safety test and the
+        baseline was played uncertified (EpsMix with ``rho = 0`` from a failed baseline bound, StepMix's fallback)
+    optimistic_values : ndarray, shape (n,) -- output
+    """
+    H, S, A = R.shape
+    G = P_cdf.shape[0]
+    for i in range(uniforms.shape[0]):
+        optimistic_plan(counts_sas, counts_sa, visits, R, log_term, bernstein, bonus_scale, w_next, Q, V, policy)
+        optimistic_values[i] = _dot(mu0, V[0])
+        baseline_bounds(counts_sas, counts_sa, R, base_probs, pess_coef, thr_from_model, W_low, W_up)
+        thr = (1.0 - alpha) * _dot(mu0, W_up[0]) if thr_from_model else thr_fixed
+        threshold_used[i] = thr
+        # pessimistic value of pi^k itself: the path point (H - 1, 1)
+        f_k, _ = pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy, W_low, H - 1, 1.0,
+                                        V_buf, dV_buf, False)
+        if epsmix:
+            t = H - 1
+            if baseline_term_exact:
+                base_lo = baseline_value
+            else:
+                base_lo = _dot(mu0, W_low[0])
+            certified[i] = True
+            if f_k >= thr:
+                rho = 1.0
+            elif base_lo < thr:
+                rho = 0.0
+                certified[i] = baseline_term_exact
+            else:
+                rho = (base_lo - thr) / (base_lo - f_k)
+            lower_bound[i] = rho * f_k + (1.0 - rho) * base_lo
+            v_k = true_path_value(P_stages, R, mu0, policy, Vb_true, H - 1, 1.0, V_buf)
+            values[i] = rho * v_k + (1.0 - rho) * _dot(mu0, Vb_true[0])
+        else:
+            certified[i] = True
+            if f_k >= thr:
+                t = H - 1
+                rho = 1.0
+                lower_bound[i] = f_k
+            else:
+                t = 0
+                rho = 0.0
+                lower_bound[i] = _dot(mu0, W_low[0])
+                certified[i] = False  # unless a path point passes below; the baseline itself is pi_b
+                for tt in range(H - 1, -1, -1):
+                    g_t, _ = pessimistic_path_value(counts_sas, counts_sa, R, mu0, pess_coef, policy, W_low,
+                                                    tt, 0.0, V_buf, dV_buf, False)
+                    if g_t >= thr:  # f_t(0) certified and f_t(1) (= the previous g) not: rho* in [0, 1)
+                        t = tt
+                        certified[i] = True
+                        rho, lower_bound[i] = largest_feasible_rho(counts_sas, counts_sa, R, mu0, pess_coef,
+                                                                   policy, W_low, tt, thr, V_buf, dV_buf)
+                        break
+            values[i] = true_path_value(P_stages, R, mu0, policy, Vb_true, t, rho, V_buf)
+        switch_step[i] = t
+        rho_out[i] = rho
+        # roll out: the first m steps follow pi^k, the rest the baseline
+        u = uniforms[i]
+        heads = u[1] < rho
+        if epsmix:
+            m = H if heads else 0
+        else:
+            m = t + 1 if heads else t
+        s = _sample(mu0_cdf, u[0])
+        visits[0, s] += 1.0
+        for h in range(H):
+            if h < m:
+                a = policy[h, s]
+            else:
+                a = _sample(base_cdf[h, s], u[2 + 2 * h])
+            g = h if G > 1 else 0
+            s_next = _sample(P_cdf[g, s, a], u[3 + 2 * h])
+            record_transition(counts_sas, counts_sa, visits, h, s, a, s_next)
+            s = s_next

@@ -1,0 +1,199 @@
+"""UCBVI: optimistic value iteration with Hoeffding or Bernstein-Freedman bonuses.
+
+Azar, Osband & Munos (2017), "Minimax Regret Bounds for Reinforcement Learning", ICML,
+arXiv:1703.05449, Algorithms 1-3 (UCBVI-CH: ``bonus_1``; UCBVI-BF: ``bonus_2``).
+
+Pseudocode (rewards known, transitions learned; ``L = ln(5 S A T / delta)``, ``T = K H``)::
+
+    Q_0 = H everywhere
+    for k = 1 .. K:
+        for h = H-1 .. 0:                                      # optimistic planning
+            Q_k[h, s, a] = min(Q_{k-1}[h, s, a], H - h, R[h, s, a] + P_hat[h, s, a] . V_k[h+1] + b_k[h, s, a])
+            V_k[h, s] = max_a Q_k[h, s, a]                      # (unvisited (s, a): Q = H - h)
+        pi_k = greedy(Q_k)
+        play pi_k for one episode; add its H transitions to the counts
+    UCBVI-CH:  b = 7 H L / sqrt(N(s, a))
+    UCBVI-BF:  b = sqrt(8 L Var_{P_hat}(V_k[h+1]) / N) + 14 H L / (3 N)
+                   + sqrt(8 sum_y P_hat(y) min(1e4 H^3 S^2 A L^2 / N'_{h+1}(y), H^2) / N)
+
+``N'_{h+1}(y)`` counts the visits of state ``y`` at step ``h + 1``. The whole loop (plan, exact
+audit, roll-out, counting) runs in numba (:mod:`._ucbvi_kernels`); Python only draws the uniforms,
+one chunk of episodes at a time, so a seed gives bit-identical results whatever the chunk size.
+
+Counts: for a **stationary** model (``mdp.is_stationary``) transitions are pooled over the stages,
+exactly Azar et al.'s setting. For a **stage-dependent** model each stage keeps its own counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _kernels
+from .._validation import check_positive_int
+from ..mdp import TabularMDP
+from ..solvers import solve
+from . import _ucbvi_kernels as kern
+from .results import RunResult
+
+__all__ = ["BONUSES", "run", "log_term", "LearnerState"]
+
+BONUSES = ("hoeffding", "bernstein")
+
+#: Uniforms per chunk of pre-drawn episodes: bounds memory whatever K is.
+_UNIFORMS_PER_CHUNK = 1 << 20
+
+
+# ============================================================================ validation helpers
+def check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise ValueError(f"mdp must be a mdpkit.TabularMDP, got {type(mdp).__name__}")
+    return mdp
+
+
+def check_seed(seed):
+    """Accept a non-negative int or a SeedSequence (both reproducible); return it unchanged."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+        return int(seed)
+    raise ValueError(f"seed must be a non-negative int or a numpy.random.SeedSequence, got {seed!r}")
+
+
+def check_open_unit(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    value = float(value)
+    if not 0.0 < value < 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def check_bonus(bonus) -> str:
+    if bonus not in BONUSES:
+        raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
+    return bonus
+
+
+# ============================================================================ constants
+def log_term(mdp: TabularMDP, K: int, delta: float) -> float:
+    """Azar et al.'s ``L = ln(5 S A T / delta)`` with ``T = K H`` (stationary, pooled counts).
+
+    Reconstructed: for stage-dependent models (per-stage counts) the union bound runs over ``H``
+    times more ``(h, s, a)`` triples, so ``L = ln(5 S A H T / delta)``.
+    """
+    T = K * mdp.H
+    n_triples = mdp.S * mdp.A * (1 if mdp.is_stationary else mdp.H)
+    return math.log(5.0 * n_triples * T / delta)
+
+
+class LearnerState:
+    """Counts, optimistic Q and scratch arrays of a UCBVI-type learner (all caller-owned, float64).
+
+    Attributes
+    ----------
+    counts_sas : ndarray, shape (G, S, A, S)
+        ``G = 1`` (stationary model: pooled over stages) or ``H``.
+    counts_sa : ndarray, shape (G, S, A)
+    visits : ndarray, shape (H + 1, S)
+        Visits of each state at each step.
+    Q : ndarray, shape (H, S, A)
+        Optimistic Q of the last planned episode (``H - h`` before any data).
+    V : ndarray, shape (H + 1, S)
+    policy : ndarray, shape (H, S), int64
+    """
+
+    def __init__(self, mdp: TabularMDP):
+        H, S, A = mdp.H, mdp.S, mdp.A
+        G = mdp.P_stages.shape[0]
+        self.counts_sas = np.zeros((G, S, A, S))
+        self.counts_sa = np.zeros((G, S, A))
+        self.visits = np.zeros((H + 1, S))
+        self.Q = np.empty((H, S, A))
+        self.Q[:] = (H - np.arange(H, dtype=np.float64))[:, None, None]
+        self.V = np.zeros((H + 1, S))
+        self.policy = np.zeros((H, S), dtype=np.int64)
+        self.w_next = np.zeros((H + 1, S))
+        self.V_audit = np.zeros((H + 1, S))
+
+
+def uniform_chunks(seed, K: int, width: int):
+    """Yield ``(start, uniforms)`` with ``uniforms`` shape ``(n, width)``, n <= chunk size.
+
+    The doubles come from one ``default_rng(seed)`` stream in order, so the concatenation does not
+    depend on the chunk size.
+    """
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _UNIFORMS_PER_CHUNK // width)
+    for start in range(0, K, chunk):
+        yield start, rng.random((min(K, start + chunk) - start, width))
+
+
+# ============================================================================ run
+def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float = 0.05,
+        bonus_scale: float = 1.0) -> RunResult:
+    """Run UCBVI for ``K`` episodes and audit every episode's policy exactly.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        The true model. Its mean rewards ``mdp.R`` are given to the learner (known rewards, as
+        in Azar et al.); its transitions are only sampled.
+    K : int
+        Number of episodes, ``>= 1``.
+    seed : int or numpy.random.SeedSequence
+        The same seed gives bit-identical results.
+    bonus : {"bernstein", "hoeffding"}
+        UCBVI-BF or UCBVI-CH.
+    delta : float
+        Confidence level in ``(0, 1)``.
+    bonus_scale : float
+        Practical multiplier on the theoretical bonus (``>= 0``; ``1`` = theory; ``0`` removes
+        the bonus, the greedy "certainty equivalence" mutant). Recorded in ``hyper``.
+
+    Returns
+    -------
+    RunResult
+        ``values[k]`` = exact value of ``pi_k``; ``extras["optimistic_values"]`` shape (K,) =
+        ``mu0 . V_bar_k[0]`` (an upper bound on ``optimal_value`` on the good event).
+
+    Notes
+    -----
+    Reconstructed: ``Q`` is capped at the remaining horizon ``H - h`` instead of Azar et al.'s
+    ``H``; both upper-bound ``Q*`` (``V*_h <= H - h`` for rewards in [0, 1]), the former is tighter.
+    """
+    mdp = check_mdp(mdp)
+    K = check_positive_int("K", K)
+    seed = check_seed(seed)
+    bonus = check_bonus(bonus)
+    delta = check_open_unit("delta", delta)
+    bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
+
+    L = log_term(mdp, K, delta)
+    state = LearnerState(mdp)
+    P_stages = np.ascontiguousarray(mdp.P_stages)
+    P_cdf = _kernels.cumulative_rows(P_stages)
+    mu0 = np.ascontiguousarray(mdp.mu0)
+    mu0_cdf = _kernels.cumulative_rows(mu0)
+    R = np.ascontiguousarray(mdp.R)
+    values = np.empty(K)
+    optimistic_values = np.empty(K)
+    for start, uniforms in uniform_chunks(seed, K, 1 + mdp.H):
+        stop = start + uniforms.shape[0]
+        kern.run_ucbvi_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, L, bonus == "bernstein", bonus_scale, uniforms,
+                             state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q, state.V,
+                             state.policy, state.V_audit, values[start:stop], optimistic_values[start:stop])
+    hyper = {"bonus": bonus, "delta": delta, "bonus_scale": bonus_scale, "log_term": L, "K": K,
+             "counts": "pooled" if mdp.is_stationary else "per-stage"}
+    return RunResult.from_values("ucbvi", values, solve(mdp).value, seed=seed, hyper=hyper,
+                                 extras={"optimistic_values": optimistic_values})

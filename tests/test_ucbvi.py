@@ -1,0 +1,189 @@
+"""UCBVI: planning kernel vs numpy, whole episode loop vs a numpy re-implementation, optimism,
+reproducibility, a regret sanity check and argument validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mdpkit
+from mdpkit import _kernels, envs
+from mdpkit.algorithms import _ucbvi_kernels as kern
+from mdpkit.algorithms import ucbvi
+from mdpkit.algorithms.results import RunResult
+
+
+# ============================================================================ numpy references
+def reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, Q_prev):
+    """Azar et al.'s optimistic backward induction, written directly from the formulas."""
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    Q = np.empty((H, S, A))
+    V = np.zeros((H + 1, S))
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        n = counts_sa[g]
+        visited = n > 0
+        P_hat = np.divide(counts_sas[g], n[:, :, None], out=np.zeros_like(counts_sas[g]),
+                          where=visited[:, :, None])
+        mean = P_hat @ V[h + 1]
+        if bernstein:
+            var = np.maximum(P_hat @ V[h + 1] ** 2 - mean ** 2, 0.0)
+            c = 1e4 * H ** 3 * S ** 2 * A * L ** 2
+            with np.errstate(divide="ignore"):
+                w = np.where(visits[h + 1] > 0, np.minimum(c / visits[h + 1], H ** 2), H ** 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                b = np.sqrt(8 * L * var / n) + 14 * H * L / (3 * n) + np.sqrt(8 * (P_hat @ w) / n)
+        else:
+            with np.errstate(divide="ignore"):
+                b = 7 * H * L / np.sqrt(n)
+        q = np.where(visited, np.minimum(R[h] + mean + bonus_scale * np.where(visited, b, 0.0), H - h), H - h)
+        Q[h] = np.minimum(q, Q_prev[h])
+        V[h] = Q[h].max(axis=1)
+    return Q, V, Q.argmax(axis=2)
+
+
+def reference_run(mdp, uniforms, L, bernstein, bonus_scale):
+    """UCBVI episode by episode in Python/numpy (same uniforms as the kernel)."""
+    H, S, A = mdp.H, mdp.S, mdp.A
+    G = mdp.P_stages.shape[0]
+    counts_sas, counts_sa, visits = np.zeros((G, S, A, S)), np.zeros((G, S, A)), np.zeros((H + 1, S))
+    Q = np.broadcast_to((H - np.arange(H, dtype=float))[:, None, None], (H, S, A)).copy()
+    P_cdf = _kernels.cumulative_rows(np.asarray(mdp.P_stages))
+    mu0_cdf = _kernels.cumulative_rows(np.asarray(mdp.mu0))
+    values = []
+    for u in uniforms:
+        Q, V, policy = reference_plan(counts_sas, counts_sa, visits, mdp.R, L, bernstein, bonus_scale, Q)
+        values.append(mdpkit.evaluate(mdp, policy).value)
+        s = int(np.searchsorted(mu0_cdf, u[0], side="right"))
+        visits[0, s] += 1
+        for h in range(H):
+            a = policy[h, s]
+            g = h if G > 1 else 0
+            s2 = int(np.searchsorted(P_cdf[g, s, a], u[1 + h], side="right"))
+            counts_sas[g, s, a, s2] += 1
+            counts_sa[g, s, a] += 1
+            visits[h + 1, s2] += 1
+            s = s2
+    return np.array(values), counts_sas, counts_sa, visits, Q
+
+
+# ============================================================================ planning kernel
+@given(seed=st.integers(0, 2 ** 32 - 1), S=st.integers(1, 5), A=st.integers(1, 4), H=st.integers(1, 5),
+       stationary=st.booleans(), bernstein=st.booleans(), sparse_counts=st.booleans())
+@settings(max_examples=40)
+def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_counts):
+    rng = np.random.default_rng(seed)
+    G = 1 if stationary else H
+    counts_sas = rng.integers(0, 4, size=(G, S, A, S)).astype(float)
+    if sparse_counts:  # many unvisited pairs
+        counts_sas *= rng.random((G, S, A, 1)) < 0.5
+    counts_sa = counts_sas.sum(axis=3)
+    visits = rng.integers(0, 3, size=(H + 1, S)).astype(float) * rng.choice([1.0, 1e9], size=(H + 1, S))
+    R = rng.random((H, S, A))
+    L = float(rng.uniform(0.5, 20.0))
+    scale = float(rng.choice([0.0, 0.01, 1.0]))
+    Q_prev = (H - np.arange(H))[:, None, None] * rng.uniform(0.5, 1.5, size=(H, S, A))
+    Q = Q_prev.copy()
+    V, policy, w = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64), np.empty((H + 1, S))
+    kern.optimistic_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, w, Q, V, policy)
+    Q_ref, V_ref, _ = reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, Q_prev)
+    np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(V, V_ref, rtol=1e-12, atol=1e-12)
+    chosen = np.take_along_axis(Q, policy[:, :, None], axis=2)[:, :, 0]
+    np.testing.assert_array_equal(chosen, Q.max(axis=2))  # greedy
+
+
+@pytest.mark.parametrize("stationary", [True, False])
+@pytest.mark.parametrize("bernstein", [True, False])
+def test_episode_loop_matches_numpy_reference(stationary, bernstein):
+    """Counts, visits, Q and the audited values of a short run equal a Python/numpy re-implementation."""
+    mdp = envs.random_mdp(4, 3, 4, stationary=stationary, seed=3, mu0=np.full(4, 0.25))
+    n, L, scale = 60, 3.0, 0.05  # small bonus so that policies change along the run
+    uniforms = np.random.default_rng(7).random((n, 1 + mdp.H))
+    state = ucbvi.LearnerState(mdp)
+    values, opt_values = np.empty(n), np.empty(n)
+    P = np.ascontiguousarray(mdp.P_stages)
+    kern.run_ucbvi_chunk(P, _kernels.cumulative_rows(P), np.asarray(mdp.mu0),
+                         _kernels.cumulative_rows(np.asarray(mdp.mu0)), np.asarray(mdp.R), L, bernstein, scale,
+                         uniforms, state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q,
+                         state.V, state.policy, state.V_audit, values, opt_values)
+    ref_values, counts_sas, counts_sa, visits, Q = reference_run(mdp, uniforms, L, bernstein, scale)
+    np.testing.assert_array_equal(state.counts_sas, counts_sas)
+    np.testing.assert_array_equal(state.counts_sa, counts_sa)
+    np.testing.assert_array_equal(state.visits, visits)
+    assert state.counts_sa.sum() == n * mdp.H
+    np.testing.assert_allclose(state.Q, Q, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-12, atol=1e-12)
+
+
+# ============================================================================ run()
+@given(seed=st.integers(0, 2 ** 32 - 1), S=st.integers(1, 5), A=st.integers(1, 3), H=st.integers(1, 5),
+       stationary=st.booleans(), bonus=st.sampled_from(ucbvi.BONUSES))
+@settings(max_examples=25)
+def test_optimism_with_theoretical_bonus(seed, S, A, H, stationary, bonus):
+    """mu0 . V_bar_k >= V* in every episode (theoretical constants, random instances)."""
+    mdp = envs.random_mdp(S, A, H, stationary=stationary, seed=seed)
+    res = ucbvi.run(mdp, K=300, seed=seed, bonus=bonus)
+    opt = res.extras["optimistic_values"]
+    assert np.all(opt >= res.optimal_value - 1e-9), (opt.min(), res.optimal_value)
+    assert np.all(res.values <= res.optimal_value + 1e-9)
+
+
+def test_values_are_exact_policy_values_and_regret_is_cumulative():
+    mdp = envs.random_mdp(3, 2, 3, seed=0)
+    res = ucbvi.run(mdp, K=50, seed=0, bonus_scale=0.02)
+    np.testing.assert_allclose(res.regret, np.cumsum(res.optimal_value - res.values))
+    assert res.optimal_value == mdpkit.solve(mdp).value
+    assert res.hyper["bonus_scale"] == 0.02 and res.hyper["bonus"] == "bernstein"
+    assert res.hyper["counts"] == "pooled"
+    assert isinstance(res, RunResult) and res.K == 50 and not res.values.flags.writeable
+
+
+def test_bit_identical_per_seed_and_chunk_size(monkeypatch):
+    mdp = envs.random_mdp(5, 3, 4, seed=1, stationary=False)
+    a = ucbvi.run(mdp, K=400, seed=12, bonus_scale=0.1)
+    b = ucbvi.run(mdp, K=400, seed=np.random.SeedSequence(12), bonus_scale=0.1)
+    np.testing.assert_array_equal(a.values, b.values)
+    monkeypatch.setattr(ucbvi, "_UNIFORMS_PER_CHUNK", 7 * (1 + mdp.H))  # chunks of 7 episodes
+    c = ucbvi.run(mdp, K=400, seed=12, bonus_scale=0.1)
+    np.testing.assert_array_equal(a.values, c.values)
+    np.testing.assert_array_equal(a.extras["optimistic_values"], c.extras["optimistic_values"])
+    d = ucbvi.run(mdp, K=400, seed=13, bonus_scale=0.1)
+    assert not np.array_equal(a.values, d.values)
+
+
+def test_regret_sublinear_on_a_small_instance():
+    """Theoretical Bernstein bonus, tiny instance: per-episode regret falls well below its start
+    and cumulative regret grows clearly slower than linearly between K/4 and K."""
+    mdp = envs.random_mdp(2, 2, 2, seed=4)
+    res = ucbvi.run(mdp, K=40_000, seed=0)
+    per_ep = res.per_episode_regret
+    first, last = per_ep[:4000].mean(), per_ep[-4000:].mean()
+    assert first > 0.05
+    assert last < 0.2 * first, (first, last)
+    # growth exponent between K/4 and K well below linear
+    slope = math.log(res.regret[-1] / res.regret[9_999]) / math.log(4.0)
+    assert slope < 0.75, slope
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"K": 0}, "K"), ({"K": 2.5}, "K"), ({"seed": -1}, "seed"), ({"seed": None}, "seed"),
+    ({"bonus": "ucb"}, "bonus"), ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"),
+    ({"delta": float("nan")}, "delta"), ({"bonus_scale": -0.1}, "bonus_scale"),
+    ({"bonus_scale": float("inf")}, "bonus_scale"),
+])
+def test_validation(kwargs, match):
+    mdp = envs.random_mdp(2, 2, 2, seed=0)
+    args = {"K": 5, "seed": 0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        ucbvi.run(mdp, **args)
+
+
+def test_rejects_non_mdp():
+    with pytest.raises(ValueError, match="mdp"):
+        ucbvi.run(np.zeros((2, 2)), K=3, seed=0)
