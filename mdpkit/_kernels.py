@@ -40,6 +40,26 @@ def _csr_dot(indptr, indices, data, row, v):
     return total
 
 
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _backup_dense(P_stages, R, Q, V, g, h, s):
+    # Q[b, h, s, :] = R[b, h, s, :] + P_g[s] @ V[b, h + 1] for every reward b; each row of P
+    # is read once for the whole batch.
+    for a in range(R.shape[3]):
+        row = P_stages[g, s, a]
+        for b in range(R.shape[0]):
+            Q[b, h, s, a] = R[b, h, s, a] + _dot(row, V[b, h + 1])
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _backup_sparse(indptr, indices, data, R, Q, V, g, h, s):
+    # CSR twin of _backup_dense.
+    S, A = R.shape[2], R.shape[3]
+    for a in range(A):
+        row = (g * S + s) * A + a
+        for b in range(R.shape[0]):
+            Q[b, h, s, a] = R[b, h, s, a] + _csr_dot(indptr, indices, data, row, V[b, h + 1])
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def _greedy_stage(Q, V, policy, b, h, s):
     # Ties go to the lowest action index, as numpy's argmax does.
@@ -71,10 +91,7 @@ def backward_induction_dense(P_stages, R, Q, V, policy):
     for h in range(H - 1, -1, -1):
         g = h if G > 1 else 0
         for s in range(S):
-            for a in range(A):
-                row = P_stages[g, s, a]
-                for b in range(B):
-                    Q[b, h, s, a] = R[b, h, s, a] + _dot(row, V[b, h + 1])
+            _backup_dense(P_stages, R, Q, V, g, h, s)
             for b in range(B):
                 _greedy_stage(Q, V, policy, b, h, s)
 
@@ -154,10 +171,7 @@ def backward_induction_sparse(indptr, indices, data, G, R, Q, V, policy):
     for h in range(H - 1, -1, -1):
         g = h if G > 1 else 0
         for s in range(S):
-            for a in range(A):
-                row = (g * S + s) * A + a
-                for b in range(B):
-                    Q[b, h, s, a] = R[b, h, s, a] + _csr_dot(indptr, indices, data, row, V[b, h + 1])
+            _backup_sparse(indptr, indices, data, R, Q, V, g, h, s)
             for b in range(B):
                 _greedy_stage(Q, V, policy, b, h, s)
 
@@ -196,10 +210,7 @@ def policy_evaluation_dense(P_stages, R, det_policy, stoch_policy, Q, V):
     for h in range(H - 1, -1, -1):
         g = h if G > 1 else 0
         for s in range(S):
-            for a in range(A):
-                row = P_stages[g, s, a]
-                for b in range(B):
-                    Q[b, h, s, a] = R[b, h, s, a] + _dot(row, V[b, h + 1])
+            _backup_dense(P_stages, R, Q, V, g, h, s)
             for b in range(B):
                 _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
 
@@ -212,10 +223,7 @@ def policy_evaluation_sparse(indptr, indices, data, G, R, det_policy, stoch_poli
     for h in range(H - 1, -1, -1):
         g = h if G > 1 else 0
         for s in range(S):
-            for a in range(A):
-                row = (g * S + s) * A + a
-                for b in range(B):
-                    Q[b, h, s, a] = R[b, h, s, a] + _csr_dot(indptr, indices, data, row, V[b, h + 1])
+            _backup_sparse(indptr, indices, data, R, Q, V, g, h, s)
             for b in range(B):
                 _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
 
