@@ -1,6 +1,7 @@
 """mdpkit: exact tabular MDP models and solvers, instances and provably-efficient RL algorithms."""
-from . import algorithms, envs, games, solvers
+from . import algorithms, audit, envs, games, solvers
 from .games import NashSolution, PreferenceGame, regularized_nash, unregularized_nash
+from .linear import Exploration, LinearMixtureMDP, PlanResult
 from .mdp import SparseTransitions, TabularMDP
 from .simulation import Trajectories, simulate
 from .solvers import Solution, bellman_residual, evaluate, solve
@@ -8,6 +9,9 @@ from .solvers.discounted import DiscountedSolution, policy_iteration, value_iter
 from .solvers.lp import InfeasibleError, solve_constrained, solve_lp
 
 __all__ = [
+    "Exploration",
+    "LinearMixtureMDP",
+    "PlanResult",
     "DiscountedSolution",
     "InfeasibleError",
     "NashSolution",
@@ -18,6 +22,7 @@ __all__ = [
     "Trajectories",
     "bellman_residual",
     "algorithms",
+    "audit",
     "envs",
     "evaluate",
     "games",

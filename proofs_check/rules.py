@@ -127,12 +127,18 @@ class BoundHolds(Rule):
             if point_excess > worst_excess:
                 worst_excess, worst_at = point_excess, params
             b_max = float(np.max(b))
-            if b_max > 0:
+            # A ratio only reads well for a positive bound and a non-negative observation; a
+            # bound of (near) zero, e.g. "gap - certificate <= 0", is summarised by the excess.
+            if b_max > 0 and peak.max() >= 0:
                 worst_ratio = max(worst_ratio, float(peak.max()) / b_max)
         passed = violations == 0
         unit = "runs" if self.quantile is None else "points"
+        if np.isfinite(worst_ratio):
+            margin = f"max observed/bound = {worst_ratio:.3g}"
+        else:
+            margin = f"max (observed - bound) = {worst_excess:.3g}"
         summary = (f"{violations} of {len(runs) if self.quantile is None else len(by_point)} {unit} "
-                   f"exceed the bound; max observed/bound = {worst_ratio:.3g}")
+                   f"exceed the bound; {margin}")
         return RuleOutcome(passed, summary, {
             "violations": violations, "max_ratio": worst_ratio, "max_excess": worst_excess,
             "worst_params": worst_at})

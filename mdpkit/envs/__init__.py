@@ -7,6 +7,10 @@
 :func:`chain`             n-chain (Osband et al. 2016); closed-form ``V*``
 :func:`gridworld`         gridworld from a text layout; closed-form ``V*``
 :func:`bandit`            K-armed Bernoulli bandit as a one-step MDP; ``V* = max(means)``
+:func:`three_state_hard`         linear mixture Omega(d^2 eps^-2) lower-bound instance
+:func:`ucrl_rfe_hard`            linear mixture UCRL-RFE lower-bound instance
+:func:`long_horizon_two_state`   linear mixture where horizon-dependent methods pay for H
+:func:`random_linear_mixture`    random linear mixture MDP with valid transitions
 :func:`random_preference_game`   preference game sigma(X - X^T) (intransitive in general)
 :func:`bradley_terry_game`       transitive Bradley-Terry preferences
 :func:`cyclic_game`              cyclic / rock-paper-scissors preferences
@@ -17,6 +21,14 @@
 Each instance's docstring says what makes it hard and gives its optimal value in closed form
 where one exists.
 """
+from .linear import (
+    SignInstance,
+    long_horizon_two_state,
+    random_linear_mixture,
+    sign_actions,
+    three_state_hard,
+    ucrl_rfe_hard,
+)
 from .preference import (
     bradley_terry_game,
     cyclic_game,
@@ -27,5 +39,7 @@ from .preference import (
 from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
 
 __all__ = [
+    "SignInstance", "long_horizon_two_state", "random_linear_mixture", "sign_actions", "three_state_hard",
+    "ucrl_rfe_hard",
     "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",
    "GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
