@@ -223,6 +223,11 @@ class Claim:
         At least one; each must be caught (rule verdict FAIL).
     observed : str
         Human-readable name of the observed quantity (axis label in figures).
+    finding : str
+        Empty for a claim expected to hold. Otherwise a documented *finding*: the claim as stated
+        does not hold for our implementation or instances, and this text says why (with the
+        evidence). Its expected verdict is then FAIL; the run is "ok" only while that failure
+        reproduces, so a finding that stops reproducing is flagged for review, never hidden.
     """
 
     id: str
@@ -235,8 +240,11 @@ class Claim:
     bound: Callable[[dict], Any]
     mutants: tuple = ()
     observed: str = ""
+    finding: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.finding, str):
+            raise ValueError(f"Claim {self.id}: finding must be a string (empty if the claim is expected to hold)")
         if not isinstance(self.id, str) or not CLAIM_ID_PATTERN.match(self.id):
             raise ValueError(f"Claim.id must look like 'family.short_name' ([a-z0-9_]+ on both sides), "
                              f"got {self.id!r}")
@@ -340,6 +348,8 @@ class Verdict:
     budget : {"quick", "full"}
     mutants : tuple of MutantVerdict
     notes : tuple of str
+    finding : str
+        The claim's documented finding (see :attr:`Claim.finding`); empty if it is expected to hold.
     """
 
     claim_id: str
@@ -351,6 +361,7 @@ class Verdict:
     budget: str
     mutants: tuple = ()
     notes: tuple = ()
+    finding: str = ""
 
     @property
     def all_mutants_caught(self) -> bool:
@@ -358,11 +369,15 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        """The claim passes and every mutant is caught."""
+        """As expected: the claim passes with every mutant caught, or a documented finding reproduces."""
+        if self.finding:
+            return not self.passed
         return self.passed and self.all_mutants_caught
 
     @property
     def label(self) -> str:
+        if self.finding:
+            return "FAIL (documented)" if not self.passed else "PASS (finding gone?)"
         if self.ok:
             return "PASS"
         if not self.passed:
@@ -373,7 +388,8 @@ class Verdict:
         return json.dumps({
             "claim_id": self.claim_id, "passed": self.passed, "summary": self.summary,
             "numbers": self.numbers, "n_runs": self.n_runs, "seeds": self.seeds, "budget": self.budget,
-            "mutants": [m.__dict__ for m in self.mutants], "notes": list(self.notes)},
+            "mutants": [m.__dict__ for m in self.mutants], "notes": list(self.notes),
+            "finding": self.finding},
             sort_keys=True, default=float)
 
     @classmethod

@@ -98,6 +98,8 @@ def _run(selected, args, out) -> int:
     for res in sweep.results:
         v = res.verdict
         print(f"{v.label:<18} {v.claim_id}: {v.summary}")
+        if v.finding:
+            print(f"{'':<18}   documented finding: {v.finding}")
         for m in v.mutants:
             print(f"{'':<18}   mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} ({m.summary})")
         if not v.ok:
@@ -105,11 +107,17 @@ def _run(selected, args, out) -> int:
     print(f"\n{sweep.n_runs} runs ({budget}): {sweep.n_reused} reused from the store, {sweep.n_computed} "
           f"computed, {sweep.n_corrupt} corrupt entries recomputed; {sweep.seconds:.1f} s")
     print(f"report: {md}")
+    findings = [r.verdict for r in sweep.results if r.verdict.finding]
     if failed:
-        print(f"{len(failed)} of {len(sweep.results)} claims FAILED or have an uncaught mutant: "
-              + ", ".join(v.claim_id for v in failed))
+        print(f"{len(failed)} of {len(sweep.results)} claims FAILED, have an uncaught mutant, or no longer "
+              "reproduce their documented finding: " + ", ".join(v.claim_id for v in failed))
         return 1
-    print(f"all {len(sweep.results)} claims pass and every mutant is caught")
+    if findings:
+        print(f"{len(sweep.results) - len(findings)} claims pass with every mutant caught; "
+              f"{len(findings)} documented findings (claims that do not hold as stated) reproduce: "
+              + ", ".join(v.claim_id for v in findings))
+    else:
+        print(f"all {len(sweep.results)} claims pass and every mutant is caught")
     return 0
 
 

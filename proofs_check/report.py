@@ -52,8 +52,10 @@ def _row(res):
 
 def _markdown(sweep) -> str:
     lines = [f"# proofs_check report ({sweep.budget} budget)", "",
-             f"{sum(r.verdict is not None and r.verdict.ok for r in sweep.results)} of {len(sweep.results)} "
-             f"claims pass with every mutant caught. Runs: {sweep.n_runs} "
+             f"{sum(r.verdict is not None and r.verdict.ok and not r.verdict.finding for r in sweep.results)} "
+             f"of {len(sweep.results)} claims pass with every mutant caught; "
+             f"{sum(r.verdict is not None and bool(r.verdict.finding) for r in sweep.results)} are documented "
+             f"findings (claims that do not hold as stated; see their sections). Runs: {sweep.n_runs} "
              f"({sweep.n_reused} reused from the store, {sweep.n_computed} computed).", "",
              "| claim | verdict | evidence | mutants caught | provenance |",
              "|---|---|---|---|---|"]
@@ -67,7 +69,10 @@ def _markdown(sweep) -> str:
         if v is None:
             lines.append("**Verdict:** no results in the store for this budget.")
             continue
-        lines += [f"**Verdict:** {v.label} -- {v.summary} ({v.n_runs} runs, {v.seeds} seeds per point)", ""]
+        lines += [f"**Verdict:** {v.label} -- {v.summary} ({v.n_runs} runs, {v.seeds} seeds per point)  "]
+        if v.finding:
+            lines.append(f"**Documented finding (the claim does not hold as stated):** {v.finding}  ")
+        lines.append("")
         for m in v.mutants:
             lines.append(f"- mutant `{m.name}`: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}. "
                          f"*Bug:* {m.why}")
@@ -94,7 +99,11 @@ def _html(sweep) -> str:
             body.append("<p>No results in the store for this budget.</p>")
         else:
             body.append(f"<p><b>Verdict:</b> {esc(v.label)} &mdash; {esc(v.summary)} "
-                        f"({v.n_runs} runs, {v.seeds} seeds per point)</p><ul>")
+                        f"({v.n_runs} runs, {v.seeds} seeds per point)</p>")
+            if v.finding:
+                body.append(f"<p><b>Documented finding (the claim does not hold as stated):</b> "
+                            f"{esc(v.finding)}</p>")
+            body.append("<ul>")
             for m in v.mutants:
                 body.append(f"<li>mutant <code>{esc(m.name)}</code>: {'caught' if m.caught else 'NOT CAUGHT'}"
                             f" &mdash; {esc(m.summary)}. <i>Bug:</i> {esc(m.why)}</li>")

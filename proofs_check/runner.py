@@ -363,7 +363,7 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
             mutants.append(MutantVerdict(m.name, not out.passed, out.summary, m.why, _jsonable(out.numbers)))
     return Verdict(claim_id=claim.id, passed=bool(passed), summary=summary, numbers=_jsonable(numbers),
                    n_runs=len(runs["claim"]), seeds=claim.sweep.n_seeds(budget), budget=budget,
-                   mutants=tuple(mutants), notes=tuple(notes))
+                   mutants=tuple(mutants), notes=tuple(notes), finding=claim.finding)
 
 
 def _jsonable(x):

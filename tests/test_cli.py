@@ -89,7 +89,37 @@ def test_failures_give_nonzero_exit_and_readable_summary(tmp_path, capsys):
     assert code == 1
     assert "MUTANT NOT CAUGHT  bad.uncaught" in text and "mutant same: NOT CAUGHT" in text
     assert "FAIL               bad.false: 3 of 3 runs exceed the bound" in text
-    assert "2 of 2 claims FAILED or have an uncaught mutant: bad.uncaught, bad.false" in text
+    assert "2 of 2 claims FAILED, have an uncaught mutant, or no longer reproduce their documented " \
+           "finding: bad.uncaught, bad.false" in text
+
+
+FINDINGS_MODULE = FAILING_MODULE.replace("CLAIMS = [", "ALL = [") + '''
+FALSE_AS_DOCUMENTED = Claim(id="finding.false", paper=Paper("t"), statement="x < 1 (false)",
+    provenance=Provenance("reconstructed", "test"), observe=observe_big,
+    sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+    mutants=[Mutant("big", observe_big, why="x")], finding="x is shifted by 2 on purpose")
+TRUE_BUT_DOCUMENTED_FALSE = Claim(id="finding.gone", paper=Paper("t"), statement="x < 1",
+    provenance=Provenance("reconstructed", "test"), observe=observe,
+    sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+    mutants=[Mutant("big", observe_big, why="x")], finding="said to fail, but it holds")
+CLAIMS = [FALSE_AS_DOCUMENTED, TRUE_BUT_DOCUMENTED_FALSE]
+'''
+
+
+def test_documented_findings_are_reported_and_checked_to_reproduce(tmp_path, capsys):
+    module = tmp_path / "pc_findings.py"
+    module.write_text(FINDINGS_MODULE)
+    args = ["--claims-module", str(module), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]
+    code, text = _cli(capsys, "run", "finding.false", *args)
+    assert code == 0  # a documented finding that reproduces is the expected outcome
+    assert "FAIL (documented)  finding.false: 3 of 3 runs exceed the bound" in text
+    assert "documented finding: x is shifted by 2 on purpose" in text
+    assert "1 documented findings (claims that do not hold as stated) reproduce: finding.false" in text
+    report = (tmp_path / "o" / "report.md").read_text()
+    assert "**Documented finding (the claim does not hold as stated):** x is shifted by 2" in report
+    code, text = _cli(capsys, "run", "finding.gone", *args)
+    assert code == 1  # the finding no longer reproduces: flagged for review, never silently "passing"
+    assert "PASS (finding gone?) finding.gone" in text
 
 
 def test_usage_errors(tmp_path, capsys):
