@@ -93,10 +93,13 @@ def plot_claim(result, path) -> Path:
     path : str or Path
     """
     claim, verdict = result.claim, result.verdict
-    fig, (ax, ax_ratio) = plt.subplots(2, 1, figsize=(7, 7), sharex=True,
-                                       gridspec_kw={"height_ratios": [2, 1]})
     kind = getattr(claim.rule, "kind", "bound")
-    if kind == "contraction":
+    many_settings = kind == "contraction" and len(_groups(result.runs.get("claim", []), None)) > _MAX_CURVES
+    fig, (ax, ax_ratio) = plt.subplots(2, 1, figsize=(7, 7), sharex=not many_settings,
+                                       gridspec_kw={"height_ratios": [2, 1]})
+    if many_settings:
+        _plot_contraction_factors(claim, result, ax, ax_ratio)
+    elif kind == "contraction":
         _plot_contraction(claim, result, ax, ax_ratio)
     else:
         _plot_against_param(claim, result, ax, ax_ratio, kind)
@@ -155,6 +158,41 @@ def _plot_against_param(claim, result, ax, ax_ratio, kind):
     ax.set_ylabel(claim.observed)
     ax_ratio.set_ylabel("observed / rate" if kind == "rate" else "observed / bound")
     ax_ratio.set_xlabel(x_name)
+
+
+#: Above this many parameter settings, error curves become unreadable and a contraction claim is
+#: drawn as fitted versus claimed factor, one point per run.
+_MAX_CURVES = 4
+
+
+def _plot_contraction_factors(claim, result, ax, ax_ratio):
+    """Fitted per-run contraction factor against the claimed one (points below the diagonal pass)."""
+    rule = claim.rule
+    variants = [(v, runs, colors, dashed) for v, runs, colors, dashed in _variants(result) if runs]
+    lo, hi = np.inf, -np.inf
+    for vi, (variant, runs, colors, dashed) in enumerate(variants):
+        claimed = np.array([float(claim.bound(r.params)) for r in runs])
+        fitted = np.array([rule.fitted_factor(np.asarray(r.observed[rule.observed], dtype=np.float64))
+                           for r in runs])
+        ok = np.isfinite(fitted) & np.isfinite(claimed)
+        label = "observed" if variant == "claim" else f"mutant: {variant}"
+        ax.scatter(claimed[ok], fitted[ok], s=12, color=colors[0], marker="s" if dashed else "o",
+                   alpha=0.6, label=f"{label} ({ok.sum()} runs)")
+        ratio = fitted[ok] / claimed[ok]
+        jitter = np.random.default_rng(vi).uniform(-0.15, 0.15, ratio.size)   # fixed: figures reproduce
+        ax_ratio.scatter(vi + jitter, ratio, s=8, color=colors[0], alpha=0.6)
+        if ok.any():
+            lo, hi = min(lo, claimed[ok].min()), max(hi, claimed[ok].max())
+    if np.isfinite(lo):
+        line = np.linspace(lo, hi, 2)
+        ax.plot(line, line * (1 + rule.tolerance), color="black", ls=":", lw=1.5,
+                label="claimed factor (pass below)")
+        ax.set_ylim(min(lo, ax.get_ylim()[0]), min(ax.get_ylim()[1], 2 * hi))
+    ax.set_xlabel("claimed factor per iteration")
+    ax.set_ylabel(f"fitted factor of {claim.observed}")
+    ax_ratio.axhline(1.0 + rule.tolerance, color="black", ls=":", lw=1)
+    ax_ratio.set_xticks(range(len(variants)), [v[0] for v in variants], fontsize=8)
+    ax_ratio.set_ylabel("fitted / claimed")
 
 
 def _plot_contraction(claim, result, ax, ax_ratio):
