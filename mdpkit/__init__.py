@@ -2,6 +2,8 @@
 from . import algorithms, audit, envs, games, solvers
 from .games import NashSolution, PreferenceGame, regularized_nash, unregularized_nash
 from .linear import Exploration, LinearMixtureMDP, PlanResult
+from .lowrank import LowRankMarkovGame, LowRankMDP
+from .markov_game import MarkovGame, nash_gap, solve_game
 from .mdp import SparseTransitions, TabularMDP
 from .simulation import Trajectories, simulate
 from .solvers import Solution, bellman_residual, evaluate, solve
@@ -9,6 +11,9 @@ from .solvers.discounted import DiscountedSolution, policy_iteration, value_iter
 from .solvers.lp import InfeasibleError, solve_constrained, solve_lp
 
 __all__ = [
+    "LowRankMDP",
+    "LowRankMarkovGame",
+    "MarkovGame",
     "Exploration",
     "LinearMixtureMDP",
     "PlanResult",
@@ -26,10 +31,12 @@ __all__ = [
     "envs",
     "evaluate",
     "games",
+    "nash_gap",
     "regularized_nash",
     "policy_iteration",
     "simulate",
     "solve",
+    "solve_game",
     "solve_constrained",
     "solve_lp",
     "solvers",

@@ -569,3 +569,8 @@ def unregularized_nash(game: PreferenceGame) -> NashSolution:
         log_pi = np.log(pi)
     return NashSolution(readonly(pi), readonly(log_pi), max(e, 0.0), max(e, 0.0),
                         int(getattr(res, "nit", 0)), "highs-lp")
+
+
+# Two-player zero-sum Markov games live in their own module; re-exported here so that
+# ``mdpkit.games`` is the one place for game models and exact equilibria.
+from .markov_game import MarkovGame, nash_gap, solve_game  # noqa: E402,F401

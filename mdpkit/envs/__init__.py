@@ -11,6 +11,9 @@
 :func:`ucrl_rfe_hard`            linear mixture UCRL-RFE lower-bound instance
 :func:`long_horizon_two_state`   linear mixture where horizon-dependent methods pay for H
 :func:`random_linear_mixture`    random linear mixture MDP with valid transitions
+:func:`random_lowrank_mdp`       low-rank MDP P = <phi, psi> with S >> d
+:func:`block_mdp`                block MDP: latent states emitting many observations
+:func:`random_lowrank_game`      low-rank two-player zero-sum Markov game
 :func:`random_preference_game`   preference game sigma(X - X^T) (intransitive in general)
 :func:`bradley_terry_game`       transitive Bradley-Terry preferences
 :func:`cyclic_game`              cyclic / rock-paper-scissors preferences
@@ -29,6 +32,7 @@ from .linear import (
     three_state_hard,
     ucrl_rfe_hard,
 )
+from .lowrank import block_mdp, random_lowrank_game, random_lowrank_mdp
 from .preference import (
     bradley_terry_game,
     cyclic_game,
@@ -39,6 +43,7 @@ from .preference import (
 from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
 
 __all__ = [
+    "block_mdp", "random_lowrank_game", "random_lowrank_mdp",
     "SignInstance", "long_horizon_two_state", "random_linear_mixture", "sign_actions", "three_state_hard",
     "ucrl_rfe_hard",
     "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",

@@ -1,0 +1,311 @@
+"""Contrastive UCB (Qiu, Wang, Bai, Yang, Wang; ICML 2022, arXiv:2207.14800).
+
+Online exploration in a low-rank MDP whose representation is unknown: learn features by
+contrastive learning on the transitions collected so far (:mod:`mdpkit.algorithms.contrastive`),
+then plan optimistically with the elliptical bonus ``beta * ||phi_hat||_{Lambda^-1}`` of the learned
+features. :func:`run` is the MDP algorithm, :func:`run_game` the two-player zero-sum Markov-game
+variant (upper and lower confidence bounds, a coarse correlated equilibrium per state).
+
+Per episode ``k`` (MDP)::
+
+    1. data:  for h = 0..H-1: roll in with pi^{k-1} to s_h, take a_h ~ Unif(A), observe s_{h+1};
+              add the positive (s_h, a_h, s_{h+1}) and m negatives (s_h, a_h, s^- ~ P^-_h)
+    2. fit:   (phi_hat, psi_hat) = argmin of the contrastive loss on all data (warm-started)
+    3. Gram:  Lambda_h = sum_tau phi_hat(s_h^tau, a_h^tau) phi_hat(...)^T + lambda I   (NEW features)
+    4. bonus: b_h(s, a) = min{beta ||phi_hat_h(s, a)||_{Lambda_h^-1}, H}
+    5. plan:  "model": Q_h = min{r_h + b_h + P_hat_h V_{h+1}, H - h},  P_hat row-normalised
+              "lsvi":  w_h = Lambda_h^-1 sum_tau phi_hat(s_h^tau, a_h^tau) V_{h+1}(s_{h+1}^tau),
+                       Q_h = min{r_h + phi_hat_h w_h + b_h, H - h}
+              V_h = max_a Q_h, pi^k_h = argmax_a Q_h
+    6. deploy pi^k; record its EXACT value under the true model (mdpkit.evaluate)
+
+Reconstructed: the paper body was unavailable (shared/papers/contrastive-ucb.md section 2): the
+data collection (roll-in + one uniform action per stage, Rep-UCB style), the Gram matrix over the
+exploration anchors, both planners and the cap at the remaining horizon ``H - h`` (tighter than the
+digest's ``H`` and still optimistic, since every true value is at most ``H - h``) are the standard
+machinery this algorithm is assembled from. The theoretical ``beta`` is unknown; the default
+``beta = H * sqrt(d)`` is the order of the bonus in LSVI-UCB/Rep-UCB without logarithmic factors,
+and ``bonus_scale`` multiplies it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_float_array, check_positive_int
+from ..lowrank import LowRankMarkovGame, LowRankMDP
+from ..markov_game import coarse_correlated_equilibrium, game_value, nash_gap, solve_game
+from ..solvers import evaluate, solve
+from .contrastive import ContrastiveLearner, feature_angle
+from .results import RunResult
+
+__all__ = ["run", "run_game", "PLANNERS", "DATA_MODES", "FEATURES"]
+
+PLANNERS = ("model", "lsvi")
+#: "per_stage": H roll-ins per episode, one uniform action each (the theory version);
+#: "trajectory": one episode, uniform action at one random stage, every transition kept.
+DATA_MODES = ("per_stage", "trajectory")
+#: "learned": the contrastive features; "random": features frozen at their random initialisation
+#: (only psi is fitted) -- the ablation that shows the representation matters.
+FEATURES = ("learned", "random")
+
+
+def _choice(name: str, value, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _nonnegative(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _sample(rng: np.random.Generator, p: np.ndarray) -> int:
+    """One draw from the distribution ``p`` (inverse CDF; min() guards the last bin against round-off)."""
+    return min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), p.shape[0] - 1)
+
+
+class _Explorer:
+    """Shared data collection, fitting and Gram/bonus computation for the MDP and the game.
+
+    Anchors are flattened joint actions: ``x = s * n_joint + j`` with ``j`` an action (MDP) or
+    an action pair ``a * B + b`` (game).
+    """
+
+    def __init__(self, P, mu0, n_joint, d, negative_dist, n_negatives, max_iter, features, ridge, seed):
+        self.P = P.reshape(P.shape[0], -1, P.shape[-1])  # (H, S * n_joint, S)
+        self.H, _, self.S = self.P.shape
+        self.mu0 = mu0
+        self.n_joint = n_joint
+        self.N = self.S * n_joint
+        self.m = n_negatives
+        self.ridge = ridge
+        root = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+        init_seed, data_seed = root.spawn(2)
+        self.rng = np.random.default_rng(data_seed)
+        self.learner = ContrastiveLearner(self.H, self.N, self.S, d, negative_dist, n_negatives=n_negatives,
+                                          max_iter=max_iter, learn_features=(features == "learned"),
+                                          seed=init_seed)
+        self.negative_dist = self.learner.negative_dist
+        self.anchor_counts = np.zeros((self.H, self.N))
+        self.next_counts = np.zeros((self.H, self.N, self.S))  # positives, for LSVI regression
+        self.new_anchors: list[tuple[int, int]] = []
+
+    def _record(self, h: int, x: int, s_next: int) -> None:
+        negatives = [_sample(self.rng, self.negative_dist[h]) for _ in range(self.m)]
+        self.learner.add(h, x, s_next, 1)
+        self.learner.add(h, x, np.asarray(negatives), 0)
+        self.anchor_counts[h, x] += 1
+        self.next_counts[h, x, s_next] += 1
+        self.new_anchors.append((h, x))
+
+    def collect(self, joint_policy: np.ndarray, mode: str) -> None:
+        """Step 1: roll in with ``joint_policy`` (H, S, n_joint), explore uniformly, record data."""
+        self.new_anchors = []
+        uniform = np.full(self.n_joint, 1.0 / self.n_joint)
+        if mode == "per_stage":
+            for h in range(self.H):
+                s = _sample(self.rng, self.mu0)
+                for t in range(h):
+                    j = _sample(self.rng, joint_policy[t, s])
+                    s = _sample(self.rng, self.P[t, s * self.n_joint + j])
+                j = _sample(self.rng, uniform)
+                x = s * self.n_joint + j
+                self._record(h, x, _sample(self.rng, self.P[h, x]))
+        else:
+            explore_stage = int(self.rng.integers(self.H))
+            s = _sample(self.rng, self.mu0)
+            for h in range(self.H):
+                j = _sample(self.rng, uniform if h == explore_stage else joint_policy[h, s])
+                x = s * self.n_joint + j
+                s_next = _sample(self.rng, self.P[h, x])
+                self._record(h, x, s_next)
+                s = s_next
+
+    def fit_and_bonus(self, beta: float):
+        """Steps 2-4: refit, Gram matrices with the new features, bonuses (H, N)."""
+        fit = self.learner.fit()
+        phi = fit.phi  # (H, N, d)
+        d = phi.shape[2]
+        Lambda = np.einsum("hxi,hx,hxj->hij", phi, self.anchor_counts, phi) + self.ridge * np.eye(d)
+        Lambda_inv = np.linalg.inv(Lambda)
+        norms = np.sqrt(np.maximum(np.einsum("hxi,hij,hxj->hx", phi, Lambda_inv, phi), 0.0))
+        bonus = np.minimum(beta * norms, self.H)
+        return fit, Lambda_inv, bonus
+
+
+def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S):
+    K = check_positive_int("K", K)
+    bonus_scale = _nonnegative("bonus_scale", bonus_scale)
+    ridge = _nonnegative("ridge", ridge)
+    if ridge == 0:
+        raise ValueError("ridge must be > 0 (Lambda must be invertible)")
+    n_negatives = check_positive_int("n_negatives", n_negatives)
+    max_iter = check_positive_int("max_iter", max_iter)
+    _choice("data", data, DATA_MODES)
+    _choice("features", features, FEATURES)
+    neg = np.full(S, 1.0 / S) if negative_dist is None else as_float_array("negative_dist", negative_dist,
+                                                                           ndim=(1, 2))
+    return K, bonus_scale, ridge, n_negatives, max_iter, neg
+
+
+def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
+        planner: str = "model", data: str = "per_stage", features: str = "learned", ridge: float = 1.0,
+        n_negatives: int = 1, negative_dist=None, max_iter: int = 100) -> RunResult:
+    """Run Contrastive UCB for ``K`` episodes on a low-rank MDP.
+
+    Parameters
+    ----------
+    lrmdp : LowRankMDP
+        The true model: sampled from, and used for the exact evaluation of every deployed policy.
+        The agent knows the rewards, ``S``, ``A``, ``d``, never ``phi``/``psi``.
+    K : int
+        Episodes.
+    seed : int or SeedSequence
+        Same seed, bit-identical result.
+    beta : float, optional
+        Bonus coefficient; default ``H * sqrt(d)`` (reconstructed order, see the module docstring).
+    bonus_scale : float
+        Practical multiplier of ``beta`` (``0`` removes the bonus: the greedy ablation).
+    planner : {"model", "lsvi"}
+        Optimistic planning in the learned model, or least squares on the learned features.
+    data : {"per_stage", "trajectory"}
+        See :data:`DATA_MODES`.
+    features : {"learned", "random"}
+        See :data:`FEATURES`.
+    ridge : float
+        ``lambda`` of the Gram matrix.
+    n_negatives : int
+        Negatives per positive.
+    negative_dist : array_like, shape (S,) or (H, S), optional
+        ``P^-`` (full support); default uniform over states.
+    max_iter : int
+        L-BFGS-B iterations per refit (warm-started, so later refits need few).
+
+    Returns
+    -------
+    RunResult
+        ``values[k]`` = exact value of ``pi^k``; ``extras``: ``feature_angle`` (K,) (largest
+        principal angle between ``span(phi_hat)`` and ``span(phi*)``, worst stage, rows weighted by
+        the data distribution), ``optimistic_value`` (K,) (``mu0 @ V_hat_0``), ``mean_bonus`` (K,)
+        (mean bonus at the anchors collected in episode ``k``), ``fit_iterations`` (K,),
+        ``transitions_per_episode`` (int).
+    """
+    H, S, A, d = lrmdp.H, lrmdp.S, lrmdp.A, lrmdp.d
+    _choice("planner", planner, PLANNERS)
+    K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
+        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
+    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    tabular = lrmdp.to_tabular()
+    optimal_value = solve(tabular).value
+    explorer = _Explorer(lrmdp.P, lrmdp.mu0, A, d, neg, n_negatives, max_iter, features, ridge, seed)
+    phi_true = lrmdp.phi.reshape(H, S * A, d)
+    cap = (H - np.arange(H))[:, None, None]  # remaining horizon
+
+    policy = np.full((H, S, A), 1.0 / A)  # pi^0: uniform
+    values, angles, optimistic, mean_bonus, iterations = (np.empty(K) for _ in range(5))
+    for k in range(K):
+        explorer.collect(policy, data)
+        fit, Lambda_inv, bonus = explorer.fit_and_bonus(beta_value)
+        bonus = bonus.reshape(H, S, A)
+        Q = np.empty((H, S, A))
+        V = np.zeros((H + 1, S))
+        if planner == "model":
+            P_hat = fit.transition_estimate(normalize=True).reshape(H, S, A, S)
+            for h in range(H - 1, -1, -1):
+                Q[h] = np.minimum(lrmdp.R[h] + bonus[h] + P_hat[h] @ V[h + 1], cap[h])
+                V[h] = Q[h].max(axis=1)
+        else:
+            for h in range(H - 1, -1, -1):
+                targets = explorer.next_counts[h] @ V[h + 1]  # sum over samples of V(s') per anchor
+                w = Lambda_inv[h] @ (fit.phi[h].T @ targets)
+                Q[h] = np.minimum(lrmdp.R[h] + (fit.phi[h] @ w).reshape(S, A) + bonus[h], cap[h])
+                V[h] = Q[h].max(axis=1)
+        greedy = Q.argmax(axis=2)
+        policy = np.eye(A)[greedy]
+        values[k] = evaluate(tabular, greedy).value
+        optimistic[k] = lrmdp.mu0 @ V[0]
+        angles[k] = feature_angle(fit.phi, phi_true, explorer.anchor_counts)
+        mean_bonus[k] = np.mean([bonus.reshape(H, -1)[h, x] for h, x in explorer.new_anchors])
+        iterations[k] = fit.n_iterations
+    hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, planner=planner,
+                 data=data, features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
+                 negative_dist="uniform" if negative_dist is None else "given", K=K)
+    extras = dict(feature_angle=angles, optimistic_value=optimistic, mean_bonus=mean_bonus,
+                  fit_iterations=iterations, transitions_per_episode=H * (H + 1) // 2 if data == "per_stage" else H)
+    return RunResult.from_values("contrastive_ucb", values, optimal_value, seed=seed, hyper=hyper, extras=extras)
+
+
+def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
+             data: str = "per_stage", features: str = "learned", ridge: float = 1.0, n_negatives: int = 1,
+             negative_dist=None, max_iter: int = 100) -> RunResult:
+    """Run the Markov-game variant of Contrastive UCB for ``K`` episodes.
+
+    Per episode: the same contrastive learning on anchors ``(s, a, b)`` (roll in with the joint
+    policy ``sigma^{k-1}``, then ``(a, b)`` uniform at the exploration stage); then backwards::
+
+        Q_up_h  = min{r_h + P_hat_h V_up_{h+1} + b_h, H - h}
+        Q_low_h = max{r_h + P_hat_h V_low_{h+1} - b_h, 0}
+        sigma_h(s) = a CCE of (Q_up_h(s), Q_low_h(s))           (LP, scipy HiGHS)
+        V_up_h(s) = E_sigma Q_up_h(s),  V_low_h(s) = E_sigma Q_low_h(s)
+
+    and the output policies are the marginals ``mu^k_h(a|s) = sum_b sigma``, ``nu^k_h(b|s) = sum_a sigma``.
+
+    Reconstructed: ULCB + CCE follows Xie, Chen, Wang, Yang (COLT 2020) with the learned model in
+    place of known features (shared/papers/contrastive-ucb.md section 3); model-based planning only.
+
+    Parameters
+    ----------
+    lrgame : LowRankMarkovGame
+    K, seed, beta, bonus_scale, data, features, ridge, n_negatives, negative_dist, max_iter
+        As in :func:`run` (``beta`` defaults to ``H * sqrt(d)``).
+
+    Returns
+    -------
+    RunResult
+        ``values[k] = V^{mu^k, nu^k}`` exactly, ``optimal_value`` the Nash value (so ``regret`` is
+        the cumulative distance to it, not a duality gap); ``extras``: ``nash_gap`` (K,), the
+        exact ``V^{dagger, nu^k} - V^{mu^k, dagger}``; ``feature_angle`` (K,); ``upper_value``,
+        ``lower_value`` (K,) (``mu0 @ V_up_0``, ``mu0 @ V_low_0``).
+    """
+    H, S, A, B, d = lrgame.H, lrgame.S, lrgame.A, lrgame.B, lrgame.d
+    K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
+        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
+    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    game = lrgame.to_game()
+    nash_value = solve_game(game).value
+    explorer = _Explorer(lrgame.P, lrgame.mu0, A * B, d, neg, n_negatives, max_iter, features, ridge, seed)
+    phi_true = lrgame.phi.reshape(H, S * A * B, d)
+
+    sigma = np.full((H, S, A * B), 1.0 / (A * B))
+    values, gaps, angles, upper, lower = (np.empty(K) for _ in range(5))
+    for k in range(K):
+        explorer.collect(sigma, data)
+        fit, _, bonus = explorer.fit_and_bonus(beta_value)
+        bonus = bonus.reshape(H, S, A, B)
+        P_hat = fit.transition_estimate(normalize=True).reshape(H, S, A, B, S)
+        V_up = np.zeros((H + 1, S))
+        V_low = np.zeros((H + 1, S))
+        for h in range(H - 1, -1, -1):
+            Q_up = np.minimum(lrgame.R[h] + P_hat[h] @ V_up[h + 1] + bonus[h], H - h)
+            Q_low = np.maximum(lrgame.R[h] + P_hat[h] @ V_low[h + 1] - bonus[h], 0.0)
+            for s in range(S):
+                joint = coarse_correlated_equilibrium(Q_up[s], Q_low[s])
+                sigma[h, s] = joint.ravel()
+                V_up[h, s] = np.sum(joint * Q_up[s])
+                V_low[h, s] = np.sum(joint * Q_low[s])
+        joint = sigma.reshape(H, S, A, B)
+        mu, nu = joint.sum(axis=3), joint.sum(axis=2)
+        values[k] = game_value(game, mu, nu)
+        gaps[k] = nash_gap(game, mu, nu)
+        angles[k] = feature_angle(fit.phi, phi_true, explorer.anchor_counts)
+        upper[k], lower[k] = lrgame.mu0 @ V_up[0], lrgame.mu0 @ V_low[0]
+    hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, data=data,
+                 features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
+                 negative_dist="uniform" if negative_dist is None else "given", K=K)
+    extras = dict(nash_gap=gaps, feature_angle=angles, upper_value=upper, lower_value=lower)
+    return RunResult.from_values("contrastive_ucb_game", values, nash_value, seed=seed, hyper=hyper,
+                                 extras=extras)
