@@ -224,10 +224,11 @@ class Claim:
     observed : str
         Human-readable name of the observed quantity (axis label in figures).
     finding : str
-        Empty for a claim expected to hold. Otherwise a documented *finding*: the claim as stated
-        does not hold for our implementation or instances, and this text says why (with the
-        evidence). Its expected verdict is then FAIL; the run is "ok" only while that failure
-        reproduces, so a finding that stops reproducing is flagged for review, never hidden.
+        Empty for a claim expected to hold. Otherwise a documented *finding*, with the evidence:
+        the claim as stated does not hold for our implementation or instances (verdict FAIL), or
+        its check cannot fail at any feasible budget (MUTANT NOT CAUGHT, e.g. a bound larger than
+        any possible regret). The run is "ok" only while the finding reproduces; one that turns
+        into a clean PASS is flagged for review, never hidden.
     """
 
     id: str
@@ -368,21 +369,21 @@ class Verdict:
         return all(m.caught for m in self.mutants)
 
     @property
-    def ok(self) -> bool:
-        """As expected: the claim passes with every mutant caught, or a documented finding reproduces."""
-        if self.finding:
-            return not self.passed
+    def clean_pass(self) -> bool:
+        """The claim passes and every mutant is caught."""
         return self.passed and self.all_mutants_caught
 
     @property
+    def ok(self) -> bool:
+        """As expected: a clean pass, or -- for a documented finding -- the finding reproduces."""
+        return not self.clean_pass if self.finding else self.clean_pass
+
+    @property
     def label(self) -> str:
-        if self.finding:
-            return "FAIL (documented)" if not self.passed else "PASS (finding gone?)"
-        if self.ok:
-            return "PASS"
-        if not self.passed:
-            return "FAIL"
-        return "MUTANT NOT CAUGHT"
+        if self.clean_pass:
+            return "PASS (finding gone?)" if self.finding else "PASS"
+        base = "FAIL" if not self.passed else "MUTANT NOT CAUGHT"
+        return f"{base} (documented)" if self.finding else base
 
     def to_json(self) -> str:
         return json.dumps({

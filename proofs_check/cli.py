@@ -114,7 +114,7 @@ def _run(selected, args, out) -> int:
         return 1
     if findings:
         print(f"{len(sweep.results) - len(findings)} claims pass with every mutant caught; "
-              f"{len(findings)} documented findings (claims that do not hold as stated) reproduce: "
+              f"{len(findings)} documented finding(s) (claims that do not hold, or cannot be falsified, as stated) reproduce: "
               + ", ".join(v.claim_id for v in findings))
     else:
         print(f"all {len(sweep.results)} claims pass and every mutant is caught")

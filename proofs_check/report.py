@@ -71,7 +71,7 @@ def _markdown(sweep) -> str:
             continue
         lines += [f"**Verdict:** {v.label} -- {v.summary} ({v.n_runs} runs, {v.seeds} seeds per point)  "]
         if v.finding:
-            lines.append(f"**Documented finding (the claim does not hold as stated):** {v.finding}  ")
+            lines.append(f"**Documented finding (the claim does not hold or cannot be falsified as stated):** {v.finding}  ")
         lines.append("")
         for m in v.mutants:
             lines.append(f"- mutant `{m.name}`: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}. "
@@ -101,7 +101,7 @@ def _html(sweep) -> str:
             body.append(f"<p><b>Verdict:</b> {esc(v.label)} &mdash; {esc(v.summary)} "
                         f"({v.n_runs} runs, {v.seeds} seeds per point)</p>")
             if v.finding:
-                body.append(f"<p><b>Documented finding (the claim does not hold as stated):</b> "
+                body.append(f"<p><b>Documented finding (the claim does not hold or cannot be falsified as stated):</b> "
                             f"{esc(v.finding)}</p>")
             body.append("<ul>")
             for m in v.mutants:

@@ -114,9 +114,9 @@ def test_documented_findings_are_reported_and_checked_to_reproduce(tmp_path, cap
     assert code == 0  # a documented finding that reproduces is the expected outcome
     assert "FAIL (documented)  finding.false: 3 of 3 runs exceed the bound" in text
     assert "documented finding: x is shifted by 2 on purpose" in text
-    assert "1 documented findings (claims that do not hold as stated) reproduce: finding.false" in text
+    assert "1 documented finding(s) (claims that do not hold, or cannot be falsified, as stated) reproduce: finding.false" in text
     report = (tmp_path / "o" / "report.md").read_text()
-    assert "**Documented finding (the claim does not hold as stated):** x is shifted by 2" in report
+    assert "**Documented finding (the claim does not hold or cannot be falsified as stated):** x is shifted by 2" in report
     code, text = _cli(capsys, "run", "finding.gone", *args)
     assert code == 1  # the finding no longer reproduces: flagged for review, never silently "passing"
     assert "PASS (finding gone?) finding.gone" in text

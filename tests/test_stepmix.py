@@ -165,6 +165,70 @@ def test_largest_feasible_rho_is_maximal(seed, H):
     assert np.all(f[grid > rho + 1e-6] < thr + 1e-9), (lo, hi, rho)
 
 
+def _random_learner_state(rng, H, S, A, stationary):
+    G = 1 if stationary else H
+    counts_sas = (rng.integers(0, 30, size=(G, S, A, S)) * (rng.random((G, S, A, 1)) < 0.8)).astype(float)
+    return counts_sas, counts_sas.sum(axis=3)
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1), H=st.integers(1, 6), stationary=st.booleans(),
+       deterministic=st.booleans())
+@settings(max_examples=60)
+def test_path_upper_bounds_dominate_every_switch_step(seed, H, stationary, deterministic):
+    """U[t] >= f_t(0) for every t (the chord bound of the clipped backup), tight when nothing clips."""
+    rng = np.random.default_rng(seed)
+    S, A = 4, 3
+    counts_sas, counts_sa = _random_learner_state(rng, H, S, A, stationary)
+    R = rng.random((H, S, A))
+    mu0 = rng.dirichlet(np.ones(S))
+    coef = float(rng.choice([0.0, 0.02, 0.3, 3.0]))
+    policy_k = rng.integers(0, A, size=(H, S))
+    b_probs = stepmix.baseline_probabilities(_random_baseline(rng, H, S, A, deterministic), H, S, A)
+    W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
+    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, False, W_low, W_up)
+    U = np.empty(H)
+    kern.path_upper_bounds(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, np.zeros((2, S)), U)
+    bufs = np.zeros((2, S)), np.zeros((2, S))
+    exact = np.array([kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, 0.0,
+                                                  *bufs)[0] for t in range(H)])
+    assert np.all(U >= exact - 1e-12), (U, exact)
+    assert U[0] == pytest.approx(exact[0], abs=1e-12)  # t = 0 is the baseline itself: no backup, exact
+    if coef == 0.0:  # no bonus: nothing is ever clipped (R >= 0), the bound is exact
+        np.testing.assert_allclose(U, exact, rtol=1e-12, atol=1e-12)
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1), H=st.integers(1, 6), stationary=st.booleans())
+@settings(max_examples=60)
+def test_choose_path_point_equals_the_full_scan(seed, H, stationary):
+    """The pruned choice equals the brute-force lexicographic scan over every switch step."""
+    rng = np.random.default_rng(seed)
+    S, A = 4, 3
+    counts_sas, counts_sa = _random_learner_state(rng, H, S, A, stationary)
+    R = rng.random((H, S, A))
+    mu0 = rng.dirichlet(np.ones(S))
+    coef = float(rng.choice([0.02, 0.1, 0.3]))
+    policy_k = rng.integers(0, A, size=(H, S))
+    b_probs = stepmix.baseline_probabilities(_random_baseline(rng, H, S, A, False), H, S, A)
+    W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
+    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, False, W_low, W_up)
+    bufs = np.zeros((2, S)), np.zeros((2, S))
+    g = [kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, 0.0, *bufs)[0]
+         for t in range(H)]
+    f_k = kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, H - 1, 1.0, *bufs)[0]
+    for thr in [f_k - 1e-3, *np.quantile(g + [f_k], [0.1, 0.5, 0.9]), max(g + [f_k]) + 1e-3]:
+        got = kern.choose_path_point(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, float(thr), f_k,
+                                     *bufs, np.empty(H))
+        if f_k >= thr:
+            want_t = H - 1
+        else:
+            passing = [t for t in range(H) if g[t] >= thr]
+            want_t = max(passing) if passing else 0
+        assert got[0] == want_t
+        assert got[3] == (f_k >= thr or any(x >= thr for x in g))
+        if got[3]:
+            assert got[2] >= thr
+
+
 # ============================================================================ run()
 @pytest.mark.parametrize("variant", stepmix.VARIANTS)
 @pytest.mark.parametrize("known", [True, False])

@@ -18,8 +18,10 @@ from mdpkit.algorithms.results import RunResult
 
 
 # ============================================================================ numpy references
-def reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, Q_prev):
-    """Azar et al.'s optimistic backward induction, written directly from the formulas."""
+def reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, Q_prev, optimistic_init=True):
+    """Azar et al.'s optimistic backward induction, written directly from the formulas.
+
+    ``optimistic_init=False``: unvisited pairs are worth ``R`` and there is no ``min`` with ``Q_prev``."""
     H, S, A = R.shape
     G = counts_sas.shape[0]
     Q = np.empty((H, S, A))
@@ -41,13 +43,15 @@ def reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, 
         else:
             with np.errstate(divide="ignore"):
                 b = 7 * H * L / np.sqrt(n)
-        q = np.where(visited, np.minimum(R[h] + mean + bonus_scale * np.where(visited, b, 0.0), H - h), H - h)
-        Q[h] = np.minimum(q, Q_prev[h])
+        unvisited_value = H - h if optimistic_init else R[h]
+        q = np.where(visited, np.minimum(R[h] + mean + bonus_scale * np.where(visited, b, 0.0), H - h),
+                     unvisited_value)
+        Q[h] = np.minimum(q, Q_prev[h]) if optimistic_init else q
         V[h] = Q[h].max(axis=1)
     return Q, V, Q.argmax(axis=2)
 
 
-def reference_run(mdp, uniforms, L, bernstein, bonus_scale):
+def reference_run(mdp, uniforms, L, bernstein, bonus_scale, optimistic_init=True):
     """UCBVI episode by episode in Python/numpy (same uniforms as the kernel)."""
     H, S, A = mdp.H, mdp.S, mdp.A
     G = mdp.P_stages.shape[0]
@@ -57,7 +61,8 @@ def reference_run(mdp, uniforms, L, bernstein, bonus_scale):
     mu0_cdf = _kernels.cumulative_rows(np.asarray(mdp.mu0))
     values = []
     for u in uniforms:
-        Q, V, policy = reference_plan(counts_sas, counts_sa, visits, mdp.R, L, bernstein, bonus_scale, Q)
+        Q, V, policy = reference_plan(counts_sas, counts_sa, visits, mdp.R, L, bernstein, bonus_scale, Q,
+                                      optimistic_init)
         values.append(mdpkit.evaluate(mdp, policy).value)
         s = int(np.searchsorted(mu0_cdf, u[0], side="right"))
         visits[0, s] += 1
@@ -74,9 +79,10 @@ def reference_run(mdp, uniforms, L, bernstein, bonus_scale):
 
 # ============================================================================ planning kernel
 @given(seed=st.integers(0, 2 ** 32 - 1), S=st.integers(1, 5), A=st.integers(1, 4), H=st.integers(1, 5),
-       stationary=st.booleans(), bernstein=st.booleans(), sparse_counts=st.booleans())
+       stationary=st.booleans(), bernstein=st.booleans(), sparse_counts=st.booleans(),
+       optimistic_init=st.booleans())
 @settings(max_examples=40)
-def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_counts):
+def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_counts, optimistic_init):
     rng = np.random.default_rng(seed)
     G = 1 if stationary else H
     counts_sas = rng.integers(0, 4, size=(G, S, A, S)).astype(float)
@@ -90,17 +96,22 @@ def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_
     Q_prev = (H - np.arange(H))[:, None, None] * rng.uniform(0.5, 1.5, size=(H, S, A))
     Q = Q_prev.copy()
     V, policy, w = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64), np.empty((H + 1, S))
-    kern.optimistic_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, w, Q, V, policy)
-    Q_ref, V_ref, _ = reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, Q_prev)
-    np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(V, V_ref, rtol=1e-12, atol=1e-12)
+    kern.optimistic_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, optimistic_init, w, Q, V, policy)
+    Q_ref, V_ref, _ = reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, Q_prev, optimistic_init)
+    # The kernel's one-pass variance E[V^2] - E[V]^2 carries a rounding error up to ~4 eps H^2, which the
+    # square root of the Bernstein term turns into sqrt(8 L 4 eps H^2): visible when the variance is ~0
+    # (S = 1) and Q is not clipped by Q_prev (optimistic_init=False).
+    atol = 1e-12 + (scale * math.sqrt(8 * L * 4 * np.finfo(float).eps * H ** 2) if bernstein else 0.0)
+    np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=atol)
+    np.testing.assert_allclose(V, V_ref, rtol=1e-12, atol=atol * H)
     chosen = np.take_along_axis(Q, policy[:, :, None], axis=2)[:, :, 0]
     np.testing.assert_array_equal(chosen, Q.max(axis=2))  # greedy
 
 
 @pytest.mark.parametrize("stationary", [True, False])
 @pytest.mark.parametrize("bernstein", [True, False])
-def test_episode_loop_matches_numpy_reference(stationary, bernstein):
+@pytest.mark.parametrize("optimistic_init", [True, False])
+def test_episode_loop_matches_numpy_reference(stationary, bernstein, optimistic_init):
     """Counts, visits, Q and the audited values of a short run equal a Python/numpy re-implementation."""
     mdp = envs.random_mdp(4, 3, 4, stationary=stationary, seed=3, mu0=np.full(4, 0.25))
     n, L, scale = 60, 3.0, 0.05  # small bonus so that policies change along the run
@@ -110,9 +121,10 @@ def test_episode_loop_matches_numpy_reference(stationary, bernstein):
     P = np.ascontiguousarray(mdp.P_stages)
     kern.run_ucbvi_chunk(P, _kernels.cumulative_rows(P), np.asarray(mdp.mu0),
                          _kernels.cumulative_rows(np.asarray(mdp.mu0)), np.asarray(mdp.R), L, bernstein, scale,
-                         uniforms, state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q,
-                         state.V, state.policy, state.V_audit, values, opt_values)
-    ref_values, counts_sas, counts_sa, visits, Q = reference_run(mdp, uniforms, L, bernstein, scale)
+                         optimistic_init, uniforms, state.counts_sas, state.counts_sa, state.visits, state.w_next,
+                         state.Q, state.V, state.policy, state.V_audit, values, opt_values)
+    ref_values, counts_sas, counts_sa, visits, Q = reference_run(mdp, uniforms, L, bernstein, scale,
+                                                                 optimistic_init)
     np.testing.assert_array_equal(state.counts_sas, counts_sas)
     np.testing.assert_array_equal(state.counts_sa, counts_sa)
     np.testing.assert_array_equal(state.visits, visits)
@@ -171,11 +183,23 @@ def test_regret_sublinear_on_a_small_instance():
     assert slope < 0.75, slope
 
 
+def test_bonus_removed_mutant_is_greedy_and_linear_on_riverswim():
+    """bonus_scale=0 alone still explores (optimistic initialisation); with optimistic_init=False
+    the learner is greedy, never swims right and its per-episode regret stays at V* - V^{left}."""
+    mdp = envs.riverswim(4, 10)
+    optimistic = ucbvi.run(mdp, K=4000, seed=0, bonus_scale=0.0)
+    greedy = ucbvi.run(mdp, K=4000, seed=0, bonus_scale=0.0, optimistic_init=False)
+    assert greedy.hyper["optimistic_init"] is False
+    late = greedy.per_episode_regret[-1000:]
+    assert late.min() > 0.5 * mdpkit.solve(mdp).value  # stuck on a poor policy: linear regret
+    assert optimistic.per_episode_regret[-1000:].mean() < 0.1 * late.mean()
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"K": 0}, "K"), ({"K": 2.5}, "K"), ({"seed": -1}, "seed"), ({"seed": None}, "seed"),
     ({"bonus": "ucb"}, "bonus"), ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"),
     ({"delta": float("nan")}, "delta"), ({"bonus_scale": -0.1}, "bonus_scale"),
-    ({"bonus_scale": float("inf")}, "bonus_scale"),
+    ({"bonus_scale": float("inf")}, "bonus_scale"), ({"optimistic_init": 1}, "optimistic_init"),
 ])
 def test_validation(kwargs, match):
     mdp = envs.random_mdp(2, 2, 2, seed=0)

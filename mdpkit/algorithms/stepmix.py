@@ -21,6 +21,11 @@ Pseudocode (per episode ``k``; ``thr = (1 - alpha) V^b``)::
               play pi^k for the whole episode w.p. rho_k, else pi_b
     add the episode's transitions to the counts
 
+The scan over ``t`` is pruned without changing its result: one ``O(H S^2)`` forward pass gives an
+upper bound ``U_t >= f_t(0)`` for every ``t`` (the chord of the clipped backup, see
+:func:`._ucbvi_kernels.path_upper_bounds`), and only switch steps with ``U_t >= thr`` are evaluated
+exactly -- the skipped ones are certified to fail, so the choice is still the lexicographic maximum.
+
 Reconstructed: the pessimistic bonus. UCBVI's bonuses are valid only around the fixed ``V*``; the
 policies certified here depend on the data, so the lower bound uses the L1 concentration of the
 empirical transition rows (Weissman et al. 2003), which holds for every value function at once:
@@ -64,6 +69,7 @@ from .results import RunResult
 from .ucbvi import (
     LearnerState,
     check_bonus,
+    check_bool,
     check_mdp,
     check_nonnegative,
     check_open_unit,
@@ -177,15 +183,9 @@ def _check_variant(variant) -> str:
     return variant
 
 
-def _check_bool(name, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 # ============================================================================ core loop
 def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, log_L, pess_coef,
-             thr_from_model, thr_fixed, baseline_term_exact, state):
+             thr_from_model, thr_fixed, baseline_term_exact, state, optimistic_init=True):
     """Drive :func:`kern.run_mix_chunk` over chunks of pre-drawn uniforms; return the per-episode arrays."""
     H = mdp.H
     P_stages = np.ascontiguousarray(mdp.P_stages)
@@ -204,10 +204,10 @@ def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, lo
     for start, uniforms in uniform_chunks(seed, K, 2 + 2 * H):
         sl = slice(start, start + uniforms.shape[0])
         kern.run_mix_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, base_probs, base_cdf, Vb_true,
-                           log_L, bonus == "bernstein", bonus_scale, pess_coef, variant == "epsmix",
+                           log_L, bonus == "bernstein", bonus_scale, optimistic_init, pess_coef, variant == "epsmix",
                            thr_from_model, thr_fixed, alpha, baseline_term_exact, base_sol.value, uniforms,
                            state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q, state.V,
-                           state.policy, W_low, W_up, V_buf, dV_buf, state.V_audit,
+                           state.policy, W_low, W_up, V_buf, dV_buf, np.zeros(H), state.V_audit,
                            out["values"][sl], out["switch_step"][sl], out["rho"][sl], out["lower_bound"][sl],
                            out["threshold_used"][sl], out["certified"][sl], out["optimistic_values"][sl])
     return out, base_sol.value
@@ -220,7 +220,7 @@ def _extras(out):
 # ============================================================================ public API
 def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float = 0.05, variant: str = "stepmix",
         baseline_value_known: bool = True, bonus_scale: float = 1.0, bonus: str = "bernstein",
-        pessimism_scale: float = 1.0) -> RunResult:
+        pessimism_scale: float = 1.0, optimistic_init: bool = True) -> RunResult:
     """Run StepMix or EpsMix for ``K`` episodes with a known baseline policy.
 
     Parameters
@@ -247,6 +247,9 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     pessimism_scale : float
         Multiplier (``>= 0``) on the pessimistic (Weissman) bonus; ``1`` = theory. ``0`` certifies on
         the empirical value alone: the "no pessimism" mutant, which is expected to violate.
+    optimistic_init : bool
+        Optimistic side, as in :func:`mdpkit.algorithms.ucbvi.run` (``False`` with ``bonus_scale=0``:
+        the greedy "bonus removed" mutant). Recorded in ``hyper``.
 
     Returns
     -------
@@ -264,10 +267,11 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     seed = check_seed(seed)
     delta = check_open_unit("delta", delta)
     variant = _check_variant(variant)
-    baseline_value_known = _check_bool("baseline_value_known", baseline_value_known)
+    baseline_value_known = check_bool("baseline_value_known", baseline_value_known)
     bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
     bonus = check_bonus(bonus)
     pessimism_scale = check_nonnegative("pessimism_scale", pessimism_scale)
+    optimistic_init = check_bool("optimistic_init", optimistic_init)
 
     log_L = log_term(mdp, K, delta / 2)
     radius = pessimistic_radius(mdp, K, delta / 2)
@@ -275,9 +279,11 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     out, _ = _run_mix(mdp, base_probs, K=K, seed=seed, alpha=alpha, variant=variant, bonus=bonus,
                       bonus_scale=bonus_scale, log_L=log_L, pess_coef=pessimism_scale * radius,
                       thr_from_model=not baseline_value_known, thr_fixed=(1.0 - alpha) * V_b,
-                      baseline_term_exact=baseline_value_known, state=LearnerState(mdp))
+                      baseline_term_exact=baseline_value_known, state=LearnerState(mdp),
+                      optimistic_init=optimistic_init)
     hyper = {"variant": variant, "alpha": alpha, "delta": delta, "baseline_value_known": baseline_value_known,
-             "bonus": bonus, "bonus_scale": bonus_scale, "pessimism_scale": pessimism_scale, "log_term": log_L,
+             "bonus": bonus, "bonus_scale": bonus_scale, "optimistic_init": optimistic_init,
+             "pessimism_scale": pessimism_scale, "log_term": log_L,
              "pessimistic_radius": radius, "K": K, "counts": "pooled" if mdp.is_stationary else "per-stage"}
     return RunResult.from_values(variant, out["values"], solve(mdp).value, seed=seed, hyper=hyper,
                                  extras=_extras(out), baseline_value=V_b, alpha=alpha)

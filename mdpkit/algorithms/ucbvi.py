@@ -79,6 +79,12 @@ def check_nonnegative(name: str, value) -> float:
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_bonus(bonus) -> str:
     if bonus not in BONUSES:
         raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
@@ -141,7 +147,7 @@ def uniform_chunks(seed, K: int, width: int):
 
 # ============================================================================ run
 def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float = 0.05,
-        bonus_scale: float = 1.0) -> RunResult:
+        bonus_scale: float = 1.0, optimistic_init: bool = True) -> RunResult:
     """Run UCBVI for ``K`` episodes and audit every episode's policy exactly.
 
     Parameters
@@ -159,7 +165,13 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
         Confidence level in ``(0, 1)``.
     bonus_scale : float
         Practical multiplier on the theoretical bonus (``>= 0``; ``1`` = theory; ``0`` removes
-        the bonus, the greedy "certainty equivalence" mutant). Recorded in ``hyper``.
+        the bonus). Recorded in ``hyper``.
+    optimistic_init : bool
+        ``True`` (Azar et al.): unvisited pairs are valued at ``H - h`` and ``Q_k <= Q_{k-1}``.
+        ``False``: an unvisited pair is worth its known reward only, without the monotone clip.
+        ``bonus_scale=0`` alone still explores through the optimistic initialisation; together with
+        ``optimistic_init=False`` it is the greedy "certainty equivalence" mutant (linear regret on
+        RiverSwim). Recorded in ``hyper``.
 
     Returns
     -------
@@ -178,6 +190,7 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     bonus = check_bonus(bonus)
     delta = check_open_unit("delta", delta)
     bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
+    optimistic_init = check_bool("optimistic_init", optimistic_init)
 
     L = log_term(mdp, K, delta)
     state = LearnerState(mdp)
@@ -190,10 +203,12 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     optimistic_values = np.empty(K)
     for start, uniforms in uniform_chunks(seed, K, 1 + mdp.H):
         stop = start + uniforms.shape[0]
-        kern.run_ucbvi_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, L, bonus == "bernstein", bonus_scale, uniforms,
+        kern.run_ucbvi_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, L, bonus == "bernstein", bonus_scale, optimistic_init,
+                             uniforms,
                              state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q, state.V,
                              state.policy, state.V_audit, values[start:stop], optimistic_values[start:stop])
-    hyper = {"bonus": bonus, "delta": delta, "bonus_scale": bonus_scale, "log_term": L, "K": K,
+    hyper = {"bonus": bonus, "delta": delta, "bonus_scale": bonus_scale, "optimistic_init": optimistic_init,
+             "log_term": L, "K": K,
              "counts": "pooled" if mdp.is_stationary else "per-stage"}
     return RunResult.from_values("ucbvi", values, solve(mdp).value, seed=seed, hyper=hyper,
                                  extras={"optimistic_values": optimistic_values})

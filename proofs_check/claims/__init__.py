@@ -24,7 +24,8 @@ from typing import Iterable
 from ..claim import Claim
 
 #: Built-in claim modules (one per paper).
-BUILTIN_MODULES = ("proofs_check.claims.textbook", "proofs_check.claims.nash", "proofs_check.claims.hf_rfe")
+BUILTIN_MODULES = ("proofs_check.claims.textbook", "proofs_check.claims.stepmix", "proofs_check.claims.nash",
+                   "proofs_check.claims.hf_rfe")
 ENTRY_POINT_GROUP = "proofs_check.claims"
 
 
