@@ -25,7 +25,7 @@ from ..claim import Claim
 
 #: Built-in claim modules (one per paper).
 BUILTIN_MODULES = ("proofs_check.claims.textbook", "proofs_check.claims.stepmix", "proofs_check.claims.nash",
-                   "proofs_check.claims.hf_rfe")
+                   "proofs_check.claims.hf_rfe", "proofs_check.claims.contrastive_ucb")
 ENTRY_POINT_GROUP = "proofs_check.claims"
 
 
