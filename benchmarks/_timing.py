@@ -31,6 +31,29 @@ def best_time(fn, *, repeat: int = 5, min_seconds: float = 0.2) -> float:
     return best
 
 
+def interleaved_best_times(fns, *, rounds: int = 9, min_seconds: float = 0.1) -> list[float]:
+    """Best per-call time of each function, timed in alternation round after round.
+
+    Ratios of functions timed back to back suffer from load that comes and goes; alternating
+    them exposes every function to the same conditions, and the minimum over rounds keeps the
+    least disturbed measurement of each.
+    """
+    for fn in fns:
+        fn()  # warm-up
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            calls, start = 0, time.perf_counter()
+            while True:
+                fn()
+                calls += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_seconds:
+                    break
+            best[i] = min(best[i], elapsed / calls)
+    return best
+
+
 def report(title: str, rows: list[dict], out: str | None = None) -> None:
     """Print benchmark rows (name, measured, target, ok) and optionally append them as JSON."""
     print(f"\n== {title}")

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import best_time, report  # noqa: E402
+from _timing import best_time, interleaved_best_times, report  # noqa: E402
 
 import mdpkit  # noqa: E402
 from mdpkit import _kernels, envs  # noqa: E402
@@ -43,7 +43,7 @@ def dense_backward_induction(out=None):
             V = (R[h] + P @ V).max(axis=1)
         return V
 
-    t_ours, t_stream, t_numpy = best_time(ours), best_time(stream), best_time(numpy_loop)
+    t_ours, t_stream, t_numpy = interleaved_best_times([ours, stream, numpy_loop])
     gbps = H * P.nbytes / t_stream / 1e9
     report("dense backward induction S=500 A=10 H=100", [
         {"name": "solve / stream(P, H times)", "measured": round(t_ours / t_stream, 3),
@@ -59,8 +59,8 @@ def dense_backward_induction(out=None):
 
 def sparse_riverswim(out=None):
     mdp = envs.riverswim(2000, 100)
-    t_dense = best_time(lambda: mdpkit.solve(mdp, method="dense"), repeat=3)
-    t_sparse = best_time(lambda: mdpkit.solve(mdp, method="sparse"))
+    t_dense, t_sparse = interleaved_best_times([lambda: mdpkit.solve(mdp, method="dense"),
+                                                lambda: mdpkit.solve(mdp, method="sparse")], rounds=5)
     assert np.allclose(mdpkit.solve(mdp, method="dense").V, mdpkit.solve(mdp, method="sparse").V)
     report("sparse RiverSwim S=2000 H=100", [
         {"name": "dense / sparse time", "measured": round(t_dense / t_sparse, 1), "target": ">= 50",
