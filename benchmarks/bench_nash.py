@@ -12,6 +12,7 @@ import argparse
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mdpkit.algorithms import nash_mp
 from mdpkit.envs.preference import random_preference_game
@@ -56,4 +57,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # One BLAS thread: both sides of the ratio on one core. With the default two threads on a
+    # shared 2-core machine, thread hand-offs dominate an 8 MB gemv and the timings swing 100x.
+    with threadpool_limits(limits=1):
+        main()
