@@ -124,6 +124,11 @@ def plot_claim(result, path) -> Path:
 def _plot_against_param(claim, result, ax, ax_ratio, kind):
     x_name = _x_axis(claim)
     obs = claim.rule.observed
+    # A bound of (about) zero, e.g. "gap - certificate <= 1e-9", makes a ratio meaningless:
+    # the lower panel then shows the excess observed - bound, which passes below 0.
+    claim_runs = result.runs.get("claim", [])
+    use_excess = kind != "rate" and bool(claim_runs) and \
+        float(np.max(np.abs(claim.bound(claim_runs[0].params)))) < 1e-6
     for variant, runs, colors, dashed in _variants(result):
         if not runs:
             continue
@@ -145,7 +150,7 @@ def _plot_against_param(claim, result, ax, ax_ratio, kind):
             if variant == "claim":
                 ax.plot(x, bound, color="black", ls=":", lw=1.5,
                         label=("claimed rate (anchored)" if kind == "rate" else "bound") if gi == 0 else None)
-            _draw_band(ax_ratio, x, Y / bound[None, :], color, None, dashed)
+            _draw_band(ax_ratio, x, Y - bound[None, :] if use_excess else Y / bound[None, :], color, None, dashed)
     positive = all(np.all(np.asarray(r.observed[obs]) > 0) for r in result.runs.get("claim", []))
     x_vals = [v for v in claim.sweep.full.axes.get(x_name, (1,)) if isinstance(v, (int, float))]
     wide = len(x_vals) > 1 and min(x_vals) > 0 and max(x_vals) / min(x_vals) >= 8
@@ -153,11 +158,16 @@ def _plot_against_param(claim, result, ax, ax_ratio, kind):
         ax.set_xscale("log")
     if kind == "rate" or positive:
         ax.set_yscale("log")
+    ax.set_ylabel(claim.observed)
+    ax_ratio.set_xlabel(x_name)
+    if use_excess:
+        ax_ratio.axhline(0.0, color="black", ls=":", lw=1)
+        ax_ratio.set_yscale("symlog", linthresh=1e-6)
+        ax_ratio.set_ylabel("observed - bound")
+        return
     ax_ratio.axhline(1.0, color="black", ls=":", lw=1)
     ax_ratio.set_yscale("log")
-    ax.set_ylabel(claim.observed)
     ax_ratio.set_ylabel("observed / rate" if kind == "rate" else "observed / bound")
-    ax_ratio.set_xlabel(x_name)
 
 
 #: Above this many parameter settings, error curves become unreadable and a contraction claim is
