@@ -123,7 +123,8 @@ def _run(selected, args, out) -> int:
 
 def _list(claims, out) -> int:
     with ResultStore(out) as store:
-        rows = [(c.id, c.paper.cite(), c.provenance.kind,
+        # The full citation is in `show ID`; the table keeps one readable line per claim.
+        rows = [(c.id, textwrap.shorten(c.paper.cite(), 60, placeholder=" ..."), c.provenance.kind,
                  (lambda v: "-" if v is None else f"{v.label} ({v.budget})")(store.last_verdict(c.id)))
                 for c in claims.values()]
     widths = [max(len(r[i]) for r in rows + [("id", "paper", "provenance", "last verdict")]) for i in range(4)]
