@@ -16,6 +16,13 @@ from mdpkit.algorithms import _ucbvi_kernels as kern
 from mdpkit.algorithms import stepmix, ucbvi
 
 
+def _inverses(counts_sa):
+    """``(1 / n, 1 / sqrt(n))``, 0 where unvisited: the kernels' cached per-pair inverses."""
+    visited = counts_sa > 0
+    safe = np.where(visited, counts_sa, 1.0)
+    return np.where(visited, 1.0 / safe, 0.0), np.where(visited, 1.0 / np.sqrt(safe), 0.0)
+
+
 def _instance(seed, S=4, A=3, H=4, stationary=True):
     return envs.random_mdp(S, A, H, stationary=stationary, seed=seed, mu0=np.full(S, 1.0 / S))
 
@@ -110,26 +117,27 @@ def test_pessimistic_values_match_numpy(seed, H, stationary, deterministic, rho,
     G = 1 if stationary else H
     counts_sas = (rng.integers(0, 30, size=(G, S, A, S)) * (rng.random((G, S, A, 1)) < 0.8)).astype(float)
     counts_sa = counts_sas.sum(axis=3)
+    inv = _inverses(counts_sa)
     R = rng.random((H, S, A))
     mu0 = rng.dirichlet(np.ones(S))
     coef = float(rng.choice([0.0, 0.05, 0.3]))
     policy_k = rng.integers(0, A, size=(H, S))
     b_probs = stepmix.baseline_probabilities(_random_baseline(rng, H, S, A, deterministic), H, S, A)
     W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
-    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, True, W_low, W_up)
+    kern.baseline_bounds(counts_sas, counts_sa, *inv, R, b_probs, coef, True, W_low, W_up)
     np.testing.assert_allclose(W_low, reference_lower_values(counts_sas, counts_sa, R, coef, b_probs),
                                rtol=1e-12, atol=1e-12)
     assert np.all(W_up >= W_low - 1e-12)
     t = data.draw(st.integers(0, H - 1))
     path = stepmix.path_policy(policy_k, b_probs, t, rho)
     bufs = np.zeros((2, S)), np.zeros((2, S))
-    f, slope = kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, rho, *bufs)
+    f, slope = kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, rho, *bufs)
     ref = mu0 @ reference_lower_values(counts_sas, counts_sa, R, coef, path)[0]
     assert f == pytest.approx(ref, rel=1e-12, abs=1e-12)
     # right derivative vs a one-sided finite difference (f is piecewise linear)
     eps = 1e-7
     if rho + eps <= 1.0:
-        f_eps, _ = kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, rho + eps,
+        f_eps, _ = kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, rho + eps,
                                                *bufs)
         assert slope == pytest.approx((f_eps - f) / eps, abs=1e-5)
 
@@ -142,26 +150,29 @@ def test_largest_feasible_rho_is_maximal(seed, H):
     S, A = 3, 2
     counts_sas = rng.integers(1, 40, size=(1, S, A, S)).astype(float)
     counts_sa = counts_sas.sum(axis=3)
+    inv = _inverses(counts_sa)
     R = rng.random((H, S, A))
     mu0 = rng.dirichlet(np.ones(S))
     coef = float(rng.uniform(0.0, 0.3))
     policy_k = rng.integers(0, A, size=(H, S))
     b_probs = stepmix.baseline_probabilities(rng.integers(0, A, size=(H, S)), H, S, A)
     W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
-    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, False, W_low, W_up)
+    kern.baseline_bounds(counts_sas, counts_sa, *inv, R, b_probs, coef, False, W_low, W_up)
     bufs = np.zeros((2, S)), np.zeros((2, S))
     t = int(rng.integers(0, H))
     grid = np.linspace(0.0, 1.0, 2001)
-    f = np.array([kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, r, *bufs)[0]
+    f = np.array([kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, r,
+                                              *bufs)[0]
                   for r in grid])
     assert np.all(np.diff(f, 2) >= -1e-9)  # convex in rho
     lo, hi = min(f[0], f[-1]), max(f[0], f[-1])
     if not f[0] > f[-1]:
         return  # the root finder is only used when f_t(0) >= thr > f_t(1)
     thr = float(rng.uniform(f[-1], f[0]))
-    rho, val = kern.largest_feasible_rho(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, thr, *bufs)
+    rho, val = kern.largest_feasible_rho(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, thr, *bufs)
     assert val >= thr and 0.0 <= rho < 1.0
-    assert val == kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, rho, *bufs)[0]
+    assert val == kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, rho,
+                                              *bufs)[0]
     assert np.all(f[grid > rho + 1e-6] < thr + 1e-9), (lo, hi, rho)
 
 
@@ -179,22 +190,26 @@ def test_path_upper_bounds_dominate_every_switch_step(seed, H, stationary, deter
     rng = np.random.default_rng(seed)
     S, A = 4, 3
     counts_sas, counts_sa = _random_learner_state(rng, H, S, A, stationary)
+    inv = _inverses(counts_sa)
     R = rng.random((H, S, A))
     mu0 = rng.dirichlet(np.ones(S))
     coef = float(rng.choice([0.0, 0.02, 0.3, 3.0]))
     policy_k = rng.integers(0, A, size=(H, S))
     b_probs = stepmix.baseline_probabilities(_random_baseline(rng, H, S, A, deterministic), H, S, A)
     W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
-    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, False, W_low, W_up)
+    kern.baseline_bounds(counts_sas, counts_sa, *inv, R, b_probs, coef, False, W_low, W_up)
     U = np.empty(H)
-    kern.path_upper_bounds(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, np.zeros((2, S)), U)
+    u_k = kern.path_upper_bounds(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, np.zeros((2, S)), U)
     bufs = np.zeros((2, S)), np.zeros((2, S))
-    exact = np.array([kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, 0.0,
+    f_k = kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, H - 1, 1.0, *bufs)[0]
+    assert u_k >= f_k - 1e-12, (u_k, f_k)  # the same bound for pi^k itself
+    exact = np.array([kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, 0.0,
                                                   *bufs)[0] for t in range(H)])
     assert np.all(U >= exact - 1e-12), (U, exact)
     assert U[0] == pytest.approx(exact[0], abs=1e-12)  # t = 0 is the baseline itself: no backup, exact
     if coef == 0.0:  # no bonus: nothing is ever clipped (R >= 0), the bound is exact
         np.testing.assert_allclose(U, exact, rtol=1e-12, atol=1e-12)
+        assert u_k == pytest.approx(f_k, rel=1e-12, abs=1e-12)
 
 
 @given(seed=st.integers(0, 2 ** 32 - 1), H=st.integers(1, 6), stationary=st.booleans())
@@ -204,19 +219,20 @@ def test_choose_path_point_equals_the_full_scan(seed, H, stationary):
     rng = np.random.default_rng(seed)
     S, A = 4, 3
     counts_sas, counts_sa = _random_learner_state(rng, H, S, A, stationary)
+    inv = _inverses(counts_sa)
     R = rng.random((H, S, A))
     mu0 = rng.dirichlet(np.ones(S))
     coef = float(rng.choice([0.02, 0.1, 0.3]))
     policy_k = rng.integers(0, A, size=(H, S))
     b_probs = stepmix.baseline_probabilities(_random_baseline(rng, H, S, A, False), H, S, A)
     W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
-    kern.baseline_bounds(counts_sas, counts_sa, R, b_probs, coef, False, W_low, W_up)
+    kern.baseline_bounds(counts_sas, counts_sa, *inv, R, b_probs, coef, False, W_low, W_up)
     bufs = np.zeros((2, S)), np.zeros((2, S))
-    g = [kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, 0.0, *bufs)[0]
+    g = [kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, t, 0.0, *bufs)[0]
          for t in range(H)]
-    f_k = kern.pessimistic_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, H - 1, 1.0, *bufs)[0]
+    f_k = kern.pessimistic_path_value(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, H - 1, 1.0, *bufs)[0]
     for thr in [f_k - 1e-3, *np.quantile(g + [f_k], [0.1, 0.5, 0.9]), max(g + [f_k]) + 1e-3]:
-        got = kern.choose_path_point(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, float(thr), f_k,
+        got = kern.choose_path_point(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, float(thr), f_k,
                                      *bufs, np.empty(H))
         if f_k >= thr:
             want_t = H - 1
@@ -227,6 +243,13 @@ def test_choose_path_point_equals_the_full_scan(seed, H, stationary):
         assert got[3] == (f_k >= thr or any(x >= thr for x in g))
         if got[3]:
             assert got[2] >= thr
+        # run_mix_chunk's other order: bounds first, f_k evaluated only if its bound can pass
+        U = np.empty(H)
+        u_k = kern.path_upper_bounds(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, np.zeros((2, S)), U)
+        f_maybe = f_k if u_k >= thr - kern._SKIP_SLACK else -np.inf
+        assert f_maybe == -np.inf or f_maybe == f_k
+        assert kern.choose_given_bounds(counts_sas, counts_sa, *inv, R, mu0, coef, policy_k, W_low, float(thr),
+                                        f_maybe, *bufs, U) == got
 
 
 # ============================================================================ run()
@@ -283,6 +306,22 @@ def test_stepmix_switch_step_moves_later_and_bit_identical():
     progress = a.extras["switch_step"] + a.extras["rho"]
     assert progress[:2000].mean() < progress[-2000:].mean()
     assert np.all(a.extras["switch_step"][-1000:] == mdp.H - 1)
+
+
+@pytest.mark.parametrize("variant", stepmix.VARIANTS)
+def test_bit_identical_whatever_the_chunk_size(monkeypatch, variant):
+    """Chunks of 7 episodes: every chunk recomputes the cached count inverses and restarts StepMix's
+    choice of order (f_k first or the switch-step bounds first), so about one episode in 7 takes the
+    other order than in one long chunk -- the results must not move by a bit."""
+    mdp, base = _river_setup()
+    a = stepmix.run(mdp, base, alpha=0.2, K=20_000, seed=5, variant=variant)
+    monkeypatch.setattr(ucbvi, "_UNIFORMS_PER_CHUNK", 7 * (2 + 2 * mdp.H))
+    b = stepmix.run(mdp, base, alpha=0.2, K=20_000, seed=5, variant=variant)
+    np.testing.assert_array_equal(a.values, b.values)
+    for key in a.extras:
+        np.testing.assert_array_equal(a.extras[key], b.extras[key])
+    certified_k = (a.extras["switch_step"] == mdp.H - 1) & (a.extras["rho"] == 1.0)
+    assert 0 < certified_k.mean() < 1  # both regimes (pi^k certified or not) occur in the run
 
 
 def test_no_pessimism_mutant_certifies_earlier():

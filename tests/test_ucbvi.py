@@ -18,6 +18,13 @@ from mdpkit.algorithms.results import RunResult
 
 
 # ============================================================================ numpy references
+def reference_inverses(counts_sa):
+    """``1 / n`` and ``1 / sqrt(n)``, 0 where ``n = 0`` (what :func:`kern.refresh_pair_inverses` caches)."""
+    visited = counts_sa > 0
+    safe = np.where(visited, counts_sa, 1.0)
+    return np.where(visited, 1.0 / safe, 0.0), np.where(visited, 1.0 / np.sqrt(safe), 0.0)
+
+
 def reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, Q_prev, optimistic_init=True):
     """Azar et al.'s optimistic backward induction, written directly from the formulas.
 
@@ -96,7 +103,9 @@ def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_
     Q_prev = (H - np.arange(H))[:, None, None] * rng.uniform(0.5, 1.5, size=(H, S, A))
     Q = Q_prev.copy()
     V, policy, w = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64), np.empty((H + 1, S))
-    kern.optimistic_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, optimistic_init, w, Q, V, policy)
+    inv_n, inv_sqrt_n = reference_inverses(counts_sa)
+    kern.optimistic_plan(counts_sas, counts_sa, inv_n, inv_sqrt_n, visits, R, L, bernstein, scale, optimistic_init,
+                         w, Q, V, policy)
     Q_ref, V_ref, _ = reference_plan(counts_sas, counts_sa, visits, R, L, bernstein, scale, Q_prev, optimistic_init)
     # The kernel's one-pass variance E[V^2] - E[V]^2 carries a rounding error up to ~4 eps H^2, which the
     # square root of the Bernstein term turns into sqrt(8 L 4 eps H^2): visible when the variance is ~0
@@ -111,26 +120,71 @@ def test_plan_kernel_matches_numpy(seed, S, A, H, stationary, bernstein, sparse_
 @pytest.mark.parametrize("stationary", [True, False])
 @pytest.mark.parametrize("bernstein", [True, False])
 @pytest.mark.parametrize("optimistic_init", [True, False])
-def test_episode_loop_matches_numpy_reference(stationary, bernstein, optimistic_init):
-    """Counts, visits, Q and the audited values of a short run equal a Python/numpy re-implementation."""
+@pytest.mark.parametrize("scale", [0.05, 1.0])
+def test_episode_loop_matches_numpy_reference(stationary, bernstein, optimistic_init, scale):
+    """Counts, visits, Q and the audited values of a short run equal a Python/numpy re-implementation.
+
+    ``scale = 0.05``: policies change along the run; ``1.0``: most pairs saturate at the clip, so the
+    planner's saturation shortcut is taken for most of them."""
     mdp = envs.random_mdp(4, 3, 4, stationary=stationary, seed=3, mu0=np.full(4, 0.25))
-    n, L, scale = 60, 3.0, 0.05  # small bonus so that policies change along the run
+    n, L = 60, 3.0
     uniforms = np.random.default_rng(7).random((n, 1 + mdp.H))
     state = ucbvi.LearnerState(mdp)
     values, opt_values = np.empty(n), np.empty(n)
     P = np.ascontiguousarray(mdp.P_stages)
     kern.run_ucbvi_chunk(P, _kernels.cumulative_rows(P), np.asarray(mdp.mu0),
                          _kernels.cumulative_rows(np.asarray(mdp.mu0)), np.asarray(mdp.R), L, bernstein, scale,
-                         optimistic_init, uniforms, state.counts_sas, state.counts_sa, state.visits, state.w_next,
-                         state.Q, state.V, state.policy, state.V_audit, values, opt_values)
+                         optimistic_init, uniforms, state.counts_sas, state.counts_sa, state.inv_n, state.inv_sqrt_n,
+                         state.visits, state.w_next, state.Q, state.V, state.policy, state.V_audit, values, opt_values)
     ref_values, counts_sas, counts_sa, visits, Q = reference_run(mdp, uniforms, L, bernstein, scale,
                                                                  optimistic_init)
     np.testing.assert_array_equal(state.counts_sas, counts_sas)
     np.testing.assert_array_equal(state.counts_sa, counts_sa)
     np.testing.assert_array_equal(state.visits, visits)
+    # the cached inverses follow every recorded transition (bit-exact: the same two operations)
+    inv_n, inv_sqrt_n = reference_inverses(counts_sa)
+    np.testing.assert_array_equal(state.inv_n, inv_n)
+    np.testing.assert_array_equal(state.inv_sqrt_n, inv_sqrt_n)
     assert state.counts_sa.sum() == n * mdp.H
     np.testing.assert_allclose(state.Q, Q, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(values, ref_values, rtol=1e-12, atol=1e-12)
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1), G=st.integers(1, 3), S=st.integers(1, 5), A=st.integers(1, 4))
+@settings(max_examples=20)
+def test_refresh_pair_inverses_matches_numpy(seed, G, S, A):
+    rng = np.random.default_rng(seed)
+    counts_sa = rng.integers(0, 5, size=(G, S, A)).astype(float) * rng.choice([1.0, 1e6], size=(G, S, A))
+    inv_n, inv_sqrt_n = np.full((G, S, A), np.nan), np.full((G, S, A), np.nan)
+    kern.refresh_pair_inverses(counts_sa, inv_n, inv_sqrt_n)
+    want_n, want_sqrt = reference_inverses(counts_sa)
+    np.testing.assert_array_equal(inv_n, want_n)
+    np.testing.assert_array_equal(inv_sqrt_n, want_sqrt)
+
+
+def test_saturation_shortcut_returns_the_clip_bit_exactly():
+    """Where the planner skips the row sums (a lower bound already reaches the clip), Q equals the
+    clip as a float; a pair just below the test's margin is computed in full and still matches."""
+    rng = np.random.default_rng(0)
+    H, S, A, L = 4, 5, 3, 4.0
+    counts_sas = rng.integers(1, 4, size=(1, S, A, S)).astype(float)
+    counts_sas[0, 0, 0] *= 1e6  # one well-visited pair: its bonus is small, its Q below the clip
+    counts_sa = counts_sas.sum(axis=3)
+    visits = np.ones((H + 1, S))
+    R = rng.random((H, S, A))
+    inv_n, inv_sqrt_n = reference_inverses(counts_sa)
+    for optimistic_init in (True, False):
+        Q_prev = (H - np.arange(H, dtype=float))[:, None, None] * np.ones((H, S, A))
+        Q = Q_prev.copy()
+        V, policy, w = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64), np.empty((H + 1, S))
+        kern.optimistic_plan(counts_sas, counts_sa, inv_n, inv_sqrt_n, visits, R, L, True, 1.0, optimistic_init, w,
+                             Q, V, policy)
+        Q_ref, _, _ = reference_plan(counts_sas, counts_sa, visits, R, L, True, 1.0, Q_prev, optimistic_init)
+        cap = np.broadcast_to((H - np.arange(H, dtype=float))[:, None, None], Q.shape)
+        saturated = Q_ref == cap
+        assert saturated.mean() > 0.5 and not saturated[:, 0, 0].all()  # both paths are exercised
+        np.testing.assert_array_equal(Q[saturated], cap[saturated])
+        np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=1e-12)
 
 
 # ============================================================================ run()

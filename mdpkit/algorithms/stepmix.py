@@ -25,6 +25,18 @@ The scan over ``t`` is pruned without changing its result: one ``O(H S^2)`` forw
 upper bound ``U_t >= f_t(0)`` for every ``t`` (the chord of the clipped backup, see
 :func:`._ucbvi_kernels.path_upper_bounds`), and only switch steps with ``U_t >= thr`` are evaluated
 exactly -- the skipped ones are certified to fail, so the choice is still the lexicographic maximum.
+The same pass bounds ``f_{H-1}(1)`` (``pi^k`` itself), so when the previous episode did not certify
+``pi^k`` the bounds are computed first and ``f_{H-1}(1)`` only if its bound reaches ``thr``; when it
+did, ``f_{H-1}(1)`` comes first (the bounds are needed only if it fails). Either order gives the
+same choice; only the amount of work differs.
+
+Cost per episode: the UCBVI plan (see :mod:`.ucbvi`); the baseline bounds, one ``O(H S A S)`` sweep
+over the baseline's support (``A`` times less for a deterministic baseline); ``O(H S^2)`` for
+``f_{H-1}(1)`` and ``O(H S^2)`` for all the upper bounds ``U_t``; ``O(H S^2)`` per switch step that
+survives the pruning and per Newton step for ``rho``; the exact value of the deployed policy
+(``O(t S^2)``) and the roll-out. EpsMix: plan, baseline bounds, ``f_{H-1}(1)``, the exact
+``V^{pi^k}`` (``O(H S^2)``) and the roll-out. Counts' inverses are shared with the optimistic
+planner, so no sweep divides or takes a square root per pair.
 
 Reconstructed: the pessimistic bonus. UCBVI's bonuses are valid only around the fixed ``V*``; the
 policies certified here depend on the data, so the lower bound uses the L1 concentration of the
@@ -206,7 +218,8 @@ def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, lo
         kern.run_mix_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, base_probs, base_cdf, Vb_true,
                            log_L, bonus == "bernstein", bonus_scale, optimistic_init, pess_coef, variant == "epsmix",
                            thr_from_model, thr_fixed, alpha, baseline_term_exact, base_sol.value, uniforms,
-                           state.counts_sas, state.counts_sa, state.visits, state.w_next, state.Q, state.V,
+                           state.counts_sas, state.counts_sa, state.inv_n, state.inv_sqrt_n, state.visits,
+                           state.w_next, state.Q, state.V,
                            state.policy, W_low, W_up, V_buf, dV_buf, np.zeros(H), state.V_audit,
                            out["values"][sl], out["switch_step"][sl], out["rho"][sl], out["lower_bound"][sl],
                            out["threshold_used"][sl], out["certified"][sl], out["optimistic_values"][sl])
