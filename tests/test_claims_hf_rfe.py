@@ -1,9 +1,9 @@
 """HF-UCRL-RFE++ claims: observables are exact and reproducible; quick budget verdicts, every mutant caught.
 
 One quick-budget run of all hf_rfe claims (2 worker processes) is shared by the verdict tests.
-``hf_rfe.gap_rate`` and ``hf_rfe.d_scaling`` are documented findings (``Claim.finding``); the
-tests below pin down their mechanism: while ``beta ||psi|| >= 1`` for every action, the relaxed
-oracle's truncated objective is flat and it plays a single sign action.
+``hf_rfe.gap_rate`` and ``hf_rfe.d_scaling`` were documented findings while the relaxed oracle broke
+its (ubiquitous) ties by lowest action index; the tests below pin down that mechanism and that the
+random tie-break explores every tied action.
 """
 import numpy as np
 import pytest
@@ -13,15 +13,15 @@ from mdpkit.algorithms import hf_rfe as hf_algorithm
 from proofs_check import ResultStore, derive_seed, load_claims, run_claims
 from proofs_check.claims import hf_rfe
 from proofs_check.runner import make_executor
+from mdpkit.envs.linear import three_state_hard
 
 KNOWN_FAILURES = {claim.id for claim in hf_rfe.CLAIMS if claim.finding}
 
 SMALL_PARAMS = {
     "hf_rfe.certificate": {"H": 5, "K": 20, "beta_scale": 0.01},
     "hf_rfe.horizon_free": {"H": 10, "d": 3, "eps": 0.01, "k_max": 50},
-    "hf_rfe.gap_rate": {"K": 50, "d": 3, "H": 3, "beta_scale": 0.01, "scan_from": 50, "scan_to": 100,
-                        "scan_factor": 2},
-    "hf_rfe.d_scaling": {"d": 3, "eps": 0.04, "H": 3, "beta_scale": 0.01, "k_max": 100},
+    "hf_rfe.gap_rate": {"K": 50, "d": 3, "H": 3, "beta_scale": 0.01, "scan_factor": 4, "scan_floor_K": 100},
+    "hf_rfe.d_scaling": {"n_signs": 2, "eps": 0.04, "H": 3, "beta_scale": 0.01, "k_max": 100},
 }
 
 
@@ -53,11 +53,24 @@ def test_doubling_checkpoints():
         hf_rfe.doubling_checkpoints(10)
 
 
-def test_scanned_budgets():
-    assert hf_rfe.scanned_budgets({"scan_from": 100, "scan_to": 1600, "scan_factor": 4}) == (100, 400, 1600)
-    assert hf_rfe.scanned_budgets({"scan_from": 100, "scan_to": 100, "scan_factor": 2}) == (100,)
-    with pytest.raises(ValueError, match="scan_to"):
-        hf_rfe.scanned_budgets({"scan_from": 100, "scan_to": 1000, "scan_factor": 4})
+def test_scanned_deltas():
+    top = (1 - 1e-3) / 6 / 3  # d = 4: just inside (d - 1) Delta <= delta0 = 1/6
+    deltas = hf_rfe.scanned_deltas({"d": 4, "scan_factor": 2, "scan_floor_K": 1600})
+    np.testing.assert_allclose(deltas, top / 2.0 ** np.arange(5), rtol=1e-15)
+    assert deltas[-1] >= (192 * 1600) ** -0.5 > deltas[-1] / 2  # down to Thm 2.6.8's Delta at K = 1600
+    assert hf_rfe.scanned_deltas({"d": 3, "scan_factor": 100, "scan_floor_K": 100}) == pytest.approx([0.999 / 12])
+    with pytest.raises(ValueError, match="scan_factor"):
+        hf_rfe.scanned_deltas({"d": 4, "scan_factor": 1, "scan_floor_K": 100})
+    with pytest.raises(ValueError, match="scan_floor_K"):
+        hf_rfe.scanned_deltas({"d": 6, "scan_factor": 2, "scan_floor_K": 0.01})
+
+
+def test_settled_checkpoint():
+    ks = (25, 50, 100, 200)
+    assert hf_rfe.settled_checkpoint(ks, [0.1, 0.01, 0.01, 0.01], 0.04) == 50
+    assert hf_rfe.settled_checkpoint(ks, [0.01, 0.1, 0.01, 0.01], 0.04) == 100  # an early lucky dip
+    assert hf_rfe.settled_checkpoint(ks, [0.01, 0.01, 0.01, 0.1], 0.04) == 400  # censored: 2 x budget
+    assert hf_rfe.settled_checkpoint(ks, [0.0] * 4, 0.04) == 25
 
 
 def test_hard_instance_for_budget_ties_delta_to_k():
@@ -71,38 +84,46 @@ def test_gap_rate_observable_is_the_direct_audit():
     params = SMALL_PARAMS["hf_rfe.gap_rate"]
     seed = derive_seed("hf_rfe.gap_rate", params, 0)
     out = hf_rfe.observe_gap_rate(params, seed)
-    budgets = hf_rfe.scanned_budgets(params)
-    assert out["worst_gap_per_instance"].shape == (len(budgets),)
-    for j, child in enumerate(derive_seed("hf_rfe.gap_rate", params, 0).spawn(len(budgets))):
-        inst = hf_rfe.hard_instance_for_budget(params["d"], params["H"], budgets[j], child)
+    deltas = hf_rfe.scanned_deltas(params)
+    assert out["worst_gap_per_instance"].shape == (len(deltas),) == (2,)
+    for j, child in enumerate(derive_seed("hf_rfe.gap_rate", params, 0).spawn(len(deltas))):
+        inst = three_state_hard(params["d"], params["H"], deltas[j], seed=child)
         run = hf_algorithm.explore(inst.lmdp, K=params["K"], seed=derive_seed("hf_rfe.gap_rate", params, 0),
-                                   beta_scale=params["beta_scale"])
+                                   beta_scale=params["beta_scale"], tie_break="random")
         battery = audit.reward_battery(inst.lmdp, seed=0, exploration=run)
         assert out["worst_gap_per_instance"][j] == audit.exact_gaps(run, battery).worst_gap
+        assert out["first_step_actions_tried"][j] == hf_rfe.first_step_actions_tried(run)
     assert out["worst_gap"] == out["worst_gap_per_instance"].max()
     # The fixed-budget mutant explores 25 episodes whatever K.
-    assert hf_rfe.observe_gap_rate_fixed_budget(params, seed)["first_step_actions_tried"].max() == 1
+    assert hf_rfe.observe_gap_rate_fixed_budget(params, seed)["first_step_actions_tried"].max() <= 25
 
 
 def test_episodes_needed_are_checkpoints_or_censored():
     params = SMALL_PARAMS["hf_rfe.d_scaling"]
     for observe in (hf_rfe.observe_d_scaling, hf_rfe.observe_d_scaling_thinned):
         out = observe(params, derive_seed("hf_rfe.d_scaling", params, 0))
+        assert out["episodes_needed_per_instance"].shape == (len(hf_rfe._DELTA_FACTORS),)
         allowed = set(hf_rfe.doubling_checkpoints(params["k_max"])) | {2 * params["k_max"]}
         assert set(out["episodes_needed_per_instance"].tolist()) <= allowed
         assert out["episodes_needed"] == out["episodes_needed_per_instance"].max()
         assert out["censored"] == float(out["episodes_needed"] > params["k_max"])
 
 
-def test_saturated_oracle_plays_one_action():
-    """The findings' mechanism: beta ||psi|| >= 1 for every pair, so u = 1 everywhere, the truncated
-    objective is flat and the oracle's argmax keeps the lowest-index sign action."""
+def test_saturated_oracle_ties_every_action():
+    """The old findings' mechanism: beta ||psi|| >= 1 at every first-step action, so u = 1 there, the
+    successor values are action-independent and every action is a maximiser of the relaxed oracle
+    (first_step_ties = A in every episode). Lowest-index tie-breaking then plays action 0 only (the
+    old behaviour); the random tie-break plays every action."""
     inst = hf_rfe.hard_instance_for_budget(4, 3, 100, seed=0)
-    run = hf_algorithm.explore(inst.lmdp, K=100, seed=0, beta_scale=0.01)
-    assert hf_rfe.first_step_actions_tried(run) == 1
-    assert np.all(run.diagnostics["actions"][:, 0] == 0)
-    norms = audit._max_vertex_norm(inst.lmdp, run.inverse_grams[-1])[0]   # (A,) at the start state
-    assert np.all(run.hyper["beta_used"] * norms >= 1.0)
+    lowest = hf_algorithm.explore(inst.lmdp, K=100, seed=0, beta_scale=0.01, tie_break="lowest")
+    assert np.all(lowest.diagnostics["first_step_ties"] == inst.lmdp.A)
+    assert hf_rfe.first_step_actions_tried(lowest) == 1
+    assert np.all(lowest.diagnostics["actions"][:, 0] == 0)
+    norms = audit._max_vertex_norm(inst.lmdp, lowest.inverse_grams[-1])[0]   # (A,) at the start state
+    assert np.all(lowest.hyper["beta_used"] * norms >= 1.0)
+    rand = hf_algorithm.explore(inst.lmdp, K=100, seed=0, beta_scale=0.01, tie_break="random")
+    assert np.all(rand.diagnostics["first_step_ties"] == inst.lmdp.A)
+    assert hf_rfe.first_step_actions_tried(rand) == inst.lmdp.A
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +133,7 @@ def quick_report(tmp_path_factory):
 
 
 def test_quick_budget_verdicts_and_every_mutant_caught(quick_report):
-    assert KNOWN_FAILURES == {"hf_rfe.gap_rate", "hf_rfe.d_scaling"}
+    assert KNOWN_FAILURES == set()
     for res in quick_report.results:
         v = res.verdict
         assert v is not None, (res.claim.id, res.errors)
@@ -128,8 +149,8 @@ def test_horizon_free_claim_runs_are_never_censored(quick_report):
     assert all(r.observed["censored"] == 0 for r in res.runs["claim"])
 
 
-def test_gap_rate_finding_is_the_single_action_phase(quick_report):
+def test_gap_rate_explores_every_first_step_action(quick_report):
+    """With random tie-breaking every scanned instance sees all 2^(d-1) first-step actions by K = 100."""
     res = next(r for r in quick_report.results if r.claim.id == "hf_rfe.gap_rate")
     for run in res.runs["claim"]:
-        if run.params["K"] <= 400:
-            assert np.all(run.observed["first_step_actions_tried"] == 1)
+        assert np.all(run.observed["first_step_actions_tried"] == 2 ** (run.params["d"] - 1))

@@ -54,19 +54,46 @@ def _reference_dp(m, extra, theta, inv, coef, cap):
     return V, policy
 
 
+def _reference_uncertainty_dp(m, extra, tie_key, theta, inv, coef):
+    """Plain numpy: V_h = clip(max_a q), q = extra_h + <psi, theta> + coef ||psi||; among the actions
+    within TIE_RTOL of the maximum, the largest tie_key, then the lowest index."""
+    H, S = extra.shape[0], m.S
+    V, policy = np.zeros((H + 1, S)), np.zeros((H, S), dtype=np.int64)
+    n_tied = np.zeros((H, S), dtype=np.int64)
+    for h in range(H - 1, -1, -1):
+        X = m.psi(V[h + 1])
+        q = extra[h] + X @ theta + coef * _norms(X, inv)
+        best = q.max(axis=1, keepdims=True)
+        tied = q >= best - kern.TIE_RTOL * np.maximum(1.0, np.abs(best))
+        n_tied[h] = tied.sum(axis=1)
+        policy[h] = np.where(tied, tie_key[h], -np.inf).argmax(axis=1)
+        V[h] = np.clip(best[:, 0], 0.0, 1.0)
+    return V, policy, n_tied
+
+
+@pytest.mark.parametrize("key", ["zeros", "random", "saturated"])
 @given(sizes)
-def test_uncertainty_dp_matches_reference(size):
+def test_uncertainty_dp_matches_reference(key, size):
     S, A, d, H, seed = size
     m = random_linear_mixture(S, A, d, H, seed=seed)
     rng = np.random.default_rng(seed)
     u, theta, inv = rng.random((S, A)) * 0.3, rng.normal(size=d), _spd_inverse(rng, d) * 0.05
+    coef = 0.7
+    if key == "saturated":  # the findings' regime: u = 1 and no other term, so every action ties
+        u, theta, coef = np.ones((S, A)), np.zeros(d), 0.0
+    tie_key = np.zeros((H, S, A)) if key == "zeros" else rng.random((H, S, A))
     extra = np.broadcast_to(u, (H, S, A)).copy()
     extra[H - 1] = 0.0
     V, policy = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64)
-    kern.uncertainty_dp(np.ascontiguousarray(m.phi), u, theta, inv, 0.7, V, policy)
-    V_ref, pol_ref = _reference_dp(m, extra, theta, inv, 0.7, 1.0)
+    n_tied = np.empty((H, S), dtype=np.int64)
+    kern.uncertainty_dp(np.ascontiguousarray(m.phi), u, tie_key, theta, inv, coef, V, policy, n_tied)
+    V_ref, pol_ref, tied_ref = _reference_uncertainty_dp(m, extra, tie_key, theta, inv, coef)
     np.testing.assert_allclose(V, V_ref, rtol=1e-12, atol=1e-13)
     np.testing.assert_array_equal(policy, pol_ref)
+    np.testing.assert_array_equal(n_tied, tied_ref)
+    if key == "saturated":
+        assert np.all(n_tied == A)
+        np.testing.assert_array_equal(policy, tie_key.argmax(axis=2))
 
 
 @given(sizes)
@@ -98,22 +125,31 @@ def _reference_home_step(V_next, X, y, theta, inv_run, inv_frozen, beta, alpha, 
     return sigma2
 
 
+@pytest.mark.parametrize("target", ["random", "vertex", "underflow"])
 @pytest.mark.parametrize("weighted", [True, False])
 @given(sizes)
-def test_vtr_moment_update_matches_reference(weighted, size):
+def test_vtr_moment_update_matches_reference(weighted, target, size):
+    """Also the kernel's two exact shortcuts: a 0/1 target (same feature at every level) and a
+    target whose powers underflow to exactly 0 (M = 14 levels, values <= 0.5: 0.5^(2^11) = 0)."""
     S, A, d, H, seed = size
     m = random_linear_mixture(S, A, d, H, seed=seed)
     rng = np.random.default_rng(seed)
     M, beta, alpha, gamma = 4, 0.8, 0.3, d ** -0.25
     V_next = rng.random(S)
+    if target == "vertex":
+        V_next = (V_next > 0.5).astype(np.float64)
+    elif target == "underflow":
+        M, V_next = 14, 0.5 * V_next
     s, a, s_next = rng.integers(S), rng.integers(A), rng.integers(S)
     theta = rng.normal(size=(M, d))
     inv_frozen = np.stack([_spd_inverse(rng, d) for _ in range(M)])
     gram = np.stack([np.eye(d) + 0.1 * np.outer(v, v) for v in rng.normal(size=(M, d))])
     inv_run = np.linalg.inv(gram)
     b = rng.normal(size=(M, d))
-    X_ref = np.stack([m.psi(V_next ** (2 ** j))[s, a] for j in range(M)])
+    X_ref = np.stack([m.psi(V_next ** (2.0 ** j))[s, a] for j in range(M)])
     y_ref = V_next[s_next] ** (2.0 ** np.arange(M))
+    if target == "underflow":
+        assert np.all(X_ref[-1] == 0.0)  # the shortcut is exercised
     sigma2_ref = (_reference_home_step(V_next, X_ref, y_ref, theta, inv_run, inv_frozen, beta, alpha, gamma)
                   if weighted else np.ones(M))
     gram_ref = gram + np.einsum("m,mi,mj->mij", 1 / sigma2_ref, X_ref, X_ref)
@@ -121,7 +157,7 @@ def test_vtr_moment_update_matches_reference(weighted, size):
 
     sigma2 = np.empty(M)
     kern.vtr_moment_update(V_next, np.ascontiguousarray(m.phi), s, a, s_next, theta, inv_run, gram, inv_frozen, b,
-                           beta, alpha, gamma, weighted, np.empty((M, d)), np.empty(M), sigma2, np.empty(d),
+                           beta, alpha, gamma, weighted, np.empty((M, d)), np.empty(M), sigma2, np.empty((M, d)),
                            np.empty(S))
     np.testing.assert_allclose(sigma2, sigma2_ref, rtol=1e-12)
     np.testing.assert_allclose(gram, gram_ref, rtol=1e-12, atol=1e-14)
@@ -310,3 +346,107 @@ def test_checkpoints_are_prefixes_of_the_same_run(alg):
         snap.plan(np.full((6, 4, 2), 1 / 6))
     with pytest.raises(ValueError, match="checkpoints\\[0\\] = 50 exceeds K = 40"):
         alg.explore(m, K=40, seed=2, checkpoints=(50,))
+
+
+# ---------------------------------------------------------------------------- tie-breaking (issue 5)
+@pytest.mark.parametrize("tie_break", hf_rfe.TIE_BREAKS)
+def test_tie_break_is_recorded_and_reproducible(tie_break):
+    m = three_state_hard(4, 3, 0.01, seed=0).lmdp
+    one, two = (hf_rfe.explore(m, K=40, seed=3, beta_scale=0.01, tie_break=tie_break) for _ in range(2))
+    assert one.hyper["tie_break"] == tie_break
+    for key in one.diagnostics:
+        np.testing.assert_array_equal(one.diagnostics[key], two.diagnostics[key])
+
+
+def test_tie_break_only_chooses_among_maximisers():
+    """Whatever the tie-break, the first-step action is one of the tied maximisers: on the hard
+    instance with the practical radius every first-step action ties (u = 1 everywhere and the
+    successor values are action-independent), so all three rules play a maximiser; they differ
+    only in which. Lowest index keeps action 0; random and uncertainty spread over the actions."""
+    m = three_state_hard(4, 3, 0.01, seed=0).lmdp
+    runs = {tb: hf_rfe.explore(m, K=60, seed=1, beta_scale=0.01, tie_break=tb) for tb in hf_rfe.TIE_BREAKS}
+    for run in runs.values():
+        assert np.all(run.diagnostics["first_step_ties"] == m.A)  # saturated throughout
+    assert np.all(runs["lowest"].diagnostics["actions"][:, 0] == 0)
+    assert np.unique(runs["random"].diagnostics["actions"][:, 0]).size == m.A
+    assert np.unique(runs["uncertainty"].diagnostics["actions"][:, 0]).size >= m.d
+    # The transitions stream does not depend on the tie-break: the same start states.
+    np.testing.assert_array_equal(runs["random"].diagnostics["states"][:, 0], runs["lowest"].diagnostics["states"][:, 0])
+
+
+def test_random_tie_break_is_uniform_over_tied_actions():
+    """Chi-square test of the first-step actions over 8 tied actions (K = 800): p > 1e-4."""
+    from scipy.stats import chisquare
+    m = three_state_hard(4, 3, 0.01, seed=0).lmdp
+    run = hf_rfe.explore(m, K=800, seed=5, beta_scale=0.01, tie_break="random")
+    assert np.all(run.diagnostics["first_step_ties"] == m.A)
+    counts = np.bincount(run.diagnostics["actions"][:, 0], minlength=m.A)
+    assert chisquare(counts).pvalue > 1e-4
+
+
+def test_tie_break_argument_error():
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        hf_rfe.explore(random_linear_mixture(3, 2, 2, 4, seed=0), K=2, seed=0, tie_break="first")
+
+
+def test_seed_sequence_not_mutated_by_explore():
+    ss = np.random.SeedSequence(9)
+    hf_rfe.explore(random_linear_mixture(3, 2, 2, 4, seed=0), K=3, seed=ss)
+    assert ss.n_children_spawned == 0
+
+
+# ---------------------------------------------------------------------------- BLAS-3 batched planner
+def _blas_plan(m, ex, R, planner):
+    Bn, H, S = R.shape[0], m.H, m.S
+    out = [np.empty((H + 1, S, Bn)) for _ in range(3)]
+    policy = np.empty((H, S, Bn), dtype=np.int64)
+    cert = kern.plan_ellipsoids_blas(kern.feature_major(m.phi), m.mu0, np.ascontiguousarray(R.transpose(1, 2, 3, 0)),
+                                     ex.plan_theta, ex.centres, ex.inverse_grams, ex.radius, planner == "plugin",
+                                     *out, policy)
+    return policy.transpose(2, 0, 1), cert, [v.transpose(2, 0, 1) for v in out]
+
+
+def test_feature_major_layout():
+    m = random_linear_mixture(4, 3, 5, 2, seed=0)
+    V = np.random.default_rng(0).random((4, 7))
+    X = (kern.feature_major(m.phi) @ V).reshape(5, 4, 3, 7)
+    np.testing.assert_allclose(X.transpose(3, 1, 2, 0), m.psi(V.T), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("alg, planner", [(hf_rfe, "plugin"), (ucrl_rfe, "optimistic")])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blas_planner_matches_plan_with_ellipsoids(alg, planner, seed):
+    """Same policies, bounds and certificates as the numpy reference planner, and each reward of a
+    batch planned alone gives the same policy and certificate (rel. 1e-12)."""
+    m = random_linear_mixture(6, 3, 4, 12, seed=seed)
+    ex = alg.explore(m, K=40, seed=seed, beta_scale=PRACTICAL_SCALE[alg])
+    battery = audit.reward_battery(m, seed=seed, exploration=ex)
+    rng = np.random.default_rng(seed)
+    R = np.concatenate([battery.rewards, rng.dirichlet(np.ones(m.H), size=8)[:, :, None, None] * rng.random((8, m.H, 6, 3))])
+    ref = plan_with_ellipsoids(m, R, plan_theta=ex.plan_theta, centres=ex.centres, inverse_grams=ex.inverse_grams,
+                               radius=ex.radius, planner=planner)
+    policy, cert, (V_up, V_low, V_model) = _blas_plan(m, ex, R, planner)
+    np.testing.assert_array_equal(policy, ref.policy)
+    np.testing.assert_allclose(cert, ref.certificate, rtol=1e-10, atol=1e-12)
+    for mine, theirs in [(V_up, ref.V_upper), (V_low, ref.V_lower), (V_model, ref.V_model)]:
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+    for i in (0, len(R) // 2, len(R) - 1):
+        pol_i, cert_i, _ = _blas_plan(m, ex, R[i:i + 1], planner)
+        np.testing.assert_array_equal(pol_i[0], policy[i])
+        assert cert_i[0] == pytest.approx(cert[i], rel=1e-12, abs=1e-14)
+
+
+def test_blas_planner_with_a_singular_ellipsoid():
+    """Radius 0 at theta* with a rank-deficient PSD matrix: bounds are the exact values."""
+    m = random_linear_mixture(4, 2, 3, 6, seed=3)
+    R = audit.reward_battery(m, seed=0).rewards
+    inv = np.diag([1.0, 1.0, 0.0])[None]
+
+    class _Ex:  # the attributes the planner reads
+        plan_theta, centres, inverse_grams, radius = np.array(m.theta), np.array(m.theta)[None], inv, 0.0
+
+    policy, cert, (V_up, V_low, _) = _blas_plan(m, _Ex, R, "plugin")
+    ref = plan_with_ellipsoids(m, R, plan_theta=_Ex.plan_theta, centres=_Ex.centres, inverse_grams=inv, radius=0.0,
+                               planner="plugin")
+    np.testing.assert_array_equal(policy, ref.policy)
+    np.testing.assert_allclose(cert, 0.0, atol=1e-12)

@@ -129,8 +129,13 @@ def max_vertex_norms(phi, inv, norms, vertices):
             vertices[s, a] = best_v
 
 
+#: Two backups within this relative distance are tied (rounding of sums of equal terms in a
+#: different order; the objective's genuine differences are many orders of magnitude larger).
+TIE_RTOL = 1e-12
+
+
 @njit(cache=True, fastmath=FASTMATH)
-def uncertainty_dp(phi, u, theta, inv, bonus, V, policy):
+def uncertainty_dp(phi, u, tie_key, theta, inv, bonus, V, policy, n_tied):
     """Greedy backward recursion of the optimistic trajectory uncertainty (HF-UCRL-RFE++ oracle).
 
     ``V[h, s] = max_a clip_[0,1]( u_h(s, a) + <psi_{V[h+1]}(s, a), theta> + bonus ||psi_{V[h+1]}(s, a)||_{inv} )``
@@ -138,38 +143,53 @@ def uncertainty_dp(phi, u, theta, inv, bonus, V, policy):
     to be uncertain about). The action maximises the *untruncated* backup: clipping is monotone,
     so this is a maximiser of the truncated one too, and it breaks the ties that truncation
     creates (saturated ``V = 1`` everywhere) in favour of the most uncertain action rather than
-    the lowest index. Remaining exact ties go to the lowest action.
+    the lowest index. Actions whose untruncated backups are tied (within ``TIE_RTOL`` of the
+    maximum, relative to ``max(1, |max|)``) are all maximisers; among them the one with the
+    largest ``tie_key[h, s, a]`` is played, and remaining exact ties go to the lowest action.
 
     Parameters
     ----------
     phi : ndarray, shape (S, A, S, d)
     u : ndarray, shape (S, A)
         Per-step uncertainty (pseudo-reward) in [0, 1].
+    tie_key : ndarray, shape (H, S, A)
+        Secondary key among tied maximisers (e.g. the uncapped uncertainty, or seeded uniforms
+        for random tie-breaking; a constant key gives the lowest index).
     theta : ndarray, shape (d,)
     inv : ndarray, shape (d, d)
     bonus : float
         ``2 beta`` in the paper.
     V : ndarray, shape (H + 1, S), written (row ``H`` set to 0)
     policy : ndarray, shape (H, S), int64, written
+    n_tied : ndarray, shape (H, S), int64, written
+        Number of tied maximisers at each ``(h, s)`` (1 when the objective alone decides).
     """
     S, A, _, d = phi.shape
     H = policy.shape[0]
     x = np.empty(d)
+    q = np.empty(A)
     V[H, :] = 0.0
     for h in range(H - 1, -1, -1):
         for s in range(S):
             best = -np.inf
-            best_a = 0
             for a in range(A):
                 _feature(phi, s, a, V[h + 1], x)
-                q = _dot(x, theta) + bonus * _norm(inv, x)
+                q[a] = _dot(x, theta) + bonus * _norm(inv, x)
                 if h < H - 1:
-                    q += u[s, a]
-                if q > best:
-                    best = q
-                    best_a = a
+                    q[a] += u[s, a]
+                if q[a] > best:
+                    best = q[a]
+            floor = best - TIE_RTOL * max(1.0, abs(best))
+            best_a = -1
+            tied = 0
+            for a in range(A):
+                if q[a] >= floor:
+                    tied += 1
+                    if best_a < 0 or tie_key[h, s, a] > tie_key[h, s, best_a]:
+                        best_a = a
+            n_tied[h, s] = tied
             V[h, s] = min(1.0, max(0.0, best))
-            policy[h, s] = best_a
+            policy[h, s] = max(best_a, 0)  # -1 only if every backup is NaN
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -233,6 +253,19 @@ def sherman_morrison_update(inv, gram, x, weight, work):
             gram[i, j] += xi * x[j]
 
 
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _rank_one_update(inv, gram, x, w_inv_x, weight):
+    """As :func:`sherman_morrison_update` with ``w_inv_x = inv @ x`` already computed."""
+    d = x.shape[0]
+    scale = weight / (1.0 + weight * _dot(x, w_inv_x))
+    for i in range(d):
+        wi = w_inv_x[i] * scale
+        xi = x[i] * weight
+        for j in range(d):
+            inv[i, j] -= wi * w_inv_x[j]
+            gram[i, j] += xi * x[j]
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def vtr_moment_update(V_next, phi, s, a, s_next, theta, inv_run, gram_run, inv_frozen, b,
                       beta, alpha, gamma, weighted, X, y, sigma2, work, power):
@@ -245,6 +278,13 @@ def vtr_moment_update(V_next, phi, s, a, s_next, theta, inv_run, gram_run, inv_f
     ``E_m = min{1, 2 beta ||x_m||_{frozen_m^-1}} + min{1, beta ||x_{m+1}||_{frozen_{m+1}^-1}}``;
     the top level uses the trivial variance bound 1. All weights are computed from the matrices
     *before* this step's updates, then every level gets its rank-one update.
+
+    Per-level work is about ``4 d^2``: ``Sigma_m^-1 x_m`` is computed once and serves both the
+    epistemic norm and the Sherman-Morrison update. Two exact shortcuts: a 0/1-valued target
+    (the tilde family's vertices) has the same power at every level, so its feature is computed
+    once; once ``V_next^(2^m)`` underflows to exactly 0, every higher level has ``x_m = 0`` and
+    response 0, whose update is the identity (only ``sigma2`` is filled in, with its value
+    ``max(alpha^2, 0)`` below the top level and ``max(alpha^2, 1)`` at it).
 
     Parameters
     ----------
@@ -265,36 +305,70 @@ def vtr_moment_update(V_next, phi, s, a, s_next, theta, inv_run, gram_run, inv_f
         False sets every ``sigma^2 = 1`` (ordinary ridge VTR; the ablation/mutant).
     X : ndarray, shape (M, d), scratch (features), y : ndarray, shape (M,), scratch (responses)
     sigma2 : ndarray, shape (M,), written
-    work : ndarray, shape (d,), scratch
+    work : ndarray, shape (M, d), scratch (``Sigma_m^-1 x_m``)
     power : ndarray, shape (S,), scratch (holds ``V_next^(2^m)``)
     """
     M, d = theta.shape
     S = V_next.shape[0]
+    binary = True
+    for t in range(S):
+        if V_next[t] != 0.0 and V_next[t] != 1.0:
+            binary = False
+            break
     power[:] = V_next
+    live = M  # levels 0 .. live-1 have a non-zero target
     for m in range(M):
-        _feature(phi, s, a, power, X[m])
-        y[m] = power[s_next]
+        nonzero = False
         for t in range(S):
-            power[t] = power[t] * power[t]
+            if power[t] != 0.0:
+                nonzero = True
+                break
+        if not nonzero:
+            live = m
+            break
+        if binary and m > 0:
+            X[m, :] = X[0]
+        else:
+            _feature(phi, s, a, power, X[m])
+        y[m] = power[s_next]
+        if not binary:
+            for t in range(S):
+                power[t] = power[t] * power[t]
     if weighted:
-        for m in range(M):  # sigma2 holds ||x_m||_{frozen_m^-1} for now (each used twice below)
+        for m in range(live):  # sigma2 holds ||x_m||_{frozen_m^-1} for now (each used twice below)
             sigma2[m] = _norm(inv_frozen[m], X[m])
-    for m in range(M):
+    for m in range(live):
+        row_dot = 0.0
+        for i in range(d):
+            acc = 0.0
+            for j in range(d):
+                acc += inv_run[m, i, j] * X[m, j]
+            work[m, i] = acc
+            row_dot += X[m, i] * acc
         if not weighted:
             sigma2[m] = 1.0
             continue
-        epistemic = gamma * gamma * _norm(inv_run[m], X[m])
+        epistemic = gamma * gamma * (np.sqrt(row_dot) if row_dot > 0.0 else 0.0)
         if m < M - 1:
             first = min(1.0, max(0.0, _dot(X[m], theta[m])))
-            second = min(1.0, max(0.0, _dot(X[m + 1], theta[m + 1])))
-            error = min(1.0, 2.0 * beta * sigma2[m]) + min(1.0, beta * sigma2[m + 1])
+            if m + 1 < live:
+                second = min(1.0, max(0.0, _dot(X[m + 1], theta[m + 1])))
+                error = min(1.0, 2.0 * beta * sigma2[m]) + min(1.0, beta * sigma2[m + 1])
+            else:  # x_{m+1} = 0
+                second = 0.0
+                error = min(1.0, 2.0 * beta * sigma2[m])
             aleatoric = second - first * first + error
         else:
             aleatoric = 1.0
         sigma2[m] = max(epistemic, aleatoric, alpha * alpha)
-    for m in range(M):
+    for m in range(live, M):  # x_m = 0: epistemic 0, var_m + E_m = 0 (top level: 1)
+        if not weighted:
+            sigma2[m] = 1.0
+        else:
+            sigma2[m] = max(1.0 if m == M - 1 else 0.0, alpha * alpha)
+    for m in range(live):
         w = 1.0 / sigma2[m]
-        sherman_morrison_update(inv_run[m], gram_run[m], X[m], w, work)
+        _rank_one_update(inv_run[m], gram_run[m], X[m], work[m], w)
         for i in range(d):
             b[m, i] += w * y[m] * X[m, i]
 
@@ -350,7 +424,7 @@ def hf_episode(phi, cum_P, cum_mu0, draws, policy, V_hat, vertices, theta, inv_r
     X = np.empty((M, d))
     y = np.empty(M)
     sigma2 = np.empty(M)
-    work = np.empty(d)
+    work = np.empty((M, d))
     power = np.empty(S)
     f = np.empty(S)
     s = _sample(cum_mu0, draws[0])
@@ -408,3 +482,100 @@ def ucrl_episode(phi, cum_P, cum_mu0, draws, policy, vertices, inv, gram, b, sta
             for i in range(d):
                 b[i] += x[i] * f[s_next]
         s = s_next
+
+
+# ============================================================================ batched planning (BLAS-3)
+def feature_major(phi):
+    """``phi`` rearranged to shape (d S A, S): ``(feature_major(phi) @ V).reshape(d, S A B)`` holds the
+    value features of ``B`` functions ``V`` (shape (S, B)) with the feature index *first*.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (S, A, S, d)
+
+    Returns
+    -------
+    ndarray, shape (d * S * A, S), C-contiguous
+    """
+    S, A, _, d = phi.shape
+    return np.ascontiguousarray(np.transpose(phi, (3, 0, 1, 2))).reshape(d * S * A, S)
+
+
+def plan_ellipsoids_blas(phi_fm, mu0, R, plan_theta, centres, inverse_grams, radius, plugin, V_up, V_low, V_model,
+                         policy):
+    """Batched planning and certification on ellipsoids, every contraction a BLAS-3 product.
+
+    Same recursion as :func:`mdpkit.linear.plan_with_ellipsoids` (greedy on the untruncated model
+    backup; upper bound ``min_j <psi, c_j> + radius ||psi||_{Sigma_j^-1}`` capped by ``max V``;
+    lower bound at the chosen actions, floored by ``min V``), laid out so that the ``B`` rewards
+    share every product. Everything linear in ``psi_V = Phi_{s,a} V`` is folded into ``Phi`` once
+    per call: with ``Sigma_j^-1 = F_j F_j^T``, ``||psi_V||_{Sigma_j^-1} = ||(F_j^T Phi_{s,a}) V||``
+    and ``<psi_V, c_j> = (c_j^T Phi_{s,a}) V``, so per stage and bound the whole batch is one
+    ``((E d + E) S A, S) @ (S, B)`` product followed by a sum of squares. Not a numba kernel: for
+    ``B >> 1`` the work is dense products, which BLAS does faster than a loop nest; for ``B = 1``
+    the cost is the per-stage call overhead, shared by the whole batch.
+
+    Parameters
+    ----------
+    phi_fm : ndarray, shape (d S A, S)
+        :func:`feature_major` of ``phi``.
+    mu0 : ndarray, shape (S,)
+    R : ndarray, shape (H, S, A, B)
+        Rewards, batch last.
+    plan_theta : ndarray, shape (d,)
+    centres : ndarray, shape (E, d)
+    inverse_grams : ndarray, shape (E, d, d)
+        Symmetric positive semi-definite.
+    radius : float
+    plugin : bool
+        True: greedy on the plug-in model ``plan_theta`` (HF-UCRL-RFE++); False: greedy on the
+        upper bound (UCRL-RFE's PLAN).
+    V_up, V_low, V_model : ndarray, shape (H + 1, S, B), written
+    policy : ndarray, shape (H, S, B), int64, written
+
+    Returns
+    -------
+    certificate : ndarray, shape (B,)
+        ``mu0 @ (V_up[0] - V_low[0])``.
+    """
+    H, S, A, Bn = R.shape
+    E, d = centres.shape
+    SA = S * A
+    phi_rows = phi_fm.reshape(d, SA * S)
+    # F_j with F_j F_j^T = Sigma_j^-1 (eigen-factor: robust to a rank-deficient PSD matrix).
+    w, Q = np.linalg.eigh(inverse_grams)
+    F = Q * np.sqrt(np.maximum(w, 0.0))[:, None, :]  # (E, d, d)
+    norm_rows = np.einsum("eij,ik->ejk", F, phi_rows).reshape(E * d * SA, S)
+    centre_rows = (centres @ phi_rows).reshape(E * SA, S)
+    bound_rows = np.concatenate([norm_rows, centre_rows])  # ((E d + E) S A, S)
+    theta_rows = (plan_theta @ phi_rows).reshape(SA, S)
+    s_idx = np.arange(S)[:, None]
+    b_idx = np.arange(Bn)[None, :]
+
+    def bound(V, sign):  # (S, B) -> tightest bound on <psi_V(s, a), theta*> over the ellipsoids, (S, A, B)
+        out = bound_rows @ V
+        Z = out[:E * d * SA].reshape(E, d, SA * Bn)
+        width = np.sqrt(np.einsum("ein,ein->en", Z, Z))
+        values = out[E * d * SA:].reshape(E, SA * Bn)
+        values += sign * radius * width
+        best = values.min(axis=0) if sign > 0 else values.max(axis=0)
+        return best.reshape(S, A, Bn)
+
+    V_up[H] = 0.0
+    V_low[H] = 0.0
+    V_model[H] = 0.0
+    for h in range(H - 1, -1, -1):
+        # P is a distribution, so <psi_V, theta*> = [P V] also lies in [min V, max V].
+        backup_up = R[h] + np.minimum(bound(V_up[h + 1], +1.0), V_up[h + 1].max(axis=0))
+        if plugin:
+            backup_model = R[h] + (theta_rows @ V_model[h + 1]).reshape(S, A, Bn)
+        else:
+            backup_model = backup_up
+        chosen = np.argmax(backup_model, axis=1)  # (S, B); untruncated: see plan_with_ellipsoids
+        policy[h] = chosen
+        V_model[h] = np.clip(backup_model[s_idx, chosen, b_idx], 0.0, 1.0)
+        V_up[h] = np.minimum(1.0, backup_up.max(axis=1))
+        # Lower bound: all actions in one product (as cheap as gathering per reward), then the chosen ones.
+        lower_next = np.maximum(bound(V_low[h + 1], -1.0)[s_idx, chosen, b_idx], V_low[h + 1].min(axis=0))
+        V_low[h] = np.minimum(1.0, np.maximum(0.0, R[h][s_idx, chosen, b_idx] + lower_next))
+    return mu0 @ (V_up[0] - V_low[0])

@@ -40,10 +40,26 @@ returns a per-reward certificate that needs only ``theta*`` in the ellipsoids.
 
 Practical note. The theoretical radius ``beta_K`` is in the thousands (d = 4, H = 10, K = 10^4:
 about 3.2e3), so ``u = 1`` at every pair and ``V_hat = 1`` at every state until the Gram
-matrices have eigenvalues of order ``beta^2`` -- far beyond any feasible ``K``. The oracle's
-objective is then flat, every action ties and the greedy tie-break (lowest action) explores one
-action only: with ``beta_scale = 1`` exploration is *useless at feasible K*. Practical runs pass
-``beta_scale`` (recorded in ``hyper``), e.g. ``beta_scale = 1e-3``.
+matrices have eigenvalues of order ``beta^2`` -- far beyond any feasible ``K``: with
+``beta_scale = 1`` exploration is *uninformed at feasible K*. Practical runs pass ``beta_scale``
+(recorded in ``hyper``), e.g. ``beta_scale = 1e-2``.
+
+Ties. Even with a practical radius the truncated objective is often flat: on the three-state
+hard instance ``u = min{1, beta ||psi||} = 1`` at every first-step action for thousands of
+episodes and the successor values are action-independent, so *every* action maximises the
+relaxed oracle's objective (``diagnostics["first_step_ties"]`` counts them). Any maximiser is a
+correct implementation of the relaxation; which one is played is ``tie_break``:
+
+- ``"random"`` (default): a uniformly random maximiser (seeded, own stream). Reconstructed: the
+  thesis assumes an exact oracle and says nothing on ties; a uniform choice is the neutral one.
+- ``"uncertainty"``: the maximiser of largest *uncapped* uncertainty ``beta max_f ||psi_f||``
+  (``min{1, .}`` is monotone, so it is a maximiser of the capped objective too).
+- ``"lowest"``: the lowest action index (the behaviour before issue 5). It plays a single
+  first-step action while the objective is saturated, which made the gap-vs-K and
+  episodes-vs-d claims fail (see proofs_check/claims/hf_rfe.py).
+
+Ties are decided within a relative ``1e-12`` of the maximum (``_linear_kernels.TIE_RTOL``):
+mathematically equal backups computed in different orders differ by rounding only.
 """
 
 from __future__ import annotations
@@ -55,6 +71,8 @@ from ..linear import MAX_ENUMERATED_STATES, Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
 
 HAT, TILDE = 0, 1
+TIE_BREAKS = ("uncertainty", "random", "lowest")
+_TIE_STREAM = 0x7E1E_B4EA  # spawn-key suffix of the tie-break stream (far above any spawn count)
 
 
 def theoretical_hyperparameters(d: int, H: int, K: int, B: float, delta: float) -> dict:
@@ -120,7 +138,8 @@ def environment_tables(lmdp: LinearMixtureMDP) -> tuple[np.ndarray, np.ndarray]:
 
 
 def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_scale: float = 1.0,
-            n_moments: int | None = None, weighted: bool = True, checkpoints=()) -> Exploration:
+            n_moments: int | None = None, weighted: bool = True, tie_break: str = "random",
+            checkpoints=()) -> Exploration:
     """Run HF-UCRL-RFE++'s exploration phase for ``K`` episodes.
 
     Parameters
@@ -142,6 +161,12 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     weighted : bool
         False replaces every HOME weight by 1 (ordinary ridge VTR): the "unweighted regression"
         ablation, whose guarantee is horizon-dependent.
+    tie_break : {"uncertainty", "random", "lowest"}
+        Which of the oracle's tied maximisers is played (see the module notes): a uniformly random
+        one (default; seeded from ``seed``, a stream separate from the transitions), the one of
+        largest *uncapped* uncertainty ``beta max_f ||psi_f(s, a)||``, or the lowest index (the
+        behaviour before issue 5, kept as an ablation). All three play a maximiser of the relaxed
+        oracle's objective.
     checkpoints : sequence of int
         Episode counts ``k <= K`` at which to keep a plannable snapshot of this same run (in
         ``exploration.checkpoints``, increasing ``k``). A snapshot uses the hyper-parameters of
@@ -156,9 +181,12 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         oracle), ``covered`` (``theta*`` in all ``2M`` frozen ellipsoids of radius
         ``beta_scale * beta_k`` at the start of the episode), ``error_ratio``
         (``||theta_hat[0] - theta*||_{hat Sigma_frozen[0]} / (beta_scale beta_k)``), ``states``
-        (K, H + 1) and ``actions`` (K, H).
+        (K, H + 1), ``actions`` (K, H) and ``first_step_ties`` (K,) (number of tied maximisers of
+        the oracle at the episode's start state and stage 0).
     """
     K, delta, beta_scale = _check_common(lmdp, K, delta, beta_scale)
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
     S, A, d, H = lmdp.S, lmdp.A, lmdp.d, lmdp.H
     hyper = theoretical_hyperparameters(d, H, K, lmdp.B, delta)
     M = hyper["n_moments"] if n_moments is None else check_positive_int("n_moments", n_moments)
@@ -166,7 +194,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     beta = beta_scale * hyper["beta_K"]  # beta := beta_K inside u and V_hat
     hyper.update(delta=delta, beta_scale=beta_scale, beta_used=beta, n_moments=M, weighted=bool(weighted),
                  B=lmdp.B, log_base=2, oracle="relaxed: theta = hat centre, per-pair vertex reward, greedy policy",
-                 plan_model="tilde level 0", certificate_ellipsoids="hat and tilde level 0")
+                 plan_model="tilde level 0", certificate_ellipsoids="hat and tilde level 0", tie_break=tie_break)
 
     def radius(k):
         return beta_scale * confidence_radius(k, d=d, H=H, B=lmdp.B, delta=delta, lam=lam, alpha=alpha,
@@ -184,11 +212,17 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     theta_star = np.asarray(lmdp.theta)
     ss = _seed_sequence(seed)
     rng = np.random.default_rng(ss)
+    # Tie-break uniforms: a child stream built without ss.spawn (which would mutate the caller's
+    # SeedSequence), so the transition stream is the same for every tie_break.
+    tie_rng = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, _TIE_STREAM)))
+    tie_key = np.zeros((H, S, A))
 
     diag = {"oracle_value": np.empty(K), "covered": np.empty(K, dtype=bool), "error_ratio": np.empty(K),
-            "states": np.empty((K, H + 1), dtype=np.int64), "actions": np.empty((K, H), dtype=np.int64)}
+            "states": np.empty((K, H + 1), dtype=np.int64), "actions": np.empty((K, H), dtype=np.int64),
+            "first_step_ties": np.empty(K, dtype=np.int64)}
     norms, vertices = np.empty((S, A)), np.empty((S, A), dtype=np.int64)
     V_hat, policy = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64)
+    n_tied = np.empty((H, S), dtype=np.int64)
 
     keep = _check_checkpoints(checkpoints, K)
     snapshots = []
@@ -207,25 +241,31 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         beta_k = radius(k + 1)
         # Audit-only: is theta* inside every frozen ellipsoid (the good event of Lemma 2.8.6)?
         err = theta - theta_star
-        dist2 = np.einsum("fmi,fmij,fmj->fm", err, gram_frozen, err)
+        dist2 = (np.matmul(gram_frozen, err[..., None])[..., 0] * err).sum(axis=-1)  # (2, M)
         diag["covered"][k] = bool(np.all(dist2 <= beta_k ** 2))
         diag["error_ratio"][k] = np.sqrt(max(dist2[HAT, 0], 0.0)) / beta_k
 
         # 1-2. Relaxed oracle: per-pair uncertainty, then the optimistic trajectory uncertainty.
         kern.max_vertex_norms(phi, inv_frozen[TILDE, 0], norms, vertices)
         u = np.minimum(1.0, beta * norms)
-        kern.uncertainty_dp(phi, u, theta[HAT, 0], inv_frozen[HAT, 0], 2.0 * beta, V_hat, policy)
+        if tie_break == "uncertainty":
+            tie_key[:] = norms  # uncapped: ranks actions that min{1, .} saturates to the same u
+        elif tie_break == "random":
+            tie_key[:] = tie_rng.random((H, S, A))
+        kern.uncertainty_dp(phi, u, tie_key, theta[HAT, 0], inv_frozen[HAT, 0], 2.0 * beta, V_hat, policy,
+                            n_tied)
         diag["oracle_value"][k] = float(lmdp.mu0 @ V_hat[0])
 
         # 3. Roll out pi_k; weighted VTR at every moment level of both families.
         kern.hf_episode(phi, cum_P, cum_mu0, rng.random(H + 1), policy, V_hat, vertices, theta, inv_run,
                         gram_run, inv_frozen, b, beta_k, alpha, gamma, bool(weighted),
                         diag["states"][k], diag["actions"][k])
+        diag["first_step_ties"][k] = n_tied[0, diag["states"][k, 0]]
 
         # 4. Freeze the Gram matrices for the next episode; estimates from the frozen inverses.
         gram_frozen[:] = gram_run
         inv_frozen[:] = inv_run
-        theta = np.einsum("fmij,fmj->fmi", inv_frozen, b)
+        theta = np.matmul(inv_frozen, b[..., None])[..., 0]
         if k + 1 in keep and k + 1 < K:
             snapshots.append(snapshot(k + 1))
 

@@ -9,9 +9,27 @@ the claim's parameters.
 Claims: (a) ``certificate`` -- the planner's certificate bounds the true gap; (b) ``horizon_free``
 -- episodes needed flat in H on the long-horizon chain; (c) ``gap_rate`` -- worst gap over the
 hard-instance family decays like K^-1/2; (d) ``d_scaling`` -- episodes needed grow at most like d^2.
-(c) and (d) are documented findings: with the relaxed oracle the truncated exploration objective
-``min{1, beta ||psi||}`` is flat while every action is still uncertain, the oracle plays the sign
-actions one at a time, and the three-state instances show a threshold then a collapse.
+
+History (issue 5): (c) and (d) were documented findings while the relaxed oracle broke its ties
+by lowest action index. With the practical radius the truncated objective ``min{1, beta ||psi||}``
+is saturated on the three-state instances for the whole budget, every first-step action is a
+maximiser, and the lowest-index rule played the sign actions one at a time. The oracle now plays a
+uniformly random maximiser (seeded; ``hf_rfe.explore(tie_break=...)``); the checks were also
+corrected: (c) scans the instances up to the hardest perturbation for the budget, (d) fits the
+rate in the number of unknown sign directions ``d - 1`` and measures the episodes after which the
+gap *stays* below eps. Both now hold at the quick and full budgets (full: gap_rate slope CI
+[-0.631, -0.448] (d=3), [-0.630, -0.510] (d=5); d_scaling [1.406, 1.801]; mutants caught).
+
+Open (issue 5): with the random tie-break ``horizon_free`` passes at quick but FAILS at full in
+one of its four groups (d=4, eps=0.01: slope CI [0.058, 0.310] > 0.15; means 46 / 66 / 54 / 101
+episodes at H = 10 / 30 / 100 / 300). The learner now reaches eps within 25-200 episodes at every
+H, so the measurement sits on the first doubling checkpoints (25, 50, 100) and the slope is
+resolution- and seed-noise-limited; it is not yet decided whether a finer checkpoint grid and a
+harder eps show it flat. Before the change it passed because small H needed more episodes
+(slopes about -0.5).
+
+Quick budget of the module: 37 s user time for 220 runs on 2 workers (61 s wall on a machine with
+load average 5; was 32 s user before issue 5); d_scaling is the largest share.
 """
 
 from __future__ import annotations
@@ -54,7 +72,7 @@ def doubling_checkpoints(k_max: int) -> tuple:
 # ============================================================================ (a) certificate
 def _certificate_run(params, seed, *, honest: bool):
     lmdp = random_linear_mixture(5, 3, 4, params["H"], seed=seed.spawn(1)[0])
-    run = hf_rfe.explore(lmdp, K=params["K"], seed=seed, beta_scale=params["beta_scale"])
+    run = hf_rfe.explore(lmdp, K=params["K"], seed=seed, beta_scale=params["beta_scale"], tie_break="random")
     battery = audit.reward_battery(lmdp, seed=0, exploration=run)
     result = audit.exact_gaps(run, battery)
     certificates = result.certificates
@@ -114,7 +132,8 @@ def _episodes_needed(module, params, seed, checkpoints, **kwargs):
 
 def observe_hf_episodes_needed(params, seed):
     """First checkpoint k <= k_max at which the worst exact battery gap is <= eps (HF-UCRL-RFE++)."""
-    return _episodes_needed(hf_rfe, params, seed, doubling_checkpoints(params["k_max"]), beta_scale=0.01)
+    return _episodes_needed(hf_rfe, params, seed, doubling_checkpoints(params["k_max"]), beta_scale=0.01,
+                            tie_break="random")
 
 
 def observe_ucrl_episodes_needed(params, seed):
@@ -129,7 +148,8 @@ HORIZON_FREE = Claim(
     statement=("The number of exploration episodes needed for an eps-optimal policy for every reward "
                "(sum of rewards <= 1) is O~(d^2 eps^-2): at most polylogarithmic in H."),
     provenance=Provenance("reconstructed", "The H-independence is Thm 2.6.3 / Cor 2.6.4 of the paper; the test "
-                                           "is reconstructed: the relaxed exploration oracle, the two-state "
+                                           "is reconstructed: the relaxed exploration oracle (random tie-breaking "
+                                           "among its maximisers, seeded), the two-state "
                                            "long-horizon chain of shared/papers/hf-reward-free.md 5.3, and a "
                                            "practical radius beta_scale=0.01 (0.3 for the UCRL-RFE mutant) "
                                            "because the theorem's radius leaves exploration uninformed at any "
@@ -167,23 +187,40 @@ def first_step_actions_tried(run) -> int:
     return int(np.unique(run.diagnostics["actions"][:, 0]).size)
 
 
-def scanned_budgets(params) -> tuple:
-    """``(scan_from, scan_from * scan_factor, ..., scan_to)``: the budgets whose hard instances are scanned."""
-    lo, hi, factor = params["scan_from"], params["scan_to"], params["scan_factor"]
-    out = [lo]
-    while out[-1] * factor <= hi:
-        out.append(out[-1] * factor)
-    if out[-1] != hi:
-        raise ValueError(f"scan_to = {hi} is not scan_from = {lo} times a power of scan_factor = {factor}")
+#: ``delta0`` of ``three_state_hard`` (the thesis's 1/6): the family is valid for ``(d - 1) Delta <= delta0``.
+_DELTA0 = 1.0 / 6.0
+
+
+def scanned_deltas(params) -> tuple:
+    """Perturbations of the scanned hard instances, largest first.
+
+    ``Delta_j = delta0 / (d - 1) * scan_factor^-j`` for ``j = 0, 1, ...`` while
+    ``Delta_j >= (192 scan_floor_K)^-1/2``: from the largest perturbation the family allows down to
+    Thm 2.6.8's ``Delta`` for the budget ``scan_floor_K``. The instance hardest for a learner with
+    ``K`` episodes has ``Delta ~ c / sqrt(K)`` with ``c`` set by the noise (measured about 0.3 here,
+    above the lower bound's ``1 / sqrt(192)``), so the scan must reach well above Thm 2.6.8's values.
+    """
+    d, factor, floor_K = params["d"], params["scan_factor"], params["scan_floor_K"]
+    if not factor > 1:
+        raise ValueError(f"scan_factor = {factor!r} must be > 1")
+    # Just inside the validity limit: at (d - 1) Delta = delta0 exactly the worst action reaches x3
+    # with probability 0, which rounding can make -1e-18.
+    top, floor = (1 - 1e-3) * _DELTA0 / (d - 1), (192.0 * floor_K) ** -0.5
+    if top < floor:
+        raise ValueError(f"scan_floor_K = {floor_K} gives Delta {floor!r} above the largest valid {top!r}")
+    out = [top]
+    while out[-1] / factor >= floor:
+        out.append(out[-1] / factor)
     return tuple(out)
 
 
 def _gap_rate_run(params, seed, *, episodes: int):
-    budgets = scanned_budgets(params)
-    worst, tried = np.empty(len(budgets)), np.empty(len(budgets))
-    for j, (K_instance, child) in enumerate(zip(budgets, seed.spawn(len(budgets)))):
-        inst = hard_instance_for_budget(params["d"], params["H"], K_instance, child)
-        run = hf_rfe.explore(inst.lmdp, K=episodes, seed=seed, beta_scale=params["beta_scale"])
+    deltas = scanned_deltas(params)
+    worst, tried = np.empty(len(deltas)), np.empty(len(deltas))
+    for j, (Delta, child) in enumerate(zip(deltas, seed.spawn(len(deltas)))):
+        inst = three_state_hard(params["d"], params["H"], Delta, seed=child, delta0=_DELTA0)
+        run = hf_rfe.explore(inst.lmdp, K=episodes, seed=seed, beta_scale=params["beta_scale"],
+                             tie_break="random")
         battery = audit.reward_battery(inst.lmdp, seed=0, exploration=run)
         worst[j] = audit.exact_gaps(run, battery).worst_gap
         tried[j] = first_step_actions_tried(run)
@@ -194,8 +231,8 @@ def _gap_rate_run(params, seed, *, episodes: int):
 def observe_gap_rate(params, seed):
     """Worst exact battery gap after ``K`` episodes, worst over the scanned hard instances.
 
-    Returns ``worst_gap`` (scalar) and ``worst_gap_per_instance``, shape (n_scanned,), one entry per
-    instance ``Delta^2 = 1 / (192 K')`` for ``K'`` in :func:`scanned_budgets` (same order).
+    Returns ``worst_gap`` (scalar), ``worst_gap_per_instance`` and ``first_step_actions_tried``,
+    shape (n_scanned,), one entry per ``Delta`` of :func:`scanned_deltas` (same order).
     """
     return _gap_rate_run(params, seed, episodes=params["K"])
 
@@ -211,17 +248,23 @@ GAP_RATE = Claim(
     statement=("The worst suboptimality over rewards after K exploration episodes is O~(d^2/K + d/sqrt(K)) "
                "(Thm 2.6.3): worst-case over instances, it decays at least like K^-1/2."),
     provenance=Provenance("reconstructed", "The rate is Thm 2.6.3; the test is reconstructed: the relaxed "
-                                           "oracle and beta_scale=0.01 (the theorem's radius leaves exploration "
-                                           "uninformed at feasible K), the worst gap over a finite battery for "
-                                           "the sup over rewards, and for the sup over instances the worst of "
-                                           "Thm 2.6.8's instances Delta^2 = 1/(192K') over a fixed scan of K' "
-                                           "(one instance per K is self-similar: any policy's gap is <= 2 Delta "
-                                           "(d-1), so even a learner that stops learning decays like K^-0.4)."),
+                                           "oracle with random tie-breaking among its maximisers (hf_rfe.explore "
+                                           "tie_break='random', seeded) and beta_scale=0.01 (the theorem's radius "
+                                           "leaves exploration uninformed at feasible K), the worst gap over a "
+                                           "finite battery for the sup over rewards, and for the sup over instances "
+                                           "the worst of Thm 2.6.8's three-state instances over a fixed geometric "
+                                           "scan of Delta, from just inside the validity limit delta0/(d-1) down "
+                                           "to Thm 2.6.8's Delta for the largest budget. The hardest Delta for a "
+                                           "budget K is about 0.3/sqrt(K) (measured), above Thm 2.6.8's "
+                                           "1/sqrt(192 K): a scan restricted to Delta^2 = 1/(192 K') with K' >= 100 "
+                                           "misses it and flattens the curve (slope about -0.3 with the same "
+                                           "learner), and one instance per K cannot fail (self-similar: a learner "
+                                           "frozen after 25 episodes also passes)."),
     observe=observe_gap_rate,
     sweep=Sweep(quick=Grid(K=[100, 400, 1600], d=[4], H=[3], beta_scale=[0.01],
-                           scan_from=[100], scan_to=[1600], scan_factor=[4]),
+                           scan_factor=[2], scan_floor_K=[1600]),
                 full=Grid(K=[100, 200, 400, 800, 1600, 3200], d=[3, 5], H=[3], beta_scale=[0.01],
-                          scan_from=[100], scan_to=[3200], scan_factor=[2]),
+                          scan_factor=[2], scan_floor_K=[3200]),
                 seeds_quick=10, seeds_full=20),
     rule=Rate("worst_gap", param="K", exponent=-0.5, tolerance=0.15, sided="upper",
               justification="the O~ hides log^2(KH) factors, a slope of < 0.15 over K in [100, 3200]; "
@@ -231,18 +274,6 @@ GAP_RATE = Claim(
                     why="25 exploration episodes whatever K: on the fixed scan of instances its gaps do not "
                         "decay at all (slope about 0)")],
     observed="worst battery gap (worst scanned instance)",
-    finding=("Does not hold at feasible K for the relaxed oracle: slope CI [-0.371, -0.209] (quick, d=4), "
-             "[-0.170, -0.050] and [-0.172, -0.069] (full, d=3 and 5), not <= -0.35 -- a threshold, not K^-1/2. "
-             "While beta ||psi||_{Sigma^-1} >= 1 for every action, the truncated uncertainty u = min{1, .} is 1 "
-             "everywhere, the oracle's objective is flat and its argmax keeps the lowest-index action: "
-             "exploration plays a single first-step action for the first 200-400 episodes "
-             "(first_step_actions_tried = 1 on every scanned instance at K <= 200 for d=3 and K <= 400 for "
-             "d=4, 5), so the d-1 sign directions cannot be separated. Worst gap on the largest-Delta instance "
-             "(Delta^2 = 1/19200), mean of 20 seeds at K = 100, 200, ..., 3200: d=3 0.012, 0.012, 0.008, 0.013, "
-             "0.008, 0.006; d=5 0.027, 0.019, 0.022, 0.020, 0.021, 0.017. With one instance per K "
-             "(Delta^2 = 1/(192K)) the slope does pass (CI [-0.68, -0.46], d=4, H=10) but cannot fail: that "
-             "design is self-similar (every policy's gap is <= 2 Delta (d-1)) and a learner frozen after 25 "
-             "episodes also gives CI [-0.46, -0.30]."),
 )
 
 
@@ -250,12 +281,28 @@ GAP_RATE = Claim(
 #: Instances of the d-scaling claim: Delta = factor * eps / (d - 1), so that a wrong sign costs a
 #: fixed share of eps spread over the d - 1 directions (the lower bound's gap ~ Delta (d - 1));
 #: the factors scan for the hardest one (valid while 4 eps <= delta0 = 1/6).
-_DELTA_FACTORS = (1.0, 2.0, 4.0)
+_DELTA_FACTORS = (1.0, 2.0 ** 0.5, 2.0, 2.0 ** 1.5, 4.0)
+
+
+def settled_checkpoint(checkpoints, gaps, eps) -> float:
+    """First checkpoint from which the gap stays ``<= eps`` at every later checkpoint.
+
+    ``gaps[i]`` is the gap at ``checkpoints[i]``. A gap that dips below ``eps`` by luck and rises
+    again does not count: (eps, delta)-learnability asks for an eps-optimal answer at the budget,
+    not at one lucky earlier budget. Returns ``2 * checkpoints[-1]`` (censored: a lower bound) when
+    the last gap exceeds ``eps``.
+    """
+    needed = 2.0 * checkpoints[-1]
+    for k, gap in zip(checkpoints[::-1], gaps[::-1]):
+        if gap > eps:
+            break
+        needed = float(k)
+    return needed
 
 
 def _d_scaling_run(params, seed, *, thinned: bool):
-    d, eps = params["d"], params["eps"]
-    n_signs = d - 1
+    n_signs, eps = params["n_signs"], params["eps"]
+    d = n_signs + 1
     checkpoints = doubling_checkpoints(params["k_max"])
     # The thinned mutant answers at checkpoint k with the snapshot after k // (d - 1) episodes.
     read_at = {k: max(k // n_signs, 1) if thinned else k for k in checkpoints}
@@ -263,20 +310,20 @@ def _d_scaling_run(params, seed, *, thinned: bool):
     for j, (factor, child) in enumerate(zip(_DELTA_FACTORS, seed.spawn(len(_DELTA_FACTORS)))):
         inst = three_state_hard(d, params["H"], factor * eps / n_signs, seed=child)
         run = hf_rfe.explore(inst.lmdp, K=checkpoints[-1], seed=seed, beta_scale=params["beta_scale"],
-                             checkpoints=sorted(set(read_at.values()) - {checkpoints[-1]}))
+                             tie_break="random", checkpoints=sorted(set(read_at.values()) - {checkpoints[-1]}))
         snapshots = {snap.K: snap for snap in (*run.checkpoints, run)}
         battery = audit.reward_battery(inst.lmdp, seed=0)
         gaps = {k: audit.exact_gaps(snap, battery).worst_gap for k, snap in snapshots.items()}
-        hit = [k for k in checkpoints if gaps[read_at[k]] <= eps]
         # Censored runs count as twice the budget: a lower bound, so a steep slope is not manufactured.
-        needed[j] = hit[0] if hit else 2.0 * checkpoints[-1]
+        needed[j] = settled_checkpoint(checkpoints, [gaps[read_at[k]] for k in checkpoints], eps)
         tried[j] = first_step_actions_tried(run)
     return {"episodes_needed": np.array(needed.max()), "episodes_needed_per_instance": needed,
             "censored": np.array(float(needed.max() > checkpoints[-1])), "first_step_actions_tried": tried}
 
 
 def observe_d_scaling(params, seed):
-    """Episodes until the worst exact battery gap is <= eps, worst over the scanned ``Delta`` factors.
+    """Episodes after which the worst exact battery gap stays <= eps (:func:`settled_checkpoint`),
+    worst over the scanned ``Delta`` factors; ``d = n_signs + 1``.
 
     Returns ``episodes_needed`` (scalar), ``episodes_needed_per_instance`` (one per factor of
     ``_DELTA_FACTORS``), ``censored`` (1.0 if the worst instance never reached eps) and
@@ -296,30 +343,32 @@ D_SCALING = Claim(
     statement=("The episodes needed for an eps-optimal policy for every reward grow at most like d^2 "
                "(Thm 2.6.3, Cor 2.6.4; matched by the lower bound Thm 2.6.8)."),
     provenance=Provenance("reconstructed", "The d^2 is Cor 2.6.4; the test is reconstructed: the relaxed "
-                                           "oracle and beta_scale=0.01 (the theorem's radius leaves exploration "
-                                           "uninformed at feasible K), the worst gap over a finite battery, "
-                                           "Thm 2.6.8's three-state instance with Delta = c eps/(d-1) (Delta "
-                                           "tied to eps/d as in the lower bound), worst over c in {1, 2, 4}, H=3 "
-                                           "(the instance's only decision is the first step)."),
+                                           "oracle with random tie-breaking among its maximisers (seeded) and "
+                                           "beta_scale=0.01 (the theorem's radius leaves exploration uninformed "
+                                           "at feasible K), the worst gap over a finite battery, Thm 2.6.8's "
+                                           "three-state instance with Delta = c eps/(d-1), worst over "
+                                           "c in {1, 2^0.5, 2, 2^1.5, 4}, H=3 (the only decision is the first "
+                                           "step). Episodes needed = first doubling checkpoint from which the "
+                                           "gap stays <= eps (a lucky early dip does not count). The rate is "
+                                           "fitted in n_signs = d - 1, the number of unknown sign directions: "
+                                           "this family's sample complexity is Theta((d-1)^2 eps^-2) (the lower "
+                                           "bound's construction), and (d-1)^2 has a log-log slope of 2.6-3.2 "
+                                           "in d over d in [2, 6], so a slope test in d fails an optimal learner. "
+                                           "Limitation: (d-1)^2 <= d^2, but on d <= 6 a learner growing like "
+                                           "d^3 is not distinguishable from (d-1)^2 by any fit; one growing like "
+                                           "(d-1)^3 (the mutant) is."),
     observe=observe_d_scaling,
-    sweep=Sweep(quick=Grid(d=[2, 3, 4], eps=[0.04], H=[3], beta_scale=[0.01], k_max=[1600]),
-                full=Grid(d=[2, 3, 4, 5, 6], eps=[0.04], H=[3], beta_scale=[0.01], k_max=[6400]),
-                seeds_quick=5, seeds_full=10),
-    rule=Rate("episodes_needed", param="d", exponent=2.0, tolerance=0.3, sided="upper",
-              justification="log factors (d in log(1 + KH/(d lam alpha^2)), log^2 of the budget) change the "
-                            "slope by < 0.3 over d in [2, 6]"),
-    bound=lambda p: 100.0 * p["d"] ** 2,
+    sweep=Sweep(quick=Grid(n_signs=[1, 2, 3, 4], eps=[0.04], H=[3], beta_scale=[0.01], k_max=[1600]),
+                full=Grid(n_signs=[1, 2, 3, 4, 5], eps=[0.04], H=[3], beta_scale=[0.01], k_max=[6400]),
+                seeds_quick=10, seeds_full=20),
+    rule=Rate("episodes_needed", param="n_signs", exponent=2.0, tolerance=0.3, sided="upper",
+              justification="log factors (d in log(1 + KH/(d lam alpha^2)), log^2 of the budget, the union "
+                            "over d - 1 signs) change the slope by < 0.3 over d - 1 in [1, 5]"),
+    bound=lambda p: 100.0 * p["n_signs"] ** 2,
     mutants=[Mutant("thinned_data", observe_d_scaling_thinned,
                     why="only one episode in d-1 reaches the regression (a learner that informs one sign "
-                        "direction per episode): d-1 times more episodes, a slope of about 3")],
-    observed="episodes to worst gap <= eps (worst scanned instance)",
-    finding=("Does not hold at feasible budgets for the relaxed oracle: slope CI [3.82, 4.85] (full, d = 2..6, "
-             "10 seeds) and [4.98, 6.71] (quick, d = 2..4) vs <= 2.3. Mean episodes needed (full) 108 / 1760 / "
-             "5140 / >= 9920 / >= 10880 for d = 2..6 (60% and 70% of the d = 5, 6 runs censored at 2 x 6400). "
-             "Same mechanism as hf_rfe.gap_rate: with u = min{1, beta ||psi||} saturated the oracle plays the "
-             "sign actions one at a time in index order (first_step_actions_tried = 2 over 1600 episodes at "
-             "every d, quick), and the lowest-index actions spanning all d-1 sign directions are the first "
-             "2^(d-2) + 1, so the phase before identification grows much faster than d^2."),
+                        "direction per episode): d-1 times more episodes, a slope one larger")],
+    observed="episodes after which the worst gap stays <= eps (worst scanned instance)",
 )
 
 CLAIMS = [CERTIFICATE, HORIZON_FREE, GAP_RATE, D_SCALING]
