@@ -144,12 +144,25 @@ class Grid:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The quick and full budgets of a claim: a parameter grid times a number of seeds."""
+    """The quick and full budgets of a claim: a parameter grid times a number of seeds.
+
+    Attributes
+    ----------
+    quick, full : Grid
+    seeds_quick, seeds_full : int
+    common_seeds_over : tuple of str
+        Grid axes the run's seed does NOT depend on (common random numbers). With
+        ``common_seeds_over=("K",)`` the runs at every ``K`` of one seed index share their seed, so
+        for an algorithm whose first ``K`` episodes do not depend on the budget the run at ``K`` is
+        the prefix of the run at the largest ``K``: each seed index contributes a whole curve, and a
+        rate fitted across ``K`` is not swamped by run-to-run spread. Default: every axis counts.
+    """
 
     quick: Grid
     full: Grid
     seeds_quick: int
     seeds_full: int
+    common_seeds_over: tuple = ()
 
     def __post_init__(self):
         for name in ("quick", "full"):
@@ -157,6 +170,19 @@ class Sweep:
                 raise ValueError(f"Sweep.{name} must be a Grid, got {type(getattr(self, name)).__name__}")
         check_positive_int("seeds_quick", self.seeds_quick)
         check_positive_int("seeds_full", self.seeds_full)
+        if isinstance(self.common_seeds_over, str) or not all(isinstance(a, str) for a in self.common_seeds_over):
+            raise ValueError(f"Sweep.common_seeds_over must be a tuple of axis names, got {self.common_seeds_over!r}")
+        object.__setattr__(self, "common_seeds_over", tuple(self.common_seeds_over))
+        for name in ("quick", "full"):
+            axes = getattr(self, name).axes
+            missing = [a for a in self.common_seeds_over if a not in axes]
+            if missing:
+                raise ValueError(f"Sweep.common_seeds_over names {missing[0]!r}, not an axis of the {name} grid "
+                                 f"(axes: {sorted(axes)})")
+
+    def seed_params(self, params: dict) -> dict:
+        """The part of a parameter point the run's seed is derived from (``common_seeds_over`` removed)."""
+        return {k: v for k, v in params.items() if k not in self.common_seeds_over}
 
     def grid(self, budget: str) -> Grid:
         _check_budget(budget)

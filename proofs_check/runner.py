@@ -313,7 +313,7 @@ def _compute(tasks, claims, versions, results, store, executor, progress) -> int
     try:
         for task in tasks:
             claim = claims[task.claim_index]
-            seed = derive_seed(claim.id, task.params, task.seed_index)
+            seed = derive_seed(claim.id, claim.sweep.seed_params(task.params), task.seed_index)
             fut = executor.submit(execute_run, observers[task.claim_index][task.variant], task.params, seed)
             futures[fut] = task
             if fut.done():   # inline executor: persist at once, not after the whole sweep

@@ -202,3 +202,58 @@ def test_lsvi_ucb_reproducible_and_learns(small_mdp):
 def test_lsvi_ucb_feature_shape_error(small_mdp):
     with pytest.raises(ValueError, match="features must have shape"):
         lsvi_ucb.run(small_mdp, K=2, seed=0, features=np.ones((3, 12, 3, 2)))
+
+
+# ----------------------------------------------------------------------------- result attributes
+def test_feature_angle_and_nash_gap_are_result_attributes(small_mdp):
+    """``res.feature_angle`` / ``res.nash_gap`` are the extras arrays themselves (read-only, shape (K,))."""
+    res = contrastive_ucb.run(small_mdp, K=3, seed=0, bonus_scale=0.2)
+    assert res.feature_angle is res.extras["feature_angle"] and res.feature_angle.shape == (3,)
+    assert np.all((res.feature_angle >= 0) & (res.feature_angle <= np.pi / 2 + 1e-12))
+    assert not res.feature_angle.flags.writeable
+    with pytest.raises(AttributeError, match="no 'nash_gap'"):
+        res.nash_gap
+    assert not hasattr(res, "nash_gap")
+    game = random_lowrank_game(3, 2, 2, 2, 2, seed=0)
+    g = contrastive_ucb.run_game(game, K=2, seed=0, bonus_scale=0.2)
+    assert g.nash_gap is g.extras["nash_gap"] and g.nash_gap.shape == (2,)
+    assert g.feature_angle.shape == (2,)
+
+
+def test_other_algorithms_results_have_no_feature_angle():
+    from mdpkit.algorithms.results import RunResult
+
+    res = RunResult.from_values("ucbvi", [0.5, 0.7], 1.0, seed=0, hyper={})
+    with pytest.raises(AttributeError, match="'ucbvi' result has no 'feature_angle'"):
+        res.feature_angle
+    np.testing.assert_allclose(res.regret, [0.5, 0.8])  # unchanged construction path
+
+
+# ----------------------------------------------------------------------------- cold refits
+def test_cold_refits_recover_the_lock_features():
+    """Regression for the warm-start basin: with cold refits the learned span of the lock is exact."""
+    from mdpkit.envs.lowrank import combination_lock
+
+    lock = combination_lock(3, 2, 3, seed=0)
+    res = contrastive_ucb.run(lock, K=200, seed=0, bonus_scale=0.3)
+    assert res.hyper["cold_refits"] is True and res.extras["cold_refit_wins"] >= 1
+    assert res.feature_angle[-1] < 0.2
+    off = contrastive_ucb.run(lock, K=5, seed=0, bonus_scale=0.3, cold_refits=False)
+    assert off.hyper["cold_refits"] is False and off.extras["cold_refit_wins"] == 0
+
+
+def test_cold_refits_keep_random_features_fixed(small_mdp):
+    """The restarted learner uses the same init seed, so frozen random features stay the same."""
+    ex = contrastive_ucb._Explorer(small_mdp.P, small_mdp.mu0, small_mdp.A, small_mdp.d,
+                                   np.full(small_mdp.S, 1.0 / small_mdp.S), 1, 20, "random", 1.0, 5)
+    phi0 = ex.learner.current().phi.copy()
+    policy = np.full((small_mdp.H, small_mdp.S, small_mdp.A), 1.0 / small_mdp.A)
+    for _ in range(4):  # fits 1, 2 and 4 include a cold refit
+        ex.collect(policy, "per_stage")
+        fit, _, _ = ex.fit_and_bonus(1.0)
+        np.testing.assert_array_equal(fit.phi, phi0)
+
+
+def test_cold_refits_flag_is_validated(small_mdp):
+    with pytest.raises(ValueError, match="cold_refits must be True or False"):
+        contrastive_ucb.run(small_mdp, K=1, seed=0, cold_refits=1)

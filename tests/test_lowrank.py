@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mdpkit
-from mdpkit.envs.lowrank import block_mdp, random_lowrank_game, random_lowrank_mdp
+from mdpkit.envs.lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
 from mdpkit.lowrank import LowRankMarkovGame, LowRankMDP
 from mdpkit.markov_game import MarkovGame
 
@@ -140,6 +140,52 @@ def test_block_mdp_structure(Z, obs, A, seed, emission):
         assert support.min() >= z * obs and support.max() < (z + 1) * obs
 
 
+def _lock_value_formula(m, key, policy):
+    """The documented ``V^pi = prod_h sum_{x good} q_h(x) pi_h(key[h] | x)`` (plain numpy)."""
+    obs = m.S // 2
+    value = 1.0
+    for h in range(m.H):
+        q = m.mu0[:obs] if h == 0 else m.psi[h - 1, 0, :obs]
+        value *= float(q @ policy[h, :obs, key[h]])
+    return value
+
+
+@given(H=st.integers(1, 5), A=st.integers(2, 4), obs=st.integers(1, 5), seed=st.integers(0, 2**16),
+       emission=st.sampled_from(["uniform", "dirichlet"]))
+def test_combination_lock_values_match_the_exact_solver(H, A, obs, seed, emission):
+    m = combination_lock(H, A, obs, emission=emission, seed=seed)
+    assert (m.H, m.S, m.A, m.d) == (H, 2 * obs, A, 2)
+    key = np.array([int(np.flatnonzero(m.phi[h, 0, :, 0])[0]) for h in range(H)])  # the good action
+    assert mdpkit.solve(m.to_tabular()).value == pytest.approx(1.0, abs=1e-12)  # documented V* = 1
+    rng = np.random.default_rng(seed)
+    for _ in range(3):  # any (randomised) policy: the product formula
+        policy = rng.dirichlet(np.ones(A), size=(H, m.S))
+        assert mdpkit.evaluate(m.to_tabular(), policy).value == pytest.approx(
+            _lock_value_formula(m, key, policy), abs=1e-12)
+    uniform = np.full((H, m.S, A), 1.0 / A)
+    assert mdpkit.evaluate(m.to_tabular(), uniform).value == pytest.approx(A ** -H, rel=1e-12)
+    # one wrong action on every good observation of any stage loses everything
+    wrong = np.eye(A)[np.broadcast_to(key[:, None], (H, m.S))].copy()
+    h = int(rng.integers(H))
+    wrong[h, :obs] = np.eye(A)[(key[h] + 1) % A]
+    assert mdpkit.evaluate(m.to_tabular(), wrong).value == pytest.approx(0.0, abs=1e-12)
+
+
+def test_combination_lock_structure_and_key():
+    m = combination_lock(4, 3, 2, key=[2, 0, 1, 2])
+    assert m.name.startswith("combination_lock(H=4, A=3, obs=2, key=2012")
+    good = np.arange(m.S) < 2
+    for h, k in enumerate([2, 0, 1, 2]):
+        np.testing.assert_array_equal(m.phi[h, :, :, 0], good[:, None] & (np.arange(3) == k)[None, :])
+    np.testing.assert_array_equal(m.phi[..., 1], 1.0 - m.phi[..., 0])
+    np.testing.assert_array_equal(m.R[:-1], 0.0)  # reward only at the last stage
+    np.testing.assert_array_equal(m.R[-1], m.phi[-1, :, :, 0])
+    np.testing.assert_array_equal(m.mu0, [0.5, 0.5, 0.0, 0.0])
+    # the same seed gives the same instance; the default key is drawn from it
+    a, b = combination_lock(6, 3, 2, seed=7), combination_lock(6, 3, 2, seed=7)
+    np.testing.assert_array_equal(a.phi, b.phi)
+
+
 def test_random_lowrank_game():
     g = random_lowrank_game(6, 2, 3, 2, 3, seed=0)
     assert (g.S, g.A, g.B, g.d) == (6, 2, 3, 3)
@@ -152,6 +198,13 @@ def test_random_lowrank_game():
     (lambda: random_lowrank_mdp(5, 2, 2, 2, phi_concentration=0.0), "phi_concentration"),
     (lambda: block_mdp(2, 3, 2, 2, emission="gauss"), "emission"),
     (lambda: random_lowrank_game(5, 2, 0, 2, 2), "B must be >= 1"),
+    (lambda: combination_lock(3, 1, 2), "A must be >= 2"),
+    (lambda: combination_lock(0, 2, 2), "H must be >= 1"),
+    (lambda: combination_lock(3, 2, 0), "obs_per_state must be >= 1"),
+    (lambda: combination_lock(3, 2, 2, key=[0, 1]), r"key must have shape \(H,\) = \(3,\)"),
+    (lambda: combination_lock(3, 2, 2, key=[0, 2, 1]), r"key\[1\] = 2 is not an action in \[0, 2\)"),
+    (lambda: combination_lock(3, 2, 2, key=[0, 0.5, 1]), r"key\[1\] = 0.5 is not an action"),
+    (lambda: combination_lock(3, 2, 2, emission="gauss"), "emission"),
 ])
 def test_generator_argument_errors(call, pattern):
     with pytest.raises(ValueError, match=pattern):

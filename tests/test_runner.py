@@ -141,3 +141,29 @@ def test_make_executor_validates_workers():
 def test_code_version_can_be_pinned(monkeypatch):
     monkeypatch.setenv("PROOFS_CHECK_CODE_VERSION", "ci-abc123")
     assert code_version(MEAN_RATE) == "ci-abc123"
+
+
+def test_common_seeds_over_shares_the_seed_across_an_axis(tmp_path):
+    """With common_seeds_over=("i",) every i of one seed index sees the same seed (common random
+    numbers); without it the seeds differ. An axis the grids lack is a clear ValueError."""
+    import dataclasses
+
+    from proofs_check import Grid, Sweep
+
+    shared = dataclasses.replace(SLOW_BOUND, id="synthetic.shared_seed",
+                                 sweep=dataclasses.replace(SLOW_BOUND.sweep, common_seeds_over=("i",)))
+    draws = {}
+    for claim in (SLOW_BOUND, shared):
+        with ResultStore(tmp_path / claim.id) as store:
+            report = run_claims([claim], store=store, executor=InlineExecutor())
+        runs = report.results[0].runs["claim"]
+        draws[claim.id] = {(r.params["i"], r.seed_index): tuple(np.ravel(r.observed["u"])) for r in runs}
+    own, common = draws[SLOW_BOUND.id], draws["synthetic.shared_seed"]
+    n_seeds = SLOW_BOUND.sweep.seeds_quick
+    assert all(common[(0, s)] == common[(1, s)] for s in range(n_seeds))
+    assert len({common[(0, s)] for s in range(n_seeds)}) == n_seeds   # still distinct across seed indices
+    assert not any(own[(0, s)] == own[(1, s)] for s in range(n_seeds))
+    with pytest.raises(ValueError, match="common_seeds_over names 'K'"):
+        Sweep(quick=Grid(i=[0]), full=Grid(i=[0]), seeds_quick=1, seeds_full=1, common_seeds_over=("K",))
+    with pytest.raises(ValueError, match="tuple of axis names"):
+        Sweep(quick=Grid(i=[0]), full=Grid(i=[0]), seeds_quick=1, seeds_full=1, common_seeds_over="i")

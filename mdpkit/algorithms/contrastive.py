@@ -30,7 +30,9 @@ The gradient is analytic: with ``w = softmax(theta[x] + vartheta[:, s'])`` (the 
     d loss / d theta[x]          = r * (w - phi(x)),
     d loss / d vartheta[:, s']   = r * w.
 
-Parameters are fitted by L-BFGS-B (scipy) with box bounds, warm-started from the previous fit.
+Parameters are fitted by a projected L-BFGS with box bounds (numba, :func:`_minimize_box`),
+warm-started from the previous fit; each refit first re-optimises the block of parameters the new
+data touch, then all of them (see :class:`ContrastiveLearner`).
 """
 
 from __future__ import annotations
@@ -38,20 +40,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from scipy.linalg import subspace_angles
-from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
 
 from .._validation import as_float_array, check_positive_int, check_stochastic
+from ._contrastive_kernels import (_loss_and_grad_kernel, _mean_loss_grad, _minimize_box,
+                                   _select_block)
 
 __all__ = ["ContrastiveFit", "ContrastiveLearner", "contrastive_loss", "feature_angle"]
 
 #: |theta| bound: softmax features closer than e^-40 to a vertex are numerically a vertex anyway;
-#: bounding keeps L-BFGS-B from drifting along the flat directions towards infinity.
+#: bounding keeps L-BFGS from drifting along the flat directions towards infinity.
 THETA_BOUND = 20.0
 #: Lower bound on vartheta: ratios below e^-20 ~ 2e-9 are numerically zero transitions.
 LOG_RATIO_FLOOR = -20.0
+#: A refit's block passes stop (and a full pass takes over) once a block involves more than this
+#: share of the data: then a block pass costs about as much as a full pass and saves nothing
+#: (measured on S = 10: block passes made refits 2-4x slower than full passes).
+_BLOCK_DATA_SHARE = 0.25
 
 
 # --------------------------------------------------------------------------- the loss
@@ -85,47 +91,6 @@ def _loss_and_grad_reference(params, stage, anchor, next_state, label, weight, s
         g_vartheta[:, i] = np.bincount(rows_vartheta, weights=r * w[:, i], minlength=H * S)
     grad = np.concatenate([g_theta.ravel(), g_vartheta.reshape(H, S, d).transpose(0, 2, 1).ravel()])
     return total, grad
-
-
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _loss_and_grad_kernel(theta, vartheta, stage, anchor, next_state, label, weight, log_m,
-                          g_theta, g_vartheta):
-    """Weighted loss sum; writes the gradient into the caller-owned ``g_theta`` (H, N, d) and
-    ``g_vartheta`` (H, d, S). One fused pass over the data (no (n, d) temporaries)."""
-    g_theta[:] = 0.0
-    g_vartheta[:] = 0.0
-    d = theta.shape[2]
-    joint = np.empty(d)
-    exp_th = np.empty(d)
-    exp_joint = np.empty(d)
-    total = 0.0
-    for n in range(stage.shape[0]):
-        h, x, t = stage[n], anchor[n], next_state[n]
-        max_th = -np.inf
-        max_joint = -np.inf
-        for i in range(d):
-            joint[i] = theta[h, x, i] + vartheta[h, i, t]
-            max_th = max(max_th, theta[h, x, i])
-            max_joint = max(max_joint, joint[i])
-        sum_th = 0.0
-        sum_joint = 0.0
-        for i in range(d):
-            exp_th[i] = np.exp(theta[h, x, i] - max_th)
-            exp_joint[i] = np.exp(joint[i] - max_joint)
-            sum_th += exp_th[i]
-            sum_joint += exp_joint[i]
-        z = (max_joint + np.log(sum_joint)) - (max_th + np.log(sum_th)) - log_m
-        y = label[n]
-        u = -z if y == 1.0 else z  # the loss is softplus(u)
-        e = np.exp(-abs(z))
-        total += weight[n] * (max(u, 0.0) + np.log1p(e))
-        sig = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-        r = weight[n] * (sig - y)
-        for i in range(d):
-            w_i = exp_joint[i] / sum_joint
-            g_theta[h, x, i] += r * (w_i - exp_th[i] / sum_th)
-            g_vartheta[h, i, t] += r * w_i
-    return total
 
 
 def _loss_and_grad(params, stage, anchor, next_state, label, weight, shape, log_m, grad_out=None):
@@ -201,9 +166,11 @@ class ContrastiveFit:
     loss : float
         Final mean training loss.
     n_iterations : int
-        L-BFGS-B iterations of this fit.
+        Iterations of the full pass of this fit.
     converged : bool
-        Whether L-BFGS-B reported convergence (rather than the iteration cap).
+        Whether the full pass met a stopping tolerance (rather than the iteration cap).
+    n_local_iterations : int
+        Iterations of the local pass that preceded the full pass (see ``ContrastiveLearner``).
     """
 
     phi: np.ndarray
@@ -212,6 +179,7 @@ class ContrastiveFit:
     loss: float
     n_iterations: int
     converged: bool
+    n_local_iterations: int = 0
 
     def ratio(self) -> np.ndarray:
         """Estimated density ratio ``phi @ psi``, shape (H, N, S)."""
@@ -244,16 +212,33 @@ class ContrastiveLearner:
     n_negatives : int
         Negatives ``m`` the caller adds per positive (the logit is corrected by ``log m``).
     max_iter : int
-        L-BFGS-B iteration cap per refit.
+        Iteration cap of each L-BFGS pass (each block pass and the full pass of a refit).
     ftol, gtol : float
-        L-BFGS-B stopping tolerances on the MEAN loss (relative decrease per iteration; projected
-        gradient), so they mean the same whatever the amount of data.
+        Stopping tolerances on the MEAN loss (relative decrease per iteration; max-abs projected
+        gradient), L-BFGS-B's rules, so they mean the same whatever the amount of data.
     init_scale : float
         Standard deviation of the random initial ``theta`` (breaks the symmetry between the ``d``
         components; with equal logits every component would get the same gradient).
     learn_features : bool
         ``False`` freezes ``phi`` at its random initialisation and fits ``psi`` only (the
         random-features ablation).
+    local_first : bool
+        Refits after the first start with block passes (see :meth:`fit`): only the parameters
+        the data added since the last fit touch (their anchors' ``theta`` rows, their next
+        states' ``vartheta`` columns) are optimised, on the data that involve them -- an exact
+        block step of the same loss -- then those whose projected gradient still exceeds
+        ``gtol`` (with their data partners), until the whole problem's max projected gradient,
+        kept exact incrementally, is ``<= gtol`` (L-BFGS-B's convergence test). Once a block
+        involves more than a quarter of the data, or after ``max_rounds`` blocks, a full pass
+        takes over. So a refit meets the same ``gtol`` test as a full pass, at a cost that
+        follows the new data instead of all data when ``S >> d`` (few data per next state).
+        Default ``True``; ``False``: full passes only. Both are warm-started, so both stay in
+        the basin of the earlier fits (a non-convex loss; see ``contrastive_ucb.run``'s
+        ``cold_refits``).
+    max_rounds : int
+        Block passes on violating parameters before falling back to a full pass.
+    memory : int
+        L-BFGS curvature pairs.
     seed : None, int, SeedSequence or Generator
         Initial parameters.
 
@@ -262,13 +247,23 @@ class ContrastiveLearner:
     The ratio class is bounded: ``psi_i(s') <= 1 / P^-(s')``, which every true ratio satisfies
     (``P(s'|x) <= 1``), and ``psi_i(s') >= exp(-20)``. Without the upper bound a next state seen
     only as a positive would send its ``psi`` to infinity (the loss keeps decreasing).
-    Data are stored deduplicated, one weight per distinct ``(h, x, s', y)``: a refit costs
-    ``O(distinct triples * d)`` per L-BFGS-B iteration, not ``O(samples)``.
+    Data are stored deduplicated, one weight per distinct ``(h, x, s', y)``, in arrays that grow
+    with the data, and only the parameters that touch the data are optimised: a full pass costs
+    ``O(distinct triples * d)`` per iteration, not ``O(samples)`` or ``O(H N d)``.
+
+    The optimiser is a projected (two-metric) L-BFGS in numba (:func:`_minimize_box`) rather
+    than scipy's L-BFGS-B: the latter's per-call set-up loops over the bounds in Python
+    (~60 ms for the 16,000 active parameters of S = 200, A = 4, H = 5, d = 4 after 1000
+    episodes) and its per-iteration cost (~3-5 ms there) exceeded the loss evaluation itself.
+    Measured there (benchmarks/bench_contrastive.py, one BLAS thread): a refit after 1000
+    episodes took ~150-390 ms with scipy (19-57 iterations), ~15-20 ms with full numba passes
+    and ~1.2-1.6 ms with the block passes; after 10 episodes 3-8 ms, 0.44 ms and 0.33 ms.
     """
 
     def __init__(self, H: int, n_anchors: int, S: int, d: int, negative_dist, *, n_negatives: int = 1,
                  max_iter: int = 200, ftol: float = 1e-9, gtol: float = 1e-6, init_scale: float = 1.0,
-                 learn_features: bool = True, seed=None):
+                 learn_features: bool = True, local_first: bool = True, max_rounds: int = 30, memory: int = 10,
+                 seed=None):
         self.H, self.n_anchors, self.S, self.d = (check_positive_int(n, v) for n, v in
                                                   (("H", H), ("n_anchors", n_anchors), ("S", S), ("d", d)))
         neg = as_float_array("negative_dist", negative_dist, ndim=(1, 2))
@@ -283,29 +278,65 @@ class ContrastiveLearner:
         self.negative_dist = neg
         self.log_m = float(np.log(check_positive_int("n_negatives", n_negatives)))
         self.max_iter = check_positive_int("max_iter", max_iter)
+        self.memory = check_positive_int("memory", memory)
         self.ftol, self.gtol = float(ftol), float(gtol)
+        for name, value in (("ftol", self.ftol), ("gtol", self.gtol)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.local_first = bool(local_first)
+        self.max_rounds = check_positive_int("max_rounds", max_rounds)
         rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-        theta = init_scale * rng.standard_normal((self.H, self.n_anchors, self.d))
-        vartheta = np.zeros((self.H, self.d, self.S))  # ratio 1 everywhere: P_hat = P^- at the start
-        self._params = np.concatenate([theta.ravel(), vartheta.ravel()])
-        n_theta = theta.size
-        lower = np.empty_like(self._params)
-        upper = np.empty_like(self._params)
+        H, N, S = self.H, self.n_anchors, self.S
+        # Parameters by global row: theta (H * N, d) per anchor (h, x); vartheta stored TRANSPOSED,
+        # (H * S, d) per next state (h, s'), so a compact gather is a row take.
+        self._theta = init_scale * rng.standard_normal((H * N, self.d))
+        self._vartheta = np.zeros((H * S, self.d))  # ratio 1 everywhere: P_hat = P^- at the start
         if learn_features:
-            lower[:n_theta], upper[:n_theta] = -THETA_BOUND, THETA_BOUND
+            self._theta_bounds = (np.full_like(self._theta, -THETA_BOUND), np.full_like(self._theta, THETA_BOUND))
         else:  # equal bounds freeze the features at their random initialisation
-            lower[:n_theta] = upper[:n_theta] = theta.ravel()
-        lower[n_theta:] = LOG_RATIO_FLOOR
-        upper[n_theta:] = np.broadcast_to(-np.log(neg)[:, None, :], vartheta.shape).ravel()
-        self._bounds = np.column_stack([lower, upper])
+            self._theta_bounds = (self._theta.copy(), self._theta.copy())
+        self._vartheta_bounds = (np.full_like(self._vartheta, LOG_RATIO_FLOOR),
+                                 np.repeat(-np.log(neg).reshape(H * S, 1), self.d, axis=1))
+        # Compact ids: the anchors / next states that have data, in order of first appearance.
+        self._row_of = np.full(H * N, -1, dtype=np.int64)
+        self._col_of = np.full(H * S, -1, dtype=np.int64)
+        self._rows = np.empty(H * N, dtype=np.int64)  # global row of compact row r (first n_rows used)
+        self._cols = np.empty(H * S, dtype=np.int64)
+        self._n_rows = self._n_cols = 0
+        self._local_row = np.full(H * N, -1, dtype=np.int64)  # scratch of _select_block
+        self._local_col = np.full(H * S, -1, dtype=np.int64)
+        # The optimised parameters and their bounds in compact order (first _n_rows / _n_cols used):
+        # a refit reads them as contiguous slices instead of gathering from the global arrays.
+        self._x_theta, self._x_vartheta = np.empty_like(self._theta), np.empty_like(self._vartheta)
+        self._lo_theta, self._hi_theta = np.empty_like(self._theta), np.empty_like(self._theta)
+        self._lo_vartheta, self._hi_vartheta = np.empty_like(self._vartheta), np.empty_like(self._vartheta)
+        # Deduplicated data: compact row, compact column, label, weight (first _n entries used);
+        # _synced_weight is the weight the stored gradient sums include.
         self._index: dict[int, int] = {}
-        self._keys: list[int] = []
-        self._weights: list[float] = []
+        self._n = 0
+        self._row = np.empty(64, dtype=np.int64)
+        self._col = np.empty(64, dtype=np.int64)
+        self._label = np.empty(64)
+        self._weight = np.empty(64)
+        self._synced_weight = np.empty(64)
+        self._changed: list[int] = []  # data entries added or re-weighted since the last fit
+        self._fitted = False
+        # Weighted loss SUM and its gradient at the current parameters for the synced weights,
+        # kept up to date by the block passes; recomputed over all data when the data double.
+        self._loss_sum = 0.0
+        self._grad_sum = np.empty(0)
+        self._grad_rows = 0
+        self._n_at_sync = 0
 
     @property
     def n_samples(self) -> float:
         """Total weight of the stored data (number of samples when every weight is 1)."""
-        return float(np.sum(self._weights))
+        return float(self._weight[:self._n].sum())
+
+    @property
+    def n_distinct(self) -> int:
+        """Number of distinct stored triples ``(h, x, s', y)``."""
+        return self._n
 
     def add(self, stage, anchor, next_state, label, weight=1.0) -> None:
         """Store labelled triples (arrays broadcast together; ``label`` in {0, 1}).
@@ -329,66 +360,205 @@ class ContrastiveLearner:
         if np.any(~(weight > 0)) or not np.all(np.isfinite(weight)):
             i = int(np.argmax((~(weight > 0) | ~np.isfinite(weight)).ravel()))
             raise ValueError(f"weight[{i}] = {float(weight.ravel()[i])!r} must be positive and finite")
-        keys = ((stage.astype(np.int64) * self.n_anchors + anchor) * self.S + next_state) * 2 + label
-        for key, w in zip(keys.ravel().tolist(), weight.ravel().tolist()):
+        grow = self._n + stage.size - self._row.shape[0]
+        if grow > 0:  # amortised doubling: appending stays O(1) per datum
+            new_size = max(2 * self._row.shape[0], self._n + stage.size)
+            for name in ("_row", "_col", "_label", "_weight", "_synced_weight"):
+                old = getattr(self, name)
+                buf = np.empty(new_size, dtype=old.dtype)
+                buf[:self._n] = old[:self._n]
+                setattr(self, name, buf)
+        rows = (stage.astype(np.int64) * self.n_anchors + anchor).ravel().tolist()
+        cols = (stage.astype(np.int64) * self.S + next_state).ravel().tolist()
+        for g_row, g_col, y, w in zip(rows, cols, label.ravel().tolist(), weight.ravel().tolist()):
+            key = (g_row * self.S + g_col % self.S) * 2 + int(y)
             i = self._index.get(key)
             if i is None:
-                self._index[key] = len(self._keys)
-                self._keys.append(key)
-                self._weights.append(w)
+                i = self._index[key] = self._n
+                self._n += 1
+                r = self._row_of[g_row]
+                if r < 0:
+                    r = self._row_of[g_row] = self._n_rows
+                    self._rows[r] = g_row
+                    self._x_theta[r] = self._theta[g_row]
+                    self._lo_theta[r], self._hi_theta[r] = self._theta_bounds[0][g_row], self._theta_bounds[1][g_row]
+                    self._n_rows += 1
+                c = self._col_of[g_col]
+                if c < 0:
+                    c = self._col_of[g_col] = self._n_cols
+                    self._cols[c] = g_col
+                    self._x_vartheta[c] = self._vartheta[g_col]
+                    self._lo_vartheta[c] = self._vartheta_bounds[0][g_col]
+                    self._hi_vartheta[c] = self._vartheta_bounds[1][g_col]
+                    self._n_cols += 1
+                self._row[i], self._col[i], self._label[i], self._weight[i] = r, c, y, w
+                self._synced_weight[i] = 0.0
             else:
-                self._weights[i] += w
+                self._weight[i] += w
+            self._changed.append(i)
 
     def _data(self):
-        keys = np.asarray(self._keys, dtype=np.int64)
-        label = (keys % 2).astype(np.float64)
-        rest = keys // 2
-        next_state = rest % self.S
-        rest //= self.S
-        return rest // self.n_anchors, rest % self.n_anchors, next_state, label, np.asarray(self._weights)
+        """The stored data as arrays ``(stage, anchor, next_state, label, weight)``, each shape (n,)."""
+        n = self._n
+        g_row = self._rows[self._row[:n]]
+        g_col = self._cols[self._col[:n]]
+        return (g_row // self.n_anchors, g_row % self.n_anchors, g_col % self.S, self._label[:n].copy(),
+                self._weight[:n].copy())
+
+    def _solve(self, x, lower, upper, n_rows, row, col, label, weight, inv_total, ftol=None, gtol=None):
+        """:func:`_minimize_box`; returns ``(loss, n_iter, status, grad)``."""
+        grad = np.empty_like(x)
+        loss, n_iter, status = _minimize_box(
+            x, lower, upper, n_rows, self.d, row, col, label, weight, self.log_m, inv_total, self.max_iter,
+            self.ftol if ftol is None else ftol, self.gtol if gtol is None else gtol, self.memory, grad)
+        return loss, n_iter, status, grad
+
+    def _block_pass(self, x, lower, upper, n_rows, row, col, label, weight, inv_total, row_touched, col_touched,
+                    loss=None, grad=None, weight_before=None, expand=False, max_data=None):
+        """Minimise over the marked rows / columns only, on the data that involve them; ``x`` in place.
+
+        The loss of the other data does not depend on the marked parameters, so this is an exact
+        block step of the full objective (same mean normalisation, same ``gtol``). If the full
+        ``loss`` and ``grad`` at ``x`` are given, they are updated by the change of the block's
+        data terms (the only terms that moved) instead of being recomputed over all data;
+        ``weight_before`` (shape (n,)) are the weights ``loss`` and ``grad`` include, if they
+        differ from ``weight`` (data added since they were computed).
+
+        Returns ``None`` (and changes nothing) if the block involves more than ``max_data`` data.
+
+        Returns
+        -------
+        n_iter : int
+        loss : float or None
+            Updated full mean loss (``None`` if not given).
+        idx : ndarray of int64
+            Entries of ``x`` whose gradient may have changed (the block and its neighbours).
+        """
+        d = self.d
+        sel, sub_rows, sub_cols, sub_row, sub_col = _select_block(
+            row, col, row_touched, col_touched, expand, self._local_row, self._local_col)
+        if max_data is not None and sel.shape[0] > max_data:
+            return None
+        idx = np.concatenate([(sub_rows[:, None] * d + np.arange(d)).ravel(),
+                              (n_rows * d + sub_cols[:, None] * d + np.arange(d)).ravel()])
+        held = np.concatenate([np.repeat(~row_touched[sub_rows], d), np.repeat(~col_touched[sub_cols], d)])
+        x_sub = x[idx]
+        lo, hi = lower[idx], upper[idx]
+        lo[held] = hi[held] = x_sub[held]  # neighbours that share data: frozen at their values
+        label_sub, weight_sub = label[sel], weight[sel]
+        if grad is not None:
+            g_before = np.empty_like(x_sub)
+            w_before = weight_sub if weight_before is None else weight_before[sel]
+            loss -= _mean_loss_grad(x_sub, sub_rows.shape[0], d, sub_row, sub_col, label_sub, w_before,
+                                    self.log_m, inv_total, np.empty((sub_rows.shape[0], d)),
+                                    np.empty((sub_cols.shape[0], d)), g_before)
+        # ftol = 0: a block is small, so it is driven to the gtol test that the full check applies
+        # (a relative-decrease stop would leave the same violations for the next round).
+        sub_loss, n_iter, _, g_after = self._solve(x_sub, lo, hi, sub_rows.shape[0], sub_row, sub_col, label_sub,
+                                                   weight_sub, inv_total, ftol=0.0)
+        x[idx] = x_sub
+        if grad is not None:
+            loss += sub_loss
+            grad[idx] += g_after - g_before
+        return n_iter, loss, idx
 
     def fit(self) -> ContrastiveFit:
         """Minimise the loss on all stored data, starting from the previous solution.
+
+        With ``local_first`` (after the first fit): a block pass over the parameters the new data
+        touch; then, while the FULL problem's max projected gradient exceeds ``gtol``
+        (L-BFGS-B's convergence test), a block pass over the violating parameters and their data
+        partners (the full loss and gradient are kept exact by updating the terms of the data
+        each block involves, and recomputed over all data whenever the data have doubled); a
+        full L-BFGS pass from there after ``max_rounds`` such passes without certification, or
+        as soon as a block would involve more than a quarter of the data.
 
         Returns
         -------
         ContrastiveFit
         """
-        if not self._keys:
+        if self._n == 0:
             raise ValueError("no data: add() labelled transitions before fit()")
-        stage, anchor, next_state, label, weight = self._data()
-        shape = (self.H, self.n_anchors, self.S, self.d)
-        total_weight = weight.sum()
-        # Only parameters that touch the data move the loss: theta rows of seen anchors and
-        # vartheta columns of seen next states. Optimising over them alone gives the same fit
-        # (the others have zero gradient) at a per-iteration cost that follows the data size.
-        d = self.d
-        theta_rows = np.unique(stage * self.n_anchors + anchor)
-        theta_idx = (theta_rows[:, None] * d + np.arange(d)).ravel()
-        h_seen, s_seen = np.divmod(np.unique(stage * self.S + next_state), self.S)
-        n_theta = self.H * self.n_anchors * d
-        vartheta_idx = (n_theta + (h_seen[:, None] * d + np.arange(d)) * self.S + s_seen[:, None]).ravel()
-        active = np.concatenate([theta_idx, vartheta_idx])
-        full = self._params.copy()
-        grad = np.empty_like(full)  # one buffer for every evaluation of this fit
+        n, d, R, C = self._n, self.d, self._n_rows, self._n_cols
+        row, col, label, weight = self._row[:n], self._col[:n], self._label[:n], self._weight[:n]
+        total = weight.sum()
+        inv_total = 1.0 / total  # the MEAN loss: tolerances independent of the amount of data
+        # Only parameters that touch the data move the loss (the others have zero gradient).
+        x = np.concatenate([self._x_theta[:R].ravel(), self._x_vartheta[:C].ravel()])
+        lower = np.concatenate([self._lo_theta[:R].ravel(), self._lo_vartheta[:C].ravel()])
+        upper = np.concatenate([self._hi_theta[:R].ravel(), self._hi_vartheta[:C].ravel()])
+        local_iterations, n_iterations, certified = 0, 0, False
+        # A block pass pays off only while its data are a small part of all data (few data per
+        # next state, e.g. S >> d); beyond this share a full pass is cheaper.
+        max_data = _BLOCK_DATA_SHARE * n
+        if self.local_first and self._fitted and self._changed:
+            changed = np.asarray(self._changed, dtype=np.int64)
+            row_touched = np.zeros(R, dtype=bool)
+            col_touched = np.zeros(C, dtype=bool)
+            row_touched[row[changed]] = True
+            col_touched[col[changed]] = True
+            grad = np.zeros_like(x)
+            if n >= 2 * self._n_at_sync:  # exact resync (bounds round-off drift; amortised O(1) per datum)
+                out = self._block_pass(x, lower, upper, R, row, col, label, weight, inv_total, row_touched,
+                                       col_touched, max_data=max_data)
+                if out is not None:
+                    local_iterations += out[0]
+                    loss = _mean_loss_grad(x, R, d, row, col, label, weight, self.log_m, inv_total,
+                                           np.empty((R, d)), np.empty((C, d)), grad)
+                    out = (0, loss, np.arange(x.shape[0]))
+                    self._n_at_sync = n
+            else:  # the stored sums, corrected by the block's terms (every changed datum is in the block)
+                p_old = self._grad_sum.shape[0]
+                n_rows_old = self._grad_rows
+                grad[:n_rows_old * d] = self._grad_sum[:n_rows_old * d] * inv_total
+                grad[R * d:R * d + p_old - n_rows_old * d] = self._grad_sum[n_rows_old * d:] * inv_total
+                out = self._block_pass(x, lower, upper, R, row, col, label, weight, inv_total, row_touched,
+                                       col_touched, self._loss_sum * inv_total, grad,
+                                       weight_before=self._synced_weight[:n], max_data=max_data)
+            for _ in range(self.max_rounds + 1):
+                if out is None:  # block too large: leave it to the full pass
+                    break
+                n_iter, loss, idx = out
+                local_iterations += n_iter
+                # Entries outside idx kept their x and gradient, so they still pass the test.
+                bad = idx[np.abs(np.clip(x[idx] - grad[idx], lower[idx], upper[idx]) - x[idx]) > self.gtol]
+                if bad.size == 0:
+                    certified = True
+                    break
+                row_touched[:] = False
+                col_touched[:] = False
+                row_touched[bad[bad < R * d] // d] = True
+                col_touched[(bad[bad >= R * d] - R * d) // d] = True
+                # expand: free the violators' data partners too. A violating row alone would be
+                # fixed, then its columns would violate, then their rows... (measured: rows and
+                # columns ping-pong for ~10 rounds without this, ~4 with it).
+                out = self._block_pass(x, lower, upper, R, row, col, label, weight, inv_total, row_touched,
+                                       col_touched, loss, grad, expand=True, max_data=max_data)
+        if certified:
+            converged = True
+        else:
+            loss, n_iterations, status, grad = self._solve(x, lower, upper, R, row, col, label, weight, inv_total)
+            converged = status in (1, 2)
+            self._n_at_sync = n
+        self._loss_sum, self._grad_sum, self._grad_rows = loss * total, grad * total, R
+        self._synced_weight[:n] = weight
+        self._x_theta[:R] = x[:R * d].reshape(R, d)
+        self._x_vartheta[:C] = x[R * d:].reshape(C, d)
+        self._theta[self._rows[:R]] = self._x_theta[:R]
+        self._vartheta[self._cols[:C]] = self._x_vartheta[:C]
+        self._changed = []
+        self._fitted = True
+        return self.current(loss=float(loss), n_iterations=int(n_iterations), converged=converged,
+                            n_local_iterations=int(local_iterations))
 
-        def mean_loss(x):  # the mean, so the tolerances do not depend on the amount of data
-            full[active] = x
-            value, g = _loss_and_grad(full, stage, anchor, next_state, label, weight, shape, self.log_m, grad)
-            return value / total_weight, g[active] / total_weight
-
-        res = minimize(mean_loss, full[active], jac=True, method="L-BFGS-B", bounds=self._bounds[active],
-                       options={"maxiter": self.max_iter, "ftol": self.ftol, "gtol": self.gtol})
-        full[active] = res.x
-        self._params = full
-        return self.current(loss=float(res.fun), n_iterations=int(res.nit), converged=bool(res.success))
-
-    def current(self, *, loss: float = float("nan"), n_iterations: int = 0,
-                converged: bool = False) -> ContrastiveFit:
+    def current(self, *, loss: float = float("nan"), n_iterations: int = 0, converged: bool = False,
+                n_local_iterations: int = 0) -> ContrastiveFit:
         """The factors at the current parameters (the initial ones before any fit)."""
-        theta, vartheta = _unpack(self._params, self.H, self.n_anchors, self.S, self.d)
-        phi = np.exp(theta - logsumexp(theta, axis=2, keepdims=True))
-        return ContrastiveFit(phi, np.exp(vartheta), self.negative_dist, loss, n_iterations, converged)
+        theta = self._theta.reshape(self.H, self.n_anchors, self.d)
+        phi = np.exp(theta - theta.max(axis=2, keepdims=True))  # softmax
+        phi /= phi.sum(axis=2, keepdims=True)
+        psi = np.ascontiguousarray(np.exp(self._vartheta).reshape(self.H, self.S, self.d).transpose(0, 2, 1))
+        return ContrastiveFit(phi, psi, self.negative_dist, loss, n_iterations, converged, n_local_iterations)
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -10,7 +10,8 @@ Per episode ``k`` (MDP)::
 
     1. data:  for h = 0..H-1: roll in with pi^{k-1} to s_h, take a_h ~ Unif(A), observe s_{h+1};
               add the positive (s_h, a_h, s_{h+1}) and m negatives (s_h, a_h, s^- ~ P^-_h)
-    2. fit:   (phi_hat, psi_hat) = argmin of the contrastive loss on all data (warm-started)
+    2. fit:   (phi_hat, psi_hat) = argmin of the contrastive loss on all data (warm-started;
+              at refits 1, 2, 4, 8, ... a cold fit from the initial parameters competes, lower loss kept)
     3. Gram:  Lambda_h = sum_tau phi_hat(s_h^tau, a_h^tau) phi_hat(...)^T + lambda I   (NEW features)
     4. bonus: b_h(s, a) = min{beta ||phi_hat_h(s, a)||_{Lambda_h^-1}, H}
     5. plan:  "model": Q_h = min{r_h + b_h + P_hat_h V_{h+1}, H - h},  P_hat row-normalised
@@ -63,6 +64,12 @@ def _nonnegative(name: str, value) -> float:
     return float(value)
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _sample(rng: np.random.Generator, p: np.ndarray) -> int:
     """One draw from the distribution ``p`` (inverse CDF; min() guards the last bin against round-off)."""
     return min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), p.shape[0] - 1)
@@ -75,7 +82,8 @@ class _Explorer:
     an action pair ``a * B + b`` (game).
     """
 
-    def __init__(self, P, mu0, n_joint, d, negative_dist, n_negatives, max_iter, features, ridge, seed):
+    def __init__(self, P, mu0, n_joint, d, negative_dist, n_negatives, max_iter, features, ridge, seed,
+                 cold_refits=True):
         self.P = P.reshape(P.shape[0], -1, P.shape[-1])  # (H, S * n_joint, S)
         self.H, _, self.S = self.P.shape
         self.mu0 = mu0
@@ -86,9 +94,18 @@ class _Explorer:
         root = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
         init_seed, data_seed = root.spawn(2)
         self.rng = np.random.default_rng(data_seed)
-        self.learner = ContrastiveLearner(self.H, self.N, self.S, d, negative_dist, n_negatives=n_negatives,
-                                          max_iter=max_iter, learn_features=(features == "learned"),
-                                          seed=init_seed)
+        # A cold learner is rebuilt from the same init seed, so "random" features stay the same
+        # random features after a restart.
+        self._new_learner = lambda iters: ContrastiveLearner(
+            self.H, self.N, self.S, d, negative_dist, n_negatives=n_negatives, max_iter=iters,
+            learn_features=(features == "learned"), seed=init_seed)
+        self.learner = self._new_learner(max_iter)
+        self.max_iter = max_iter
+        self.cold_refits = cold_refits
+        self.n_fits = 0
+        self.next_cold = 1
+        self.cold_wins = 0
+        self.log: list[tuple] = []  # every (h, x, s', y) added, for the cold refits
         self.negative_dist = self.learner.negative_dist
         self.anchor_counts = np.zeros((self.H, self.N))
         self.next_counts = np.zeros((self.H, self.N, self.S))  # positives, for LSVI regression
@@ -98,6 +115,8 @@ class _Explorer:
         negatives = [_sample(self.rng, self.negative_dist[h]) for _ in range(self.m)]
         self.learner.add(h, x, s_next, 1)
         self.learner.add(h, x, np.asarray(negatives), 0)
+        self.log.append((h, x, s_next, 1))
+        self.log.extend((h, x, t, 0) for t in negatives)
         self.anchor_counts[h, x] += 1
         self.next_counts[h, x, s_next] += 1
         self.new_anchors.append((h, x))
@@ -126,8 +145,24 @@ class _Explorer:
                 s = s_next
 
     def fit_and_bonus(self, beta: float):
-        """Steps 2-4: refit, Gram matrices with the new features, bonuses (H, N)."""
+        """Steps 2-4: refit, Gram matrices with the new features, bonuses (H, N).
+
+        The warm-started fit is a local descent from the previous solution; at fits 1, 2, 4, 8, ...
+        a cold fit (the initial parameters, all data, ``10 max_iter`` iterations) competes with it
+        and the lower loss is kept (and warm-started from afterwards).
+        """
         fit = self.learner.fit()
+        self.n_fits += 1
+        if self.cold_refits and self.n_fits == self.next_cold:
+            self.next_cold *= 2
+            cold_learner = self._new_learner(10 * self.max_iter)
+            h, x, t, y = (np.asarray(col) for col in zip(*self.log))
+            cold_learner.add(h, x, t, y)
+            cold = cold_learner.fit()
+            if cold.loss < fit.loss:
+                cold_learner.max_iter = self.max_iter  # later warm refits: the run's cap again
+                self.learner, fit = cold_learner, cold
+                self.cold_wins += 1
         phi = fit.phi  # (H, N, d)
         d = phi.shape[2]
         Lambda = np.einsum("hxi,hx,hxj->hij", phi, self.anchor_counts, phi) + self.ridge * np.eye(d)
@@ -154,7 +189,7 @@ def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, 
 
 def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
         planner: str = "model", data: str = "per_stage", features: str = "learned", ridge: float = 1.0,
-        n_negatives: int = 1, negative_dist=None, max_iter: int = 100) -> RunResult:
+        n_negatives: int = 1, negative_dist=None, max_iter: int = 100, cold_refits: bool = True) -> RunResult:
     """Run Contrastive UCB for ``K`` episodes on a low-rank MDP.
 
     Parameters
@@ -184,24 +219,35 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         ``P^-`` (full support); default uniform over states.
     max_iter : int
         L-BFGS-B iterations per refit (warm-started, so later refits need few).
+    cold_refits : bool
+        At refits ``1, 2, 4, 8, ...`` also fit from the initial parameters on all data (``10
+        max_iter`` iterations) and keep the lower loss. ``False`` is the purely warm-started fit,
+        which stays in the basin of its first tiny-data fits: measured on
+        ``combination_lock(3, 2, 3, seed=0)`` after 800 episodes, warm-only loss 0.591, feature angle
+        1.52 rad, TV error 0.42 at stage 1, against 0.479, 0 rad, 0.05 for a cold fit on the same data.
+        Reconstructed: the algorithm asks for the minimiser of the contrastive loss; restarts on a
+        doubling schedule are a cheap (``O(log K)`` cold fits) way to get closer to it.
 
     Returns
     -------
     RunResult
-        ``values[k]`` = exact value of ``pi^k``; ``extras``: ``feature_angle`` (K,) (largest
+        ``values[k]`` = exact value of ``pi^k``; ``res.feature_angle`` (K,) (the same array as
+        ``extras["feature_angle"]``); ``extras``: ``feature_angle`` (K,) (largest
         principal angle between ``span(phi_hat)`` and ``span(phi*)``, worst stage, rows weighted by
         the data distribution), ``optimistic_value`` (K,) (``mu0 @ V_hat_0``), ``mean_bonus`` (K,)
         (mean bonus at the anchors collected in episode ``k``), ``fit_iterations`` (K,),
-        ``transitions_per_episode`` (int).
+        ``transitions_per_episode`` (int), ``cold_refit_wins`` (int; cold fits that beat the warm one).
     """
     H, S, A, d = lrmdp.H, lrmdp.S, lrmdp.A, lrmdp.d
     _choice("planner", planner, PLANNERS)
     K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
         K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
+    cold_refits = _flag("cold_refits", cold_refits)
     beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
     tabular = lrmdp.to_tabular()
     optimal_value = solve(tabular).value
-    explorer = _Explorer(lrmdp.P, lrmdp.mu0, A, d, neg, n_negatives, max_iter, features, ridge, seed)
+    explorer = _Explorer(lrmdp.P, lrmdp.mu0, A, d, neg, n_negatives, max_iter, features, ridge, seed,
+                         cold_refits)
     phi_true = lrmdp.phi.reshape(H, S * A, d)
     cap = (H - np.arange(H))[:, None, None]  # remaining horizon
 
@@ -233,15 +279,16 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         iterations[k] = fit.n_iterations
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, planner=planner,
                  data=data, features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
-                 negative_dist="uniform" if negative_dist is None else "given", K=K)
+                 negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)
     extras = dict(feature_angle=angles, optimistic_value=optimistic, mean_bonus=mean_bonus,
-                  fit_iterations=iterations, transitions_per_episode=H * (H + 1) // 2 if data == "per_stage" else H)
+                  fit_iterations=iterations, transitions_per_episode=H * (H + 1) // 2 if data == "per_stage" else H,
+                  cold_refit_wins=explorer.cold_wins)
     return RunResult.from_values("contrastive_ucb", values, optimal_value, seed=seed, hyper=hyper, extras=extras)
 
 
 def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
              data: str = "per_stage", features: str = "learned", ridge: float = 1.0, n_negatives: int = 1,
-             negative_dist=None, max_iter: int = 100) -> RunResult:
+             negative_dist=None, max_iter: int = 100, cold_refits: bool = True) -> RunResult:
     """Run the Markov-game variant of Contrastive UCB for ``K`` episodes.
 
     Per episode: the same contrastive learning on anchors ``(s, a, b)`` (roll in with the joint
@@ -260,24 +307,27 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
     Parameters
     ----------
     lrgame : LowRankMarkovGame
-    K, seed, beta, bonus_scale, data, features, ridge, n_negatives, negative_dist, max_iter
+    K, seed, beta, bonus_scale, data, features, ridge, n_negatives, negative_dist, max_iter, cold_refits
         As in :func:`run` (``beta`` defaults to ``H * sqrt(d)``).
 
     Returns
     -------
     RunResult
         ``values[k] = V^{mu^k, nu^k}`` exactly, ``optimal_value`` the Nash value (so ``regret`` is
-        the cumulative distance to it, not a duality gap); ``extras``: ``nash_gap`` (K,), the
+        the cumulative distance to it, not a duality gap); ``res.nash_gap`` and
+        ``res.feature_angle`` read the extras of the same names; ``extras``: ``nash_gap`` (K,), the
         exact ``V^{dagger, nu^k} - V^{mu^k, dagger}``; ``feature_angle`` (K,); ``upper_value``,
         ``lower_value`` (K,) (``mu0 @ V_up_0``, ``mu0 @ V_low_0``).
     """
     H, S, A, B, d = lrgame.H, lrgame.S, lrgame.A, lrgame.B, lrgame.d
     K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
         K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
+    cold_refits = _flag("cold_refits", cold_refits)
     beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
     game = lrgame.to_game()
     nash_value = solve_game(game).value
-    explorer = _Explorer(lrgame.P, lrgame.mu0, A * B, d, neg, n_negatives, max_iter, features, ridge, seed)
+    explorer = _Explorer(lrgame.P, lrgame.mu0, A * B, d, neg, n_negatives, max_iter, features, ridge, seed,
+                         cold_refits)
     phi_true = lrgame.phi.reshape(H, S * A * B, d)
 
     sigma = np.full((H, S, A * B), 1.0 / (A * B))
@@ -305,7 +355,8 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
         upper[k], lower[k] = lrgame.mu0 @ V_up[0], lrgame.mu0 @ V_low[0]
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, data=data,
                  features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
-                 negative_dist="uniform" if negative_dist is None else "given", K=K)
-    extras = dict(nash_gap=gaps, feature_angle=angles, upper_value=upper, lower_value=lower)
+                 negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)
+    extras = dict(nash_gap=gaps, feature_angle=angles, upper_value=upper, lower_value=lower,
+                  cold_refit_wins=explorer.cold_wins)
     return RunResult.from_values("contrastive_ucb_game", values, nash_value, seed=seed, hyper=hyper,
                                  extras=extras)

@@ -63,6 +63,29 @@ class RunResult:
         """``optimal_value - values``, shape (K,)."""
         return self.optimal_value - self.values
 
+    def _extra(self, key: str) -> np.ndarray:
+        if key not in self.extras:
+            raise AttributeError(f"{self.algorithm!r} result has no {key!r} (extras hold {sorted(self.extras)})")
+        return self.extras[key]
+
+    @property
+    def feature_angle(self) -> np.ndarray:
+        """Representation-learning runs: ``extras["feature_angle"]``, shape (K,).
+
+        The largest principal angle (radians) between ``span(phi_hat)`` and ``span(phi*)`` after
+        episode ``k``. ``AttributeError`` for algorithms that do not learn features.
+        """
+        return self._extra("feature_angle")
+
+    @property
+    def nash_gap(self) -> np.ndarray:
+        """Markov-game runs: ``extras["nash_gap"]``, shape (K,).
+
+        The exact Nash gap ``V^{dagger, nu^k} - V^{mu^k, dagger}`` of the pair deployed in episode
+        ``k``. ``AttributeError`` for single-agent algorithms.
+        """
+        return self._extra("nash_gap")
+
     @classmethod
     def from_values(cls, algorithm: str, values, optimal_value: float, *, seed, hyper: dict,
                     extras: dict | None = None, baseline_value: float | None = None,

@@ -13,6 +13,7 @@
 :func:`random_linear_mixture`    random linear mixture MDP with valid transitions
 :func:`random_lowrank_mdp`       low-rank MDP P = <phi, psi> with S >> d
 :func:`block_mdp`                block MDP: latent states emitting many observations
+:func:`combination_lock`         rank-2 lock: reward only after H correct actions (V* = 1)
 :func:`random_lowrank_game`      low-rank two-player zero-sum Markov game
 :func:`random_preference_game`   preference game sigma(X - X^T) (intransitive in general)
 :func:`bradley_terry_game`       transitive Bradley-Terry preferences
@@ -32,7 +33,7 @@ from .linear import (
     three_state_hard,
     ucrl_rfe_hard,
 )
-from .lowrank import block_mdp, random_lowrank_game, random_lowrank_mdp
+from .lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
 from .preference import (
     bradley_terry_game,
     cyclic_game,
@@ -43,7 +44,7 @@ from .preference import (
 from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
 
 __all__ = [
-    "block_mdp", "random_lowrank_game", "random_lowrank_mdp",
+    "block_mdp", "combination_lock", "random_lowrank_game", "random_lowrank_mdp",
     "SignInstance", "long_horizon_two_state", "random_linear_mixture", "sign_actions", "three_state_hard",
     "ucrl_rfe_hard",
     "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",

@@ -1,4 +1,4 @@
-"""Low-rank instances: random low-rank MDPs, block MDPs and random low-rank Markov games.
+"""Low-rank instances: random low-rank MDPs, block MDPs, a combination lock, random low-rank games.
 
 Every generator makes the rewards linear in the true features, ``R_h(s, a) = <phi_h(s, a), theta_h>``
 with ``theta_h`` in ``[0, 1]^d``, so each instance is also a linear MDP (Jin et al. 2020) and the
@@ -15,7 +15,7 @@ from .._validation import check_positive_int
 from ..lowrank import LowRankMarkovGame, LowRankMDP
 from .tabular import _rng, _seed_label
 
-__all__ = ["random_lowrank_mdp", "block_mdp", "random_lowrank_game"]
+__all__ = ["random_lowrank_mdp", "block_mdp", "combination_lock", "random_lowrank_game"]
 
 
 def _positive(name: str, value) -> float:
@@ -128,6 +128,84 @@ def block_mdp(n_latent: int, obs_per_latent: int, A: int, H: int, *, latent_conc
     R = np.einsum("hsai,hi->hsa", phi, theta)
     return LowRankMDP(phi, psi, np.clip(R, 0.0, 1.0), mu0,  # clip: convex-combination round-off only
                       name=f"block_mdp(Z={n_latent}, obs={obs_per_latent}, A={A}, H={H}{_seed_label(seed)})")
+
+
+def combination_lock(H: int, A: int, obs_per_state: int, *, key=None, emission: str = "uniform",
+                     seed=None) -> LowRankMDP:
+    """A rank-2 block-MDP combination lock: one action per stage keeps you on the rewarding chain.
+
+    Two latent states per stage, ``good`` (z = 0) and ``dead`` (z = 1), each emitting
+    ``obs_per_state`` observations (observations ``0 .. obs_per_state - 1`` are the good block, the
+    rest the dead block; ``S = 2 obs_per_state``). The episode starts uniformly in the good block.
+    At stage ``h``, from a good observation, action ``key[h]`` keeps the latent state good; every
+    other action, and every action from a dead observation, leads to dead (absorbing). The only
+    reward is ``1`` for taking ``key[H-1]`` from a good observation at the last stage. So
+
+    - ``phi_h(x, a) = e_good`` if ``x`` is good and ``a = key[h]``, else ``e_dead`` (one-hot, ``d = 2``);
+      ``psi_h[z]`` = the emission distribution of block ``z``; ``R_h = <phi_h, theta_h>`` with
+      ``theta_h = 0`` for ``h < H - 1`` and ``theta_{H-1} = (1, 0)`` (a linear MDP too);
+    - ``V* = 1`` (play ``key[h]`` on every good observation), and a policy ``pi`` earns
+      ``V^pi = prod_h sum_{x good} q_h(x) pi_h(key[h] | x)`` with ``q_0 = mu0`` and ``q_h =
+      psi_{h-1}[good]`` for ``h >= 1``; the uniform policy earns ``A^(-H)``.
+
+    The rewards are known to the agent in the Contrastive UCB setting, but the last stage's reward
+    is reachable only through ``H - 1`` correct choices: a learner that never goes deep sees no
+    useful signal (the lock of Misra et al. 2020, HOMER, reduced to a single chain).
+
+    Parameters
+    ----------
+    H : int
+        Horizon (number of locked stages), ``>= 1``.
+    A : int
+        Actions, ``>= 2`` (a lock needs a wrong action).
+    obs_per_state : int
+        Observations emitted by each latent state (``S = 2 obs_per_state``; use ``S >> d = 2``).
+    key : array_like of int, shape (H,), optional
+        The combination; default drawn uniformly from ``{0 .. A-1}^H`` with ``seed``.
+    emission : {"uniform", "dirichlet"}
+        Emission within a block: uniform, or Dirichlet(1) weights per stage and block (drawn with
+        ``seed``).
+    seed : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    LowRankMDP
+        ``(H, S, A, d) = (H, 2 obs_per_state, A, 2)``, ``mu0`` uniform on the good block.
+    """
+    H = check_positive_int("H", H)
+    A = check_positive_int("A", A)
+    if A < 2:
+        raise ValueError(f"A must be >= 2 (a lock needs a wrong action), got {A}")
+    obs = check_positive_int("obs_per_state", obs_per_state)
+    if emission not in ("uniform", "dirichlet"):
+        raise ValueError(f"emission must be 'uniform' or 'dirichlet', got {emission!r}")
+    rng = _rng(seed)
+    if key is None:
+        key = rng.integers(A, size=H)
+    else:
+        key = np.asarray(key)
+        if key.shape != (H,):
+            raise ValueError(f"key must have shape (H,) = ({H},), got {key.shape}")
+        bad = ~np.isin(key, np.arange(A))  # also rejects non-integers
+        if bad.any():
+            h = int(np.argmax(bad))
+            raise ValueError(f"key[{h}] = {key[h].item()!r} is not an action in [0, {A})")
+        key = key.astype(np.int64)
+    S = 2 * obs
+    good = np.arange(S) < obs
+    stays_good = good[None, :, None] & (np.arange(A)[None, None, :] == key[:, None, None])  # (H, S, A)
+    phi = np.stack([stays_good, ~stays_good], axis=-1).astype(np.float64)
+    psi = np.zeros((H, 2, S))
+    for h in range(H):
+        for z in range(2):
+            psi[h, z, z * obs:(z + 1) * obs] = (np.full(obs, 1.0 / obs) if emission == "uniform"
+                                                 else rng.dirichlet(np.ones(obs)))
+    R = np.zeros((H, S, A))
+    R[H - 1] = phi[H - 1, :, :, 0]  # theta_{H-1} = (1, 0)
+    mu0 = np.where(good, 1.0 / obs, 0.0)
+    name = (f"combination_lock(H={H}, A={A}, obs={obs}, key={''.join(map(str, key.tolist()))}"
+            f"{'' if emission == 'uniform' else ', dirichlet'}{_seed_label(seed)})")
+    return LowRankMDP(phi, psi, R, mu0, name=name)
 
 
 def random_lowrank_game(S: int, A: int, B: int, H: int, d: int, *, phi_concentration: float = 1.0,
