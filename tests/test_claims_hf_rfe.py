@@ -3,7 +3,9 @@
 One quick-budget run of all hf_rfe claims (2 worker processes) is shared by the verdict tests.
 ``hf_rfe.gap_rate`` and ``hf_rfe.d_scaling`` were documented findings while the relaxed oracle broke
 its (ubiquitous) ties by lowest action index; the tests below pin down that mechanism and that the
-random tie-break explores every tied action.
+random tie-break explores every tied action. ``hf_rfe.horizon_free`` measures the episodes after
+which the gap stays <= eps on a fine checkpoint grid, with a tolerance derived from the polylog
+factor (issue 5); the tests check both derivations and that the quick runs resolve the episodes.
 """
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ KNOWN_FAILURES = {claim.id for claim in hf_rfe.CLAIMS if claim.finding}
 
 SMALL_PARAMS = {
     "hf_rfe.certificate": {"H": 5, "K": 20, "beta_scale": 0.01},
-    "hf_rfe.horizon_free": {"H": 10, "d": 3, "eps": 0.01, "k_max": 50},
+    "hf_rfe.horizon_free": {"H": 10, "d": 4, "eps": 0.01, "k_max": 64},
     "hf_rfe.gap_rate": {"K": 50, "d": 3, "H": 3, "beta_scale": 0.01, "scan_factor": 4, "scan_floor_K": 100},
     "hf_rfe.d_scaling": {"n_signs": 2, "eps": 0.04, "H": 3, "beta_scale": 0.01, "k_max": 100},
 }
@@ -51,6 +53,49 @@ def test_doubling_checkpoints():
         hf_rfe.doubling_checkpoints(300)
     with pytest.raises(ValueError, match="k_max"):
         hf_rfe.doubling_checkpoints(10)
+
+
+def test_fine_checkpoints():
+    assert hf_rfe.fine_checkpoints(8) == (8,)
+    assert hf_rfe.fine_checkpoints(32) == (8, 10, 11, 13, 16, 19, 23, 27, 32)
+    assert hf_rfe.fine_checkpoints(64, per_octave=1) == (8, 16, 32, 64)
+    ks = np.array(hf_rfe.fine_checkpoints(2048))
+    assert ks.size == 4 * 8 + 1 and np.all(np.diff(ks) > 0)  # distinct after rounding
+    assert np.all(np.abs(ks - 8 * 2 ** (np.arange(ks.size) / 4)) <= 0.5)  # geometric up to rounding
+    for bad in (100, 4, 24):
+        with pytest.raises(ValueError, match="k_max"):
+            hf_rfe.fine_checkpoints(bad)
+    with pytest.raises(ValueError, match="per_octave"):
+        hf_rfe.fine_checkpoints(64, per_octave=5)
+
+
+def test_polylog_chord_is_the_slope_of_log_squared():
+    """The horizon_free tolerance is the log-log chord of log^2(7KH) over the swept H range."""
+    k, h0, h1 = 100, 10, 300
+    f = lambda H: np.log(7 * k * H) ** 2  # noqa: E731
+    expected = np.log(f(h1) / f(h0)) / np.log(h1 / h0)
+    assert hf_rfe.polylog_chord(k, h0, h1) == pytest.approx(expected, rel=1e-12)
+    assert hf_rfe.polylog_chord(k, h0, h1) == pytest.approx(np.log(1.916) / np.log(30), abs=2e-3)
+    assert hf_rfe.polylog_chord(25, h0, h1) > hf_rfe.polylog_chord(400, h0, h1)  # looser at small K
+    rule, sweep = hf_rfe.HORIZON_FREE.rule, hf_rfe.HORIZON_FREE.sweep
+    hs = sweep.full.axes["H"]
+    assert rule.tolerance == hf_rfe.polylog_chord(hf_rfe._HF_EPISODE_SCALE, min(hs), max(hs))
+    assert max(sweep.quick.axes["H"]) < max(hs)  # quick fits H <= 100, whose chord is larger: stricter
+
+
+def test_horizon_free_observable_is_the_settled_checkpoint():
+    params = SMALL_PARAMS["hf_rfe.horizon_free"]
+    ks = hf_rfe.fine_checkpoints(params["k_max"])
+    for observe, budget in ((hf_rfe.observe_hf_episodes_needed, params["k_max"]),
+                            (hf_rfe.observe_ucrl_episodes_needed, 16 * params["k_max"])):
+        out = observe(params, derive_seed("hf_rfe.horizon_free", params, 0))
+        grid = ks if budget == params["k_max"] else hf_rfe.fine_checkpoints(budget, per_octave=1)
+        gaps = out["worst_gap_per_checkpoint"]
+        assert gaps.shape == (len(grid),) and np.all(gaps >= -1e-12)
+        assert out["episodes_needed"] == hf_rfe.settled_checkpoint(grid, gaps, params["eps"])
+        assert float(out["episodes_needed"]) in set(grid) | {2 * budget}
+        assert out["first_hit"] <= out["episodes_needed"]
+        assert out["censored"] == float(out["episodes_needed"] > budget)
 
 
 def test_scanned_deltas():
@@ -144,9 +189,12 @@ def test_quick_budget_verdicts_and_every_mutant_caught(quick_report):
 
 
 def test_horizon_free_claim_runs_are_never_censored(quick_report):
-    """A censored HF-UCRL-RFE++ run would flatten the H-slope; the quick budget must not need it."""
+    """A censored HF-UCRL-RFE++ run would flatten the H-slope; the quick budget must not need it.
+    The measurement must also resolve the episodes: most runs settle well after the first checkpoint."""
     res = next(r for r in quick_report.results if r.claim.id == "hf_rfe.horizon_free")
     assert all(r.observed["censored"] == 0 for r in res.runs["claim"])
+    needed = np.array([float(r.observed["episodes_needed"]) for r in res.runs["claim"]])
+    assert np.mean(needed > hf_rfe.fine_checkpoints(8)[0]) >= 0.8
 
 
 def test_gap_rate_explores_every_first_step_action(quick_report):
