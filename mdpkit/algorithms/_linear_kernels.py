@@ -244,13 +244,7 @@ def sherman_morrison_update(inv, gram, x, weight, work):
         for j in range(d):
             acc += inv[i, j] * x[j]
         work[i] = acc
-    scale = weight / (1.0 + weight * _dot(x, work))
-    for i in range(d):
-        wi = work[i] * scale
-        xi = x[i] * weight
-        for j in range(d):
-            inv[i, j] -= wi * work[j]
-            gram[i, j] += xi * x[j]
+    _rank_one_update(inv, gram, x, work, weight)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
