@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import math
+
 import numpy as np
 from scipy import stats
 
@@ -402,3 +404,13 @@ class HighProbability(Rule):
         summary = (f"{worst['failures']}/{worst['n']} runs exceed the bound; Clopper-Pearson upper "
                    f"limit {worst['upper']:.3g} {'<=' if passed else '>'} delta = {self.delta:g}")
         return RuleOutcome(passed, summary, {"groups": details, "delta": self.delta})
+
+
+def log_factor_chord(x_min: float, x_max: float, *, power: float = 1.0, scale: float = 1.0) -> float:
+    """Log-log chord slope of ``log(scale * x)^power`` between ``x_min`` and ``x_max``.
+
+    The slope a rate picks up from a polylog factor hidden in an O~ bound, over the swept range:
+    the natural base for a ``Rate`` tolerance (e.g. ``ln K`` over ``K = 50..200``: about 0.22).
+    """
+    ratio = math.log(scale * x_max) / math.log(scale * x_min)
+    return power * math.log(ratio) / math.log(x_max / x_min)

@@ -63,24 +63,17 @@ the fifth claim (``episodes_vs_baselines``, delayed-reward block MDPs): a docume
 
 from __future__ import annotations
 
-import math
 from unittest import mock
 
 import numpy as np
 
-from mdpkit.algorithms import contrastive_ucb
+from mdpkit.algorithms import contrastive_ucb, lsvi_ucb, ucbvi
 from mdpkit.algorithms.contrastive import ContrastiveLearner, feature_angle
-from mdpkit.envs.lowrank import combination_lock, random_lowrank_game, random_lowrank_mdp
+from mdpkit.envs.lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
+from mdpkit.lowrank import LowRankMDP
 
 from ..claim import Claim, Grid, Mutant, Paper, Provenance, Sweep
-from ..rules import Rate
-
-# (5) the comparison with UCBVI and oracle LSVI-UCB
-from mdpkit.algorithms import lsvi_ucb, ucbvi  # noqa: E402
-from mdpkit.envs.lowrank import block_mdp  # noqa: E402
-from mdpkit.lowrank import LowRankMDP  # noqa: E402
-
-from ..rules import HighProbability  # noqa: E402
+from ..rules import HighProbability, Rate, log_factor_chord
 
 PAPER = Paper("Contrastive UCB: Provably Efficient Contrastive Self-Supervised Learning in Online "
               "Reinforcement Learning (Qiu, Wang, Bai, Yang & Wang, ICML 2022)", arxiv="2207.14800",
@@ -275,11 +268,6 @@ def observe_suboptimality_misaligned(params, seed):
         return _suboptimality_run(params, seed)
 
 
-def _log_factor_chord(k_min: float, k_max: float) -> float:
-    """Log-log chord slope of ``ln K`` between ``k_min`` and ``k_max`` (the Õ's log factor)."""
-    return math.log(math.log(k_max) / math.log(k_min)) / math.log(k_max / k_min)
-
-
 SUBOPTIMALITY_RATE = Claim(
     id="contrastive_ucb.suboptimality_rate",
     paper=PAPER,
@@ -298,7 +286,7 @@ SUBOPTIMALITY_RATE = Claim(
                 seeds_quick=8, seeds_full=16, common_seeds_over=("K",)),
     rule=Rate("avg_suboptimality", param="K", exponent=-0.5, tolerance=0.25, sided="upper",
               justification=(f"O~ hides a ln K factor, whose log-log chord over K = 100..800 is at most "
-                             f"{_log_factor_chord(100, 400):.2f} (K = 100..400); 0.25 covers it and still rejects "
+                             f"{log_factor_chord(100, 400):.2f} (K = 100..400); 0.25 covers it and still rejects "
                              "a plateau (slope 0); K >= 100 is past the lock's burn-in (measured: every run's "
                              "pi^k is optimal from k ~ 100 on at H = 3)")),
     bound=lambda p: p["K"] ** -0.5,
@@ -370,7 +358,7 @@ NASH_GAP_RATE = Claim(
                 seeds_quick=6, seeds_full=8, common_seeds_over=("K",)),
     rule=Rate("avg_nash_gap", param="K", exponent=-0.5, tolerance=0.25, sided="upper",
               justification=(f"O~ hides a ln K factor, whose log-log chord over K = 40..160 is "
-                             f"{_log_factor_chord(40, 160):.2f}; 0.25 covers it and still rejects a plateau "
+                             f"{log_factor_chord(40, 160):.2f}; 0.25 covers it and still rejects a plateau "
                              "(slope 0)")),
     bound=lambda p: p["K"] ** -0.5,
     mutants=[
@@ -419,7 +407,6 @@ NASH_GAP_RATE = Claim(
 )
 
 
-CLAIMS = [KERNEL_RECOVERY, SPAN_RECOVERY, SUBOPTIMALITY_RATE, NASH_GAP_RATE]
 
 
 # ============================================================================ (5) vs UCBVI and oracle LSVI-UCB
@@ -559,4 +546,4 @@ EPISODES_VS_BASELINES = Claim(
              "block MDPs only; full budget (paper_figs/contrastive_ucb: 12 points = 3 instances x S in {20, 30, 60, 90}, K = 1000, 10 seeds, 120 runs): Contrastive UCB reaches eps in 68/120 runs, UCBVI in 10/120 (all on instance 1, S = 60, where Contrastive UCB reaches it in 0/10), LSVI-UCB in 120/120; 'fewer than UCBVI' holds in 68/120, 'within |A| of LSVI-UCB' in 28/120 (per point 0-7 of 10; median N_c / N_lsvi 0.2-11 by point), so the majority reading fails at every point but instances 1 and 2 at S = 30 (7/10 each, still not significant at 10 seeds)."),
 )
 
-CLAIMS.append(EPISODES_VS_BASELINES)
+CLAIMS = [KERNEL_RECOVERY, SPAN_RECOVERY, SUBOPTIMALITY_RATE, NASH_GAP_RATE, EPISODES_VS_BASELINES]

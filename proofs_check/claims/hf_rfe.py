@@ -41,7 +41,6 @@ at its 16x budget (32768 episodes at H = 300).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -52,7 +51,7 @@ from mdpkit.envs.linear import long_horizon_two_state, random_linear_mixture, th
 from mdpkit.linear import plan_with_ellipsoids
 
 from ..claim import Claim, Grid, Mutant, Paper, Provenance, Sweep
-from ..rules import BoundHolds, Rate
+from ..rules import BoundHolds, Rate, log_factor_chord
 
 PAPER = Paper("Optimal Horizon-Free Reward-Free Exploration for Linear Mixture MDPs (Zhang, Zhang & Gu, ICML 2023)",
               arxiv="2303.10165", where="Thm 2.6.3 and Lemma 2.8.7 (W. Zhang's thesis numbering)")
@@ -169,8 +168,7 @@ def polylog_chord(k: float, h_min: float, h_max: float) -> float:
     exactly like it has this log-log slope over ``[h_min, h_max]`` at ``k`` episodes; it
     decreases with ``k``.
     """
-    ratio = math.log(7.0 * k * h_max) / math.log(7.0 * k * h_min)
-    return 2.0 * math.log(ratio) / math.log(h_max / h_min)
+    return log_factor_chord(h_min, h_max, power=2.0, scale=7.0 * k)
 
 
 def _episodes_needed(module, params, seed, checkpoints, **kwargs):
