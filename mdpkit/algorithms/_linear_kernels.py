@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._kernels import _dot
+
 FASTMATH = {"reassoc", "contract"}
 
 
@@ -63,14 +65,6 @@ def _quad(M, x):
         for j in range(x.shape[0]):
             row += M[i, j] * x[j]
         total += x[i] * row
-    return total
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _dot(x, y):
-    total = 0.0
-    for i in range(x.shape[0]):
-        total += x[i] * y[i]
     return total
 
 
