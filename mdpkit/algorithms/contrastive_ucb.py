@@ -172,7 +172,10 @@ class _Explorer:
         return fit, Lambda_inv, bonus
 
 
-def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S):
+def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits,
+                  beta, H, S, d):
+    """Validated arguments shared by :func:`run` and :func:`run_game`, and the bonus multiplier
+    ``beta_value`` (``H sqrt(d)`` unless ``beta`` is given, times ``bonus_scale``)."""
     K = check_positive_int("K", K)
     bonus_scale = _nonnegative("bonus_scale", bonus_scale)
     ridge = _nonnegative("ridge", ridge)
@@ -184,7 +187,9 @@ def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, 
     _choice("features", features, FEATURES)
     neg = np.full(S, 1.0 / S) if negative_dist is None else as_float_array("negative_dist", negative_dist,
                                                                            ndim=(1, 2))
-    return K, bonus_scale, ridge, n_negatives, max_iter, neg
+    cold_refits = _flag("cold_refits", cold_refits)
+    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    return K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value
 
 
 def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
@@ -240,10 +245,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
     """
     H, S, A, d = lrmdp.H, lrmdp.S, lrmdp.A, lrmdp.d
     _choice("planner", planner, PLANNERS)
-    K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
-        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
-    cold_refits = _flag("cold_refits", cold_refits)
-    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
+        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits, beta, H, S, d)
     tabular = lrmdp.to_tabular()
     optimal_value = solve(tabular).value
     explorer = _Explorer(lrmdp.P, lrmdp.mu0, A, d, neg, n_negatives, max_iter, features, ridge, seed,
@@ -320,10 +323,8 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
         ``lower_value`` (K,) (``mu0 @ V_up_0``, ``mu0 @ V_low_0``).
     """
     H, S, A, B, d = lrgame.H, lrgame.S, lrgame.A, lrgame.B, lrgame.d
-    K, bonus_scale, ridge, n_negatives, max_iter, neg = _check_common(
-        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, S)
-    cold_refits = _flag("cold_refits", cold_refits)
-    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
+        K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits, beta, H, S, d)
     game = lrgame.to_game()
     nash_value = solve_game(game).value
     explorer = _Explorer(lrgame.P, lrgame.mu0, A * B, d, neg, n_negatives, max_iter, features, ridge, seed,
