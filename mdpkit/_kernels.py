@@ -302,6 +302,40 @@ def simulate_episodes(P_cdf, mu0_cdf, det_policy, policy_cdf, R, bernoulli, unif
             states[i, h + 1] = s
 
 
+@njit(cache=True)
+def worst_path_totals(possible, R, worst):
+    """Largest reward total along any feasible path, from every state at every stage.
+
+    ``worst[h, s, b] = max_a (R[h, s, a, b] + max_{s' : possible[s, a, s']} worst[h + 1, s', b])``
+    with ``worst[H] = 0``: a max-plus backward induction, exact in floating point (max and one
+    addition per entry), so any evaluation order gives the same floats.
+
+    Parameters
+    ----------
+    possible : ndarray, shape (S, A, S), bool
+        ``possible[s, a, s']``: ``s'`` can follow ``(s, a)``; every ``(s, a)`` has at least one.
+    R : ndarray, shape (H, S, A, B)
+        Rewards, batch last.
+    worst : ndarray, shape (H + 1, S, B), written
+    """
+    H, S, A, B = R.shape
+    best_next = np.empty(B)
+    worst[H] = 0.0
+    for h in range(H - 1, -1, -1):
+        for s in range(S):
+            for b in range(B):
+                worst[h, s, b] = -np.inf
+            for a in range(A):
+                for b in range(B):
+                    best_next[b] = -np.inf
+                for t in range(S):
+                    if possible[s, a, t]:
+                        for b in range(B):
+                            best_next[b] = max(best_next[b], worst[h + 1, t, b])
+                for b in range(B):
+                    worst[h, s, b] = max(worst[h, s, b], R[h, s, a, b] + best_next[b])
+
+
 def cumulative_rows(probabilities: np.ndarray) -> np.ndarray:
     """Cumulative sums along the last axis, scaled so each row ends at exactly 1.0.
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _kernels
 from ._validation import as_float_array, check_positive_int, check_stochastic, readonly
 from .mdp import TabularMDP, _validate_mu0, _validate_rewards
 
@@ -243,20 +244,17 @@ def check_reward_class(lmdp: LinearMixtureMDP, R) -> tuple[np.ndarray, bool]:
         where = f"R[b={idx[0]}, h={idx[1]}, s={idx[2]}, a={idx[3]}]" if batched else \
             f"R[h={idx[1]}, s={idx[2]}, a={idx[3]}]"
         raise ValueError(f"{where} = {float(R[idx])!r} is negative; rewards must be non-negative")
-    impossible = ~np.any(lmdp.phi != 0, axis=-1)[..., None]  # (S, A, S', 1)
-    R_last = R.transpose(1, 2, 3, 0)  # batch last: reductions vectorise along it
-    worst = np.zeros((S, R.shape[0]))  # largest path total from (h, s) onwards
-    for h in range(H - 1, -1, -1):
-        best_next = np.where(impossible, -np.inf, worst[None, None]).max(axis=2)  # (S, A, B)
-        worst = (R_last[h] + best_next).max(axis=1)
-        over = worst.T > 1.0 + 1e-9
-        if over.any():
-            b, s = np.unravel_index(int(np.argmax(over)), over.shape)
-            worst = worst.T
-            label = f"R[b={b}]" if batched else "R"
-            raise ValueError(f"{label} collects {float(worst[b, s])!r} > 1 along a path from state {s} at stage {h}; "
-                             "reward-free planning needs every path total <= 1 (e.g. divide per-step "
-                             "rewards in [0, 1] by H)")
+    possible = np.any(lmdp.phi != 0, axis=-1)  # (S, A, S'): s' can follow (s, a)
+    worst = np.empty((H + 1, S, R.shape[0]))  # largest path total from (h, s) onwards, batch last
+    _kernels.worst_path_totals(possible, np.ascontiguousarray(R.transpose(1, 2, 3, 0)), worst)
+    over = worst[:H] > 1.0 + 1e-9
+    if over.any():
+        h = int(np.nonzero(over.any(axis=(1, 2)))[0][-1])  # the first stage backwards, as the recursion meets it
+        b, s = np.unravel_index(int(np.argmax(over[h].T)), (R.shape[0], S))  # lowest reward, then state
+        label = f"R[b={b}]" if batched else "R"
+        raise ValueError(f"{label} collects {float(worst[h, s, b])!r} > 1 along a path from state {s} at stage {h}; "
+                         "reward-free planning needs every path total <= 1 (e.g. divide per-step "
+                         "rewards in [0, 1] by H)")
     return R, batched
 
 

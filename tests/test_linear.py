@@ -6,10 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mdpkit
+from mdpkit import _kernels
 from mdpkit.algorithms import _linear_kernels as kern
 from mdpkit.envs.linear import (long_horizon_two_state, random_linear_mixture, sign_actions, three_state_hard,
                                 ucrl_rfe_hard)
 from mdpkit.linear import LinearMixtureMDP, check_reward_class
+from mdpkit.solvers import reference
 
 
 def _random_model(S, A, d, H, seed):
@@ -186,3 +188,25 @@ def test_reward_class_errors_name_the_offender():
     R[0, 0, :] = 0.5
     R[1:, 1:, :] = 1 / 6  # x1 then three steps in x2 or x3: exactly 1 on every path
     check_reward_class(m, R)
+
+
+@given(S=st.integers(1, 5), A=st.integers(1, 3), H=st.integers(1, 6), B=st.integers(1, 4),
+       seed=st.integers(0, 2**32 - 1))
+def test_worst_path_kernel_matches_numpy_reference(S, A, H, B, seed):
+    """Max-plus backward induction: bit-identical to the numpy reference (max and + are exact)."""
+    rng = np.random.default_rng(seed)
+    possible = rng.random((S, A, S)) < 0.5
+    possible[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(S, size=(S, A))] = True
+    R = rng.random((H, S, A, B)) * (rng.random((H, S, A, B)) < 0.7)
+    worst = np.empty((H + 1, S, B))
+    _kernels.worst_path_totals(possible, R, worst)
+    np.testing.assert_array_equal(worst, reference.worst_path_totals(possible, R))
+
+
+def test_reward_class_error_names_the_first_offending_reward_of_a_batch():
+    m = three_state_hard(3, 4, 0.02, seed=0).lmdp
+    R = np.zeros((3, 4, 3, 4))
+    R[2, :, 2, :] = 0.3   # reward 2 exceeds from stage 0 only (4 x 0.3 in the absorbing x3)
+    R[1, 1:, 2, :] = 0.4  # reward 1 exceeds from stage 1 (3 x 0.4): met first by the backward recursion
+    with pytest.raises(ValueError, match=r"R\[b=1\] collects 1.2\d* > 1 along a path from state 2 at stage 1"):
+        check_reward_class(m, R)

@@ -53,3 +53,25 @@ def policy_evaluation(P: np.ndarray, R: np.ndarray, policy: np.ndarray):
         else:
             V[h] = (policy[h] * Q[h]).sum(axis=1)
     return Q, V
+
+
+def worst_path_totals(possible: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Largest reward total along any feasible path, from every state at every stage (numpy).
+
+    Parameters
+    ----------
+    possible : ndarray, shape (S, A, S), bool
+        ``possible[s, a, s']``: ``s'`` can follow ``(s, a)``.
+    R : ndarray, shape (H, S, A, B)
+        Rewards, batch last.
+
+    Returns
+    -------
+    worst : ndarray, shape (H + 1, S, B), ``worst[H] = 0``
+    """
+    H, S, A, B = R.shape
+    worst = np.zeros((H + 1, S, B))
+    for h in range(H - 1, -1, -1):
+        best_next = np.where(possible[..., None], worst[h + 1][None, None], -np.inf).max(axis=2)  # (S, A, B)
+        worst[h] = (R[h] + best_next).max(axis=1)
+    return worst
