@@ -18,6 +18,11 @@ The story in three panels of ``DIR/stepmix_riverswim.png``:
    the conservative phase: an offset that does not grow with K.
 
 Everything uses the theoretical confidence widths (``bonus_scale = pessimism_scale = 1``).
+
+Caveat: only the paper's abstract was available (``shared/papers/stepmix.md``). Its claims are an
+episode-wise constraint never violated w.h.p. and regret of the constraint-free order. The rest is
+reconstructed: the constraint's form ``(1 - alpha) V^b`` (panel 1), the step-mixing path and its
+choice rule (panel 2; also EpsMix's coin) and the constant-offset bound shape (panel 3).
 """
 
 from __future__ import annotations

@@ -94,6 +94,22 @@ def test_ucbvi_bf_bound_formula():
     assert claims.ucbvi_bf_bound(staged, K) == pytest.approx(want2, rel=1e-14)
 
 
+def test_provenance_marks_the_reconstructed_mechanisms_and_no_invented_exponent():
+    for c in (claims.NO_VIOLATION, claims.REGRET_RATE, claims.OFFSET_BOUNDED, claims.OFFSET_VS_ALPHA):
+        assert c.provenance.kind == "reconstructed"
+        assert "mechanism" in c.provenance.note and ("sections 5-6" in c.provenance.note
+                                                     or "sections 3-6" in c.provenance.note), c.id
+    # offset_vs_alpha claims monotonicity only: the rule's edge is slope 0 and the drawn curve is flat
+    rule = claims.OFFSET_VS_ALPHA.rule
+    assert rule.sided == "upper" and rule.exponent + rule.tolerance == 0.0
+    assert {claims.OFFSET_VS_ALPHA.bound({"alpha": a, "K": 1}) for a in (0.05, 0.2, 0.8)} == {1.0}
+    assert "no exponent" in rule.describe()
+    # UCBVI-BF: the notes hold its form only as a secondary source; constants and theorem are recalled
+    bf = claims.UCBVI_BF_BOUND
+    assert "is the paper's" not in bf.provenance.note and "recalled" in bf.provenance.note
+    assert "Theorem" not in bf.paper.cite() and "recalled" in bf.paper.cite()
+
+
 def test_quick_budget_passes_and_catches_every_mutant(tmp_path):
     """Runs the whole quick budget on 2 workers (about 35 s)."""
     with ResultStore(tmp_path) as store, make_executor(2, None) as executor:
@@ -110,7 +126,7 @@ def test_quick_budget_passes_and_catches_every_mutant(tmp_path):
     assert all(g["failures"] == 0 and g["n"] == 100 for g in nv.numbers["groups"])
     for m in nv.mutants:
         assert sum(g["failures"] for g in m.numbers["groups"]) > 300
-    # UCBVI-BF: the published bound is vacuous at these K -- even K V* (the regret cap of ANY learner)
+    # UCBVI-BF: the recalled bound is vacuous at these K -- even K V* (the regret cap of ANY learner)
     # is far below it, so no mutant can be caught here. This is the finding, pinned down.
     bf = verdicts[claims.UCBVI_BF_BOUND.id]
     assert not bf.mutants[0].caught and bf.ok and bf.label == "MUTANT NOT CAUGHT (documented)"

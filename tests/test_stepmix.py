@@ -374,3 +374,12 @@ def test_baseline_validation_names_the_entry():
         stepmix.run_offline(mdp, np.zeros((2, 2), dtype=int), n_trajectories=0, alpha=0.1, K=5, seed=0)
     with pytest.raises(ValueError, match="behaviour_policy"):
         stepmix.run_offline(mdp, np.full((2, 2, 2), 0.7), n_trajectories=5, alpha=0.1, K=5, seed=0)
+
+
+def test_reconstructed_parts_are_marked():
+    """The constraint form and the StepMix/EpsMix mechanisms are reconstructed (abstract only)."""
+    doc = stepmix.__doc__
+    assert "Reconstructed: the constraint's form" in doc and "Reconstructed: the mechanisms" in doc
+    for fn in (stepmix.path_policy, kern.largest_feasible_rho, kern.choose_path_point, kern.run_mix_chunk):
+        assert "Reconstructed:" in fn.__doc__, fn.__name__
+    assert "recalled" in ucbvi.__doc__ and "Algorithms 1-3" not in ucbvi.__doc__

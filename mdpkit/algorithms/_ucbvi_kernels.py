@@ -513,6 +513,10 @@ def largest_feasible_rho(counts_sas, counts_sa, inv_n, inv_sqrt_n, R, mu0, pess_
     feasible (the tangent is below ``f``) and reaches the root in finitely many steps; every
     accepted iterate has a *computed* value ``>= threshold``.
 
+    Reconstructed: the convexity is this package's derivation for its own pessimistic backup (only
+    the lower clip at 0, deterministic ``pi^k``; ``shared/papers/stepmix.md`` section 5), not a
+    result from the paper.
+
     Returns
     -------
     (float, float)
@@ -626,6 +630,9 @@ def choose_path_point(counts_sas, counts_sa, inv_n, inv_sqrt_n, R, mu0, pess_coe
                       V_buf, dV_buf, U):
     """StepMix's choice: the lexicographically largest certified path point ``(t, rho)``.
 
+    Reconstructed: the path and this choice rule are this package's reading of StepMix
+    (``shared/papers/stepmix.md`` section 5); the paper's rule was not available.
+
     ``(H - 1, 1)`` (``pi^k`` itself) if ``f_k = f_{H-1}(1) >= threshold``; else the largest ``t``
     with ``f_t(0) >= threshold`` and the largest certified ``rho`` there; else the baseline
     ``(0, 0)``, uncertified. Switch steps whose upper bound (:func:`path_upper_bounds`) is below
@@ -687,6 +694,9 @@ def run_mix_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, base_probs, base_cdf, Vb_tru
                   U_buf, V_audit,
                   values, switch_step, rho_out, lower_bound, threshold_used, certified, optimistic_values):
     """Run ``n`` StepMix (``epsmix=False``) or EpsMix episodes.
+
+    Reconstructed: both mechanisms (StepMix's path and choice rule, EpsMix's coin and ``rho_k``);
+    see :mod:`.stepmix`.
 
     Per episode: optimistic plan ``pi^k``; pessimistic baseline values; the learner's threshold;
     choose ``(t, rho)`` (StepMix: lexicographically largest certified path point; EpsMix: closed-form

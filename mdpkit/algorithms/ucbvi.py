@@ -1,7 +1,12 @@
 """UCBVI: optimistic value iteration with Hoeffding or Bernstein-Freedman bonuses.
 
 Azar, Osband & Munos (2017), "Minimax Regret Bounds for Reinforcement Learning", ICML,
-arXiv:1703.05449, Algorithms 1-3 (UCBVI-CH: ``bonus_1``; UCBVI-BF: ``bonus_2``).
+arXiv:1703.05449 (UCBVI-CH and UCBVI-BF).
+
+Provenance: the pseudocode below, its bonus constants (``7 H L``, ``8 L Var``, ``14 H L / 3 N``,
+``1e4 H^3 S^2 A L^2``) and ``L = ln(5 S A T / delta)`` are recalled from the UCBVI paper and were
+not verified against its text here; ``shared/papers/`` gives only the regret form
+``O~(sqrt(H S A T) + H^2 S^2 A + H sqrt(T))`` [SECONDARY].
 
 Pseudocode (rewards known, transitions learned; ``L = ln(5 S A T / delta)``, ``T = K H``)::
 
@@ -105,7 +110,8 @@ def check_bonus(bonus) -> str:
 
 # ============================================================================ constants
 def log_term(mdp: TabularMDP, K: int, delta: float) -> float:
-    """Azar et al.'s ``L = ln(5 S A T / delta)`` with ``T = K H`` (stationary, pooled counts).
+    """Azar et al.'s ``L = ln(5 S A T / delta)`` (as recalled, see the module docstring) with ``T = K H``
+    (stationary, pooled counts).
 
     Reconstructed: for stage-dependent models (per-stage counts) the union bound runs over ``H``
     times more ``(h, s, a)`` triples, so ``L = ln(5 S A H T / delta)``.
