@@ -9,7 +9,8 @@ return a near-optimal policy for *every* reward it is later given. Zhang, Zhang 
 prove that, when every trajectory collects total reward at most 1, HF-UCRL-RFE++ needs
 O~(d^2 / eps^2) episodes on a d-dimensional linear mixture MDP -- no polynomial dependence on the
 horizon H -- while the earlier UCRL-RFE needs O~(H^5 d^2 / eps^2) for per-step rewards in
-[0, 1], i.e. about H^3 d^2 / eps'^2 in normalised units (shared/papers/hf-reward-free.md, 2.4).
+[0, 1]. In normalised units that is, heuristically, about H^3 d^2 / eps'^2 (a reconstructed
+reference curve, not a guarantee: per-step guarantees cover only r_h <= 1/H after rescaling).
 
 We measure it. The instance is a two-state chain (``long_horizon_two_state``) whose informative
 state is revisited about H times per episode, with a constant relative value gap, so that the
@@ -36,7 +37,8 @@ UCRL-RFE's radius grows like H (Hoeffding: values up to H), so its optimistic pl
 dominated by the bonus; it reaches eps = 0.01 only at H = 10 (6400 episodes) within the budget.
 At H = 300 HF already meets eps at the first checkpoint: that point is an upper bound.
 
-The theoretical curves are drawn for their *shape* (flat in H for HF, H^3 for UCRL-RFE), anchored
+The reference curves are drawn for their *shape* (flat in H for HF; the heuristic H^3 for
+UCRL-RFE, reconstructed as above), anchored
 at the first measured point: their constants (beta^2 in the thousands squared) are far above any
 feasible budget.
 """
@@ -148,7 +150,7 @@ def _figure(results, path):
         ax_need.plot(Hs, np.full_like(Hs, anchor), "--", color="C0", label="theory HF: d^2/eps^2 (flat in H)")
     anchor = results["UCRL-RFE"]["H"][HORIZONS[0]]["episodes_needed"]
     if np.isfinite(anchor):
-        ax_need.plot(Hs, anchor * (Hs / Hs[0]) ** 3, "--", color="C3", label="theory UCRL-RFE: H^3 d^2/eps^2")
+        ax_need.plot(Hs, anchor * (Hs / Hs[0]) ** 3, "--", color="C3", label="UCRL-RFE, heuristic: H^3 d^2/eps^2")
     ax_need.set(xscale="log", yscale="log", xlabel="horizon H", ylabel=f"episodes to worst gap <= {EPS}",
                 title="Episodes needed vs horizon (median of seeds)")
     ax_need.legend(fontsize=7)

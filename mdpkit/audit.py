@@ -56,6 +56,11 @@ def reward_battery(lmdp: LinearMixtureMDP, *, seed, exploration: Exploration | N
                    n_sparse: int = 8, n_dense: int = 8) -> RewardBattery:
     """A fixed, seeded battery of rewards with ``sum_h max_{s,a} r_h(s, a) <= 1``.
 
+    Reconstructed: the paper's class is every reward collecting at most 1 along every path; this
+    battery (and ``reward_class="safe"`` below) uses the smaller "safe" class
+    ``sum_h max_{s,a} r_h <= 1``, whose members are in the paper's class, and approximates the
+    sup over rewards by finitely many of them (the suite's design, not the paper's).
+
     Parameters
     ----------
     lmdp : LinearMixtureMDP

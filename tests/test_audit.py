@@ -114,5 +114,5 @@ def test_model_error_lp_errors():
     m = random_linear_mixture(3, 2, 2, 4, seed=0)
     with pytest.raises(ValueError, match="reward_class must be one of"):
         audit.model_error_lp(m, m.theta, np.zeros((4, 3), dtype=int), reward_class="all")
-    with pytest.raises(ValueError, match=r"theta_hat must have shape \(2\)"):
+    with pytest.raises(ValueError, match=r"theta_hat must have shape \(2,\)"):
         audit.model_error_lp(m, np.ones(3), np.zeros((4, 3), dtype=int))

@@ -450,3 +450,10 @@ def test_blas_planner_with_a_singular_ellipsoid():
                                planner="plugin")
     np.testing.assert_array_equal(policy, ref.policy)
     np.testing.assert_allclose(cert, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("alg", [hf_rfe, ucrl_rfe])
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_bad_seed_is_named(alg, seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative int or a numpy.random.SeedSequence"):
+        alg.explore(random_linear_mixture(3, 2, 2, 4, seed=0), K=2, seed=seed)

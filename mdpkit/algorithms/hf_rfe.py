@@ -16,9 +16,16 @@ Exploration, episode k = 1..K (pseudocode of :func:`explore`)::
         weight 1/sigma^2 from HOME; Sherman-Morrison update of the running Gram inverse
     freeze the Gram matrices; theta_{f, m} = Sigma_frozen^-1 b
 
-Planning (:meth:`mdpkit.linear.Exploration.plan`): plug-in value iteration in the learned
-model ``theta_tilde[0]``, values truncated to ``[0, 1]``, no bonus (thesis Sec. 2.6, planning
-phase); certificate = optimistic minus pessimistic value over the final confidence ellipsoids.
+Planning (:meth:`mdpkit.linear.Exploration.plan`): plug-in value iteration, values truncated to
+``[0, 1]``, no bonus (thesis Sec. 2.6, planning phase), in the learned model ``theta_tilde[0]``;
+certificate = optimistic minus pessimistic value over the final confidence ellipsoids.
+
+Reconstructed: the planning model. The thesis plans in ``theta_K``, the oracle's ``theta`` of the
+last episode (its analysis only uses ``theta_K in U_K``). Our relaxed oracle fixes that ``theta``
+to ``theta_hat[0]``, the centre of the ellipsoid regressed on the uncertainty values ``V_hat``;
+we plan instead in ``theta_tilde[0]``, the centre regressed on reward values (the vertex
+functions ``f``), the targets planning evaluates. Both are centres of ellipsoids whose
+intersection defines ``U_K``; neither is guaranteed to lie in the intersection.
 
 Reconstructed: the joint oracle. The thesis's step 1 maximises ``V_hat_1(s_1; theta, pi, r)``
 over every policy, every ``theta`` in the confidence set ``U_k`` and every reward ``r`` in the
@@ -69,6 +76,7 @@ import numpy as np
 from .._validation import check_positive_int
 from ..linear import MAX_ENUMERATED_STATES, Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
+from .ucbvi import check_seed
 
 HAT, TILDE = 0, 1
 TIE_BREAKS = ("uncertainty", "random", "lowest")
@@ -129,6 +137,10 @@ def _check_common(lmdp, K, delta, beta_scale):
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
+    """``seed`` (non-negative int, SeedSequence, or None for fresh entropy) as a SeedSequence."""
+    if seed is None:
+        return np.random.SeedSequence()
+    seed = check_seed(seed)
     return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 

@@ -24,7 +24,8 @@ __all__ = ["run", "theoretical_beta"]
 
 
 def theoretical_beta(d: int, H: int, K: int, failure_probability: float = 0.05, c: float = 1.0) -> float:
-    """``beta = c d H sqrt(iota)``, ``iota = log(2 d T / p)``, ``T = K H`` (Jin et al. 2020, Theorem 3.1).
+    """``beta = c d H sqrt(iota)``, ``iota = log(2 d T / p)``, ``T = K H`` (Jin et al. 2020, Theorem 3.1;
+    recalled, not from the paper notes).
 
     The absolute constant ``c`` is not given in the paper; ``c = 1`` is our default.
     """

@@ -121,7 +121,8 @@ def three_state_hard(d: int, H: int, Delta: float, *, signs=None, seed=None, del
     -------
     SignInstance
         ``optimal_action`` is ``sign(mu)``; an action differing from it in ``n`` coordinates
-        loses ``2 Delta n (H - 1)/H`` of value under the hard reward.
+        loses ``2 Delta n (H - 1)/H`` of value under the hard reward (Reconstructed: derived here
+        from the transition probabilities; the thesis does not state it).
 
     Notes
     -----
