@@ -18,6 +18,7 @@ from ._validation import (
     check_positive_int,
     check_stochastic,
     readonly,
+    show,
 )
 
 _PAX = ("h", "s", "a", "s'")
@@ -253,26 +254,30 @@ class TabularMDP:
 
 
 def _validate_rewards(name, R, H, S, A, *, allow_stationary):
-    R = as_float_array(name, R, ndim=(2, 3) if allow_stationary else 3,
-                        axis_names=_RAX if np.ndim(R) == 3 else _RAX[1:])
-    if R.ndim == 2:
-        if R.shape != (S, A):
-            raise ValueError(f"{name} must have shape (S, A) = ({S}, {A}) or (H, S, A) = ({H}, {S}, {A}), "
-                             f"got {R.shape}")
-        R = np.ascontiguousarray(np.broadcast_to(R, (H, S, A)))
-    elif R.shape != (H, S, A):
+    axes = _RAX if np.ndim(R) == 3 else _RAX[1:]  # errors index the array as the caller wrote it
+    R = as_float_array(name, R, ndim=(2, 3) if allow_stationary else 3, axis_names=axes)
+    if R.ndim == 2 and R.shape != (S, A):
+        raise ValueError(f"{name} must have shape (S, A) = ({S}, {A}) or (H, S, A) = ({H}, {S}, {A}), "
+                         f"got {R.shape}")
+    if R.ndim == 3 and R.shape != (H, S, A):
         raise ValueError(f"{name} must have shape (H, S, A) = ({H}, {S}, {A}) matching P, got {R.shape}")
-    check_in_range(name, R, 0.0, 1.0, _RAX)
+    check_in_range(name, R, 0.0, 1.0, axes)
+    if R.ndim == 2:
+        R = np.ascontiguousarray(np.broadcast_to(R, (H, S, A)))
     return R
 
 
 def _validate_mu0(mu0, S):
     if isinstance(mu0, (int, np.integer)) and not isinstance(mu0, (bool, np.bool_)):
         if not 0 <= mu0 < S:
-            raise ValueError(f"mu0 = {mu0} is not a state in [0, {S})")
+            raise ValueError(f"mu0 = {int(mu0)} is not a state in [0, {S})")
         out = np.zeros(S)
         out[int(mu0)] = 1.0
         return out
+    if mu0 is None or np.isscalar(mu0) or (isinstance(mu0, np.ndarray) and mu0.ndim == 0):
+        # a float, a bool (not a state here), None or a 0-d array
+        raise ValueError(f"mu0 must be an int state index or an (S,) = ({S},) distribution, "
+                         f"got {show(mu0)}")
     mu0 = as_float_array("mu0", mu0, ndim=1, axis_names=("s",))
     if mu0.shape != (S,):
         raise ValueError(f"mu0 must have shape (S,) = ({S},) matching P, got {mu0.shape}")
@@ -289,11 +294,12 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
         int64 of shape (H, S) or float64 of shape (H, S, A) (a validated copy).
     """
     arr = np.asarray(policy)
-    if arr.ndim == 2:
+    if arr.shape == (H, S):
         return check_int_array(name, arr, shape=(H, S), upper=A, axis_names=("h", "s"))
-    if arr.ndim == 3:
+    if arr.shape == (H, S, A):
         arr = as_float_array(name, arr, shape=(H, S, A), axis_names=("h", "s", "a"))
         check_stochastic(name, arr, ("h", "s", "a"))
         return arr
+    # Shape first: an (S, A) table missing the H axis must not be reported as "not integer".
     raise ValueError(f"{name} must have shape (H, S) = ({H}, {S}) (deterministic) or "
                      f"(H, S, A) = ({H}, {S}, {A}) (stochastic), got {arr.shape}")

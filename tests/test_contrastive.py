@@ -1,4 +1,6 @@
 """Contrastive loss and learner, Contrastive UCB (MDP and game), oracle LSVI-UCB."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -114,6 +116,17 @@ def test_learner_validation():
         ContrastiveLearner(1, 2, 2, 1, [1.0, 0.0])
     with pytest.raises(ValueError, match=r"negative_dist\[h=0\] sums to"):
         ContrastiveLearner(1, 2, 2, 1, [0.5, 0.6])
+    # shapes are checked before broadcasting: numpy's broadcast error never reaches the user
+    with pytest.raises(ValueError, match=re.escape("negative_dist must have shape (S,) = (6,) or (H, S) = "
+                                                   "(3, 6), got (2,)")):
+        ContrastiveLearner(3, 12, 6, 2, np.full(2, 0.5))
+    with pytest.raises(ValueError, match=re.escape("got (2, 6)")):
+        ContrastiveLearner(3, 12, 6, 2, np.full((2, 6), 1 / 6))
+    assert ContrastiveLearner(3, 12, 6, 2, np.full((1, 6), 1 / 6)).negative_dist.shape == (3, 6)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        ContrastiveLearner(1, 2, 2, 1, [0.5, 0.5], seed=-1)
+    with pytest.raises(ValueError, match=r"label\[1\] = 0.5 is not 0 or 1"):
+        contrastive_loss(np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), [0, 0], [0, 0], [0, 0], [1, 0.5])
     learner = ContrastiveLearner(1, 2, 2, 1, [0.5, 0.5])
     with pytest.raises(ValueError, match="no data"):
         learner.fit()
@@ -170,12 +183,25 @@ def test_model_planner_is_optimistic_early(small_mdp):
     (dict(bonus_scale=-1.0), "bonus_scale must be a finite number >= 0"),
     (dict(ridge=0.0), "ridge must be > 0"),
     (dict(K=0), "K must be >= 1"),
+    (dict(seed=-1), "seed must be a non-negative int"),
+    (dict(ridge=np.float64(-1.0)), r"ridge must be a finite number >= 0, got -1\.0$"),
+    (dict(negative_dist=np.full(2, 0.5)), r"negative_dist must have shape \(S,\) = \(12,\) or \(H, S\) = \(3, 12\), got \(2,\)"),
 ])
 def test_run_argument_errors(small_mdp, kwargs, pattern):
     args = dict(K=2, seed=0)
     args.update(kwargs)
     with pytest.raises(ValueError, match=pattern):
         contrastive_ucb.run(small_mdp, **args)
+
+
+def test_run_rejects_the_wrong_model_class(small_mdp):
+    with pytest.raises(ValueError, match="lrmdp must be a mdpkit.LowRankMDP, got TabularMDP"):
+        contrastive_ucb.run(small_mdp.to_tabular(), K=2, seed=0)
+    with pytest.raises(ValueError, match="lrgame must be a mdpkit.LowRankMarkovGame, got LowRankMDP"):
+        contrastive_ucb.run_game(small_mdp, K=2, seed=0)
+    game = random_lowrank_game(2, 2, 2, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        contrastive_ucb.run_game(game, K=2, seed=-1)
 
 
 def test_run_game_gap_and_reproducibility():

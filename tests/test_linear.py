@@ -41,7 +41,7 @@ def test_negative_probability_names_entry():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(phi=np.zeros((2, 1, 3, 1))), r"phi must have shape \(S, A, S, d\)"),
-    (dict(theta=np.ones(3)), r"theta must have shape \(1\), got \(3,\)"),
+    (dict(theta=np.ones(3)), r"theta must have shape \(1,\), got \(3,\)"),
     (dict(theta=[np.nan]), r"theta\[i=0\] = nan is not finite"),
     (dict(H=0), "H must be >= 1"),
     (dict(mu0=[0.5, 0.4]), r"mu0 sums to"),

@@ -158,3 +158,52 @@ def test_policy_validation_names_entry():
         mdpkit.evaluate(mdp, stoch)
     with pytest.raises(ValueError, match="policy must be an integer array"):
         mdpkit.evaluate(mdp, np.full((3, 4), 0.5))
+    # a stochastic policy missing the H axis is a shape error, not a dtype error
+    with pytest.raises(ValueError, match=re.escape("policy must have shape (H, S) = (3, 4) (deterministic) or "
+                                                   "(H, S, A) = (3, 4, 2) (stochastic), got (4, 2)")):
+        mdpkit.evaluate(mdp, np.full((4, 2), 0.5))
+
+
+def test_row_sum_shown_without_round_off_digits():
+    P, R, mu0 = _valid()
+    P[1, 3, 0] = [0.1, 0.2, 0.68, 0.0]  # sums to 0.9800000000000001 in floating point
+    with pytest.raises(ValueError, match=re.escape("P[h=1, s=3, a=0] sums to 0.98, not 1 (tolerance 1e-09); "
+                                                   "rows are not renormalised")):
+        TabularMDP(P, R, mu0)
+    from mdpkit._validation import check_stochastic
+    # 12 digits would print "1": the full repr is kept so the sum never reads as 1
+    with pytest.raises(ValueError, match=re.escape("sums to 1.0000000000001998,")):
+        check_stochastic("p", np.array([0.5, 0.5 + 2e-13]), atol=1e-13)
+
+
+def test_stationary_rewards_are_reported_in_the_callers_shape():
+    P, R, mu0 = _valid()
+    bad = R[0].copy()
+    bad[3, 1] = 1.5
+    with pytest.raises(ValueError, match=re.escape("R[s=3, a=1] = 1.5 is outside [0.0, 1.0]")):
+        TabularMDP.stationary(P[0], bad, 3, mu0)
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=re.escape("R[s=3, a=1] = nan is not finite")):
+        TabularMDP.stationary(P[0], bad, 3, mu0)
+    mdp = TabularMDP.stationary(P[0], R[0], 3, mu0)
+    with pytest.raises(ValueError, match=re.escape("R[s=0, a=1] = -0.5 is outside")):
+        mdp.with_rewards(_set(R[0], (0, 1), -0.5))
+
+
+@pytest.mark.parametrize("mu0, shown", [(True, "True"), (1.0, "1.0"), (np.float64(0.5), "0.5"),
+                                         (np.array(2), "array(2)"), (None, "None")])
+def test_scalar_mu0_that_is_not_an_int_state(mu0, shown):
+    P, R, _ = _valid()
+    with pytest.raises(ValueError, match=re.escape("mu0 must be an int state index or an (S,) = (4,) "
+                                                   f"distribution, got {shown}")):
+        TabularMDP(P, R, mu0)
+
+
+def test_shape_messages_write_one_tuples_with_a_comma():
+    from mdpkit._validation import as_float_array, check_positive_int
+    with pytest.raises(ValueError, match=re.escape("theta must have shape (2,), got (3,)")):
+        as_float_array("theta", np.ones(3), shape=(2,))
+    with pytest.raises(ValueError, match=re.escape("x must have shape (2, *), got (3,)")):
+        as_float_array("x", np.ones(3), shape=(2, None))
+    with pytest.raises(ValueError, match=r"K must be an integer >= 1, got 2\.5$"):  # not np.float64(2.5)
+        check_positive_int("K", np.float64(2.5))

@@ -62,3 +62,12 @@ def test_bad_arguments():
         mdpkit.simulate(mdp, np.zeros((3, 2), dtype=int), 0)
     with pytest.raises(ValueError, match=r"policy\[h=0, s=1\] = 5 is not in \[0, 2\)"):
         mdpkit.simulate(mdp, np.array([[0, 5], [0, 0], [0, 0]]), 10)
+    policy = np.zeros((3, 2), dtype=int)
+    for bad in (-1, 1.5, "0"):
+        with pytest.raises(ValueError, match="^seed must be a non-negative int"):
+            mdpkit.simulate(mdp, policy, 10, seed=bad)
+    with pytest.raises(ValueError, match="mdp must be a mdpkit.TabularMDP, got ndarray"):
+        mdpkit.simulate(np.asarray(mdp.P), policy, 10)
+    # accepted seeds are unchanged
+    for ok in (None, 0, np.int64(3), np.random.SeedSequence(3), np.random.default_rng(3)):
+        assert mdpkit.simulate(mdp, policy, 2, seed=ok).states.shape == (2, 4)

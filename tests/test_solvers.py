@@ -131,3 +131,12 @@ def test_bad_rewards_argument():
         mdpkit.solve(mdp, rewards=np.full((3, 2, 2), np.nan))
     with pytest.raises(ValueError, match=r"V must have shape \(4, 2\)"):
         mdpkit.bellman_residual(mdp, np.zeros((3, 2)))
+
+
+def test_solvers_reject_a_raw_array_for_mdp():
+    mdp = TabularMDP.stationary(np.full((2, 2, 2), 0.5), np.zeros((2, 2)), 3, 0)
+    for call in (lambda: mdpkit.solve(np.asarray(mdp.P)),
+                 lambda: mdpkit.evaluate(np.asarray(mdp.P), np.zeros((3, 2), dtype=int)),
+                 lambda: mdpkit.bellman_residual(np.asarray(mdp.P), np.zeros((4, 2)))):
+        with pytest.raises(ValueError, match="^mdp must be a mdpkit.TabularMDP, got ndarray$"):
+            call()

@@ -46,6 +46,7 @@ from scipy.special import expit, log_expit, logsumexp
 from .._validation import as_float_array, check_positive_int, check_stochastic
 from ._contrastive_kernels import (_loss_and_grad_kernel, _mean_loss_grad, _minimize_box,
                                    _select_block)
+from .._validation import check_seed
 
 __all__ = ["ContrastiveFit", "ContrastiveLearner", "contrastive_loss", "feature_angle"]
 
@@ -141,7 +142,7 @@ def contrastive_loss(theta, vartheta, stage, anchor, next_state, label, *, weigh
     label = as_float_array("label", label, ndim=1)
     if np.any((label != 0) & (label != 1)):
         bad = int(np.argmax((label != 0) & (label != 1)))
-        raise ValueError(f"label[{bad}] = {label[bad]!r} is not 0 or 1")
+        raise ValueError(f"label[{bad}] = {float(label[bad])!r} is not 0 or 1")
     weight = np.ones(label.shape) if weight is None else as_float_array("weight", weight, shape=label.shape)
     m = check_positive_int("n_negatives", n_negatives)
     params = np.concatenate([theta.ravel(), vartheta.ravel()])
@@ -239,7 +240,7 @@ class ContrastiveLearner:
         Block passes on violating parameters before falling back to a full pass.
     memory : int
         L-BFGS curvature pairs.
-    seed : None, int, SeedSequence or Generator
+    seed : None, non-negative int, SeedSequence or Generator
         Initial parameters.
 
     Notes
@@ -267,10 +268,10 @@ class ContrastiveLearner:
         self.H, self.n_anchors, self.S, self.d = (check_positive_int(n, v) for n, v in
                                                   (("H", H), ("n_anchors", n_anchors), ("S", S), ("d", d)))
         neg = as_float_array("negative_dist", negative_dist, ndim=(1, 2))
-        neg = np.broadcast_to(neg, (self.H, self.S)).copy() if neg.ndim == 1 or neg.shape[0] == 1 else neg
-        if neg.shape != (self.H, self.S):
+        if neg.shape[-1] != self.S or (neg.ndim == 2 and neg.shape[0] not in (1, self.H)):  # before broadcasting
             raise ValueError(f"negative_dist must have shape (S,) = ({self.S},) or (H, S) = ({self.H}, {self.S}), "
                              f"got {neg.shape}")
+        neg = np.broadcast_to(neg, (self.H, self.S)).copy() if neg.ndim == 1 or neg.shape[0] == 1 else neg
         check_stochastic("negative_dist", neg, ("h", "s'"))
         if np.any(neg <= 0):
             h, s = np.unravel_index(int(np.argmax(neg <= 0)), neg.shape)
@@ -285,6 +286,8 @@ class ContrastiveLearner:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         self.local_first = bool(local_first)
         self.max_rounds = check_positive_int("max_rounds", max_rounds)
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            check_seed(seed)
         rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
         H, N, S = self.H, self.n_anchors, self.S
         # Parameters by global row: theta (H * N, d) per anchor (h, x); vartheta stored TRANSPOSED,

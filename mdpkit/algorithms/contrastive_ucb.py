@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import as_float_array, check_instance, check_positive_int, show
 from ..lowrank import LowRankMarkovGame, LowRankMDP
 from ..markov_game import coarse_correlated_equilibrium, game_value, nash_gap, solve_game
 from ..solvers import evaluate, solve
 from .contrastive import ContrastiveLearner, feature_angle
 from .results import RunResult
+from .._validation import check_seed
 
 __all__ = ["run", "run_game", "PLANNERS", "DATA_MODES", "FEATURES"]
 
@@ -53,20 +54,20 @@ FEATURES = ("learned", "random")
 
 def _choice(name: str, value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        raise ValueError(f"{name} must be one of {allowed}, got {show(value)}")
     return value
 
 
 def _nonnegative(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {show(value)}")
     return float(value)
 
 
 def _flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {show(value)}")
     return bool(value)
 
 
@@ -204,7 +205,7 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         The agent knows the rewards, ``S``, ``A``, ``d``, never ``phi``/``psi``.
     K : int
         Episodes.
-    seed : int or SeedSequence
+    seed : non-negative int or SeedSequence
         Same seed, bit-identical result.
     beta : float, optional
         Bonus coefficient; default ``H * sqrt(d)`` (reconstructed order, see the module docstring).
@@ -243,6 +244,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         (mean bonus at the anchors collected in episode ``k``), ``fit_iterations`` (K,),
         ``transitions_per_episode`` (int), ``cold_refit_wins`` (int; cold fits that beat the warm one).
     """
+    check_instance("lrmdp", lrmdp, LowRankMDP, "mdpkit.LowRankMDP")
+    check_seed(seed)
     H, S, A, d = lrmdp.H, lrmdp.S, lrmdp.A, lrmdp.d
     _choice("planner", planner, PLANNERS)
     K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
@@ -322,6 +325,8 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
         exact ``V^{dagger, nu^k} - V^{mu^k, dagger}``; ``feature_angle`` (K,); ``upper_value``,
         ``lower_value`` (K,) (``mu0 @ V_up_0``, ``mu0 @ V_low_0``).
     """
+    check_instance("lrgame", lrgame, LowRankMarkovGame, "mdpkit.LowRankMarkovGame")
+    check_seed(seed)
     H, S, A, B, d = lrgame.H, lrgame.S, lrgame.A, lrgame.B, lrgame.d
     K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
         K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits, beta, H, S, d)

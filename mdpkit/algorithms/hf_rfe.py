@@ -76,7 +76,7 @@ import numpy as np
 from .._validation import check_positive_int
 from ..linear import MAX_ENUMERATED_STATES, Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
-from .ucbvi import check_seed
+from .._validation import check_seed
 
 HAT, TILDE = 0, 1
 TIE_BREAKS = ("uncertainty", "random", "lowest")

@@ -79,7 +79,7 @@ import math
 import numpy as np
 
 from .. import _kernels
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_seed
 from ..mdp import TabularMDP, validate_policy
 from ..simulation import simulate
 from ..solvers import evaluate, solve
@@ -92,7 +92,6 @@ from .ucbvi import (
     check_mdp,
     check_nonnegative,
     check_open_unit,
-    check_seed,
     log_term,
     uniform_chunks,
 )

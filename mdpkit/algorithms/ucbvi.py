@@ -48,7 +48,7 @@ import math
 import numpy as np
 
 from .. import _kernels
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_seed
 from ..mdp import TabularMDP
 from ..solvers import solve
 from . import _ucbvi_kernels as kern
@@ -67,15 +67,6 @@ def check_mdp(mdp) -> TabularMDP:
     if not isinstance(mdp, TabularMDP):
         raise ValueError(f"mdp must be a mdpkit.TabularMDP, got {type(mdp).__name__}")
     return mdp
-
-
-def check_seed(seed):
-    """Accept a non-negative int or a SeedSequence (both reproducible); return it unchanged."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
-        return int(seed)
-    raise ValueError(f"seed must be a non-negative int or a numpy.random.SeedSequence, got {seed!r}")
 
 
 def check_open_unit(name: str, value) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _kernels
-from .._validation import as_float_array
+from .._validation import as_float_array, check_instance
 from ..mdp import TabularMDP, validate_policy
 
 #: ``method="auto"`` takes the CSR path when at most this fraction of the stored transition
@@ -56,6 +56,10 @@ class Solution:
     method: str
 
 
+def _check_mdp(mdp) -> TabularMDP:
+    return check_instance("mdp", mdp, TabularMDP, "mdpkit.TabularMDP")
+
+
 def _batched_rewards(mdp: TabularMDP, rewards) -> tuple[np.ndarray, bool]:
     """Return rewards as (B, H, S, A) and whether the caller passed a batch."""
     if rewards is None:
@@ -96,6 +100,7 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
     -------
     Solution
     """
+    _check_mdp(mdp)
     R, batched = _batched_rewards(mdp, rewards)
     method = _resolve_method(mdp, method)
     B, H, S, A = R.shape
@@ -147,6 +152,7 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
     Solution
         ``policy`` holds the validated policy.
     """
+    _check_mdp(mdp)
     pol = validate_policy(policy, mdp.H, mdp.S, mdp.A)
     R, batched = _batched_rewards(mdp, rewards)
     method = _resolve_method(mdp, method)
@@ -177,6 +183,7 @@ def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
     V : array_like, shape (H + 1, S)
     rewards : array_like, shape (H, S, A), optional
     """
+    _check_mdp(mdp)
     V = as_float_array("V", V, shape=(mdp.H + 1, mdp.S))
     R = mdp.R if rewards is None else as_float_array("rewards", rewards, shape=(mdp.H, mdp.S, mdp.A))
     worst = abs(V[mdp.H]).max()
