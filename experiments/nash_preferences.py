@@ -7,16 +7,20 @@ The story
 Two responses are compared; ``P[y, y']`` is the probability a rater prefers ``y`` to ``y'``.
 When preferences are intransitive (rock-paper-scissors-like) no single best response exists;
 NLHF asks instead for the policy no other policy beats, regularised towards a reference ``mu``:
-the equilibrium ``pi*_beta ∝ mu exp(P pi*_beta / beta)``. We can compute it *exactly*
+the equilibrium ``pi*_beta`` (unique: NLHF Proposition 1, as quoted by secondary notes). We
+characterise it as the fixed point ``pi*_beta ∝ mu exp(P pi*_beta / beta)`` (reconstructed from
+first-order conditions, checked numerically) and compute it *exactly*
 (``mdpkit.games.regularized_nash``, Newton on logits), so every algorithm's distance to it,
 ``KL(pi*_beta || pi)``, is measured exactly -- no sampling noise in the curves.
 
 What to look for (one panel per beta):
-- Nash-MP (two preference queries per iteration, eta = 2 beta) falls *below* its theoretical
-  line ``(1 + 2 beta)^(-N/2) KL_0`` -- and steeper: near the equilibrium KL is quadratic in the
-  log-ratio, so the observed slope is about the square of the bound's.
-- Self-play MMD (eta = 4 beta) is linear too, at rate ``(1 + 4 beta^2)^(-t)`` per query: at
-  beta = 1 its big step even beats Nash-MP, but for small beta it is ~1/beta times slower.
+- Nash-MP (two preference queries per iteration, eta = 2 beta) falls *below* the reconstructed
+  bound ``(1 + 2 beta)^(-N/2) KL_0`` (the abstract gives the rate ``(1 + 2 beta)^(-N/2)``; the
+  ``KL_0`` form and ``eta = 2 beta`` are ours) -- and steeper: near the equilibrium KL is
+  quadratic in the log-ratio, so the observed slope is about the square of the bound's.
+- Self-play MMD (eta = 4 beta) is linear too; its reconstructed bound (MMD's Theorem 3.4 with
+  ``alpha = beta``, ``L = 1/2``) is ``(1 + 4 beta^2)^(-t)`` per query: at beta = 1 its big step
+  even beats Nash-MP, but for small beta it is ~1/beta times slower.
 - Nash-MD with the NLHF schedule ``2/(beta(t+2))`` converges only like 1/T (its theorem line
   ``8/(beta^2 (T+1))`` is far above it).
 - MWU/SPO ignores beta: its average iterate heads for the *unregularised* minimax winner, so its
@@ -71,10 +75,11 @@ def main(argv=None):
         avg_kl = [kl_log(star.log_policy, np.log(p)) for p in mwu_run.average]
         ax.semilogy(mwu_run.queries, np.maximum(avg_kl, FLOOR), label="MWU/SPO average (beta ignored)")
 
-        # Theory lines, all started from the same KL_0 = KL(pi*||mu).
+        # Bound lines from the same KL_0 = KL(pi*||mu): Nash-MP's is reconstructed, Nash-MD's is
+        # NLHF Theorem 1 as quoted by secondary notes.
         kl0 = kl_log(star.log_policy, game.log_mu)
         N = np.arange(QUERY_BUDGET + 1)
-        ax.semilogy(N, kl0 * (1 + 2 * beta) ** (-N / 2), "k--", lw=1, label="(1+2beta)^(-N/2) KL_0")
+        ax.semilogy(N, kl0 * (1 + 2 * beta) ** (-N / 2), "k--", lw=1, label="reconstructed (1+2beta)^(-N/2) KL_0")
         ax.semilogy(N[1:], 8 / (beta**2 * (N[1:] + 1)), "k:", lw=1, label="8/(beta^2 (T+1))")
         ax.set_title(f"beta = {beta:g}, n = {game.n}")
         ax.set_xlabel("preference queries N")

@@ -6,9 +6,11 @@ regularisation strength ``beta >= 0``. Its value for the row player is
 
     J_beta(pi, pi') = pi @ P @ pi' - beta * KL(pi || mu) + beta * KL(pi' || mu),
 
-a symmetric constant-sum game (``J(pi, pi') + J(pi', pi) = 1``) whose unique equilibrium for
-``beta > 0`` is the fixed point ``pi*_beta ∝ mu * exp(P @ pi*_beta / beta)`` (NLHF, Munos et
-al. 2024, Proposition 1). See ``shared/papers/nash-mp.md`` for provenance.
+a symmetric constant-sum game (``J(pi, pi') + J(pi', pi) = 1``). For ``beta > 0`` its equilibrium
+``pi*_beta`` exists and is unique (NLHF, Munos et al. 2024, Proposition 1, [SECONDARY]).
+Reconstructed: its characterisation as the fixed point ``pi*_beta ∝ mu * exp(P @ pi*_beta / beta)``
+follows from first-order conditions (checked numerically), not from the paper. See
+``shared/papers/nash-mp.md`` for provenance.
 
 Contents
 --------
@@ -106,14 +108,14 @@ class PreferenceGame:
         if off.any():
             y, y2 = np.unravel_index(int(np.argmax(off)), off.shape)
             raise ValueError(
-                f"P[y={y}, y'={y2}] + P[y={y2}, y'={y}] = {P[y, y2]!r} + {P[y2, y]!r} "
-                f"= {P[y, y2] + P[y2, y]!r}, not 1 (tolerance {PROB_ATOL:g}): preferences must be "
+                f"P[y={y}, y'={y2}] + P[y={y2}, y'={y}] = {float(P[y, y2])!r} + {float(P[y2, y])!r} "
+                f"= {float(P[y, y2] + P[y2, y])!r}, not 1 (tolerance {PROB_ATOL:g}): preferences must be "
                 "complementary")
         mu = as_float_array("mu", mu, shape=(n,), axis_names=("y",))
         check_stochastic("mu", mu, axis_names=("y",))
         if (mu <= 0).any():
             y = int(np.argmax(mu <= 0))
-            raise ValueError(f"mu[y={y}] = {mu[y]!r}: the reference policy must have full support")
+            raise ValueError(f"mu[y={y}] = {float(mu[y])!r}: the reference policy must have full support")
         if isinstance(beta, (bool, np.bool_)):
             raise ValueError(f"beta must be a real number >= 0, got {beta!r}")
         try:
@@ -186,7 +188,7 @@ def _check_log_policy(name: str, log_pi, n: int) -> np.ndarray:
         raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
     if np.isnan(arr).any() or (arr == np.inf).any():
         y = int(np.argmax(np.isnan(arr) | (arr == np.inf)))
-        raise ValueError(f"{name}[y={y}] = {arr[y]!r} is not a log-probability")
+        raise ValueError(f"{name}[y={y}] = {float(arr[y])!r} is not a log-probability")
     total = float(np.exp(logsumexp(arr)))
     if abs(total - 1.0) > PROB_ATOL:
         raise ValueError(f"exp({name}) sums to {total!r}, not 1 (tolerance {PROB_ATOL:g})")
@@ -559,7 +561,7 @@ def unregularized_nash(game: PreferenceGame) -> NashSolution:
     pi = np.maximum(res.x[:n], 0.0)  # HiGHS may return -1e-17 for zero entries
     total = pi.sum()
     if abs(total - 1.0) > 1e-9 or abs(res.x[-1] - 0.5) > 1e-9:
-        raise RuntimeError(f"unregularized_nash: LP returned mass {total!r}, value {res.x[-1]!r} "
+        raise RuntimeError(f"unregularized_nash: LP returned mass {float(total)!r}, value {float(res.x[-1])!r} "
                            "(expected 1 and 1/2)")
     pi = pi / total  # removes the ~1e-15 rounding of the equality constraint only
     e = float(np.max(P @ pi) - 0.5)

@@ -110,3 +110,13 @@ def test_query_comparison_is_refuted_only_where_nash_md_is_near_exact_after_few_
     assert losers
     # Each counterexample: Nash-MD needs only a handful of queries (its first best-response steps).
     assert all(r.observed["queries_md"] <= 10 for r in losers)
+
+
+def test_query_comparison_mutant_is_caught_where_the_claim_holds(quick_report):
+    """The mutant's catch must not rest on the claim's own counterexamples (all at beta = 1)."""
+    res = next(r for r in quick_report.results if r.claim.id == "nash.mp_fewer_queries_than_md")
+    claim = [r for r in res.runs["claim"] if r.params["beta"] == 0.1]
+    mutant = [r for r in res.runs["uniform_magnet"] if r.params["beta"] == 0.1]
+    assert claim and len(claim) == len(mutant)
+    assert all(r.observed["query_ratio"] <= 1 for r in claim)
+    assert all(r.observed["query_ratio"] > 1 for r in mutant)

@@ -62,6 +62,18 @@ class TestValidation:
         with pytest.raises(ValueError, match="beta"):
             PreferenceGame(np.full((2, 2), 0.5), [0.5, 0.5], beta)
 
+    def test_messages_show_plain_floats(self):
+        """Offending entries print as Python floats, not numpy 2 reprs such as np.float64(0.6)."""
+        P = np.full((2, 2), 0.5)
+        P[1, 1] = 0.6
+        with pytest.raises(ValueError, match=r"= 0\.6 \+ 0\.6 = 1\.2, not 1 ") as exc:
+            PreferenceGame(P, [0.5, 0.5], 0.1)
+        assert "np." not in str(exc.value)
+        with pytest.raises(ValueError, match=r"^mu\[y=1\] = 0\.0: ") as exc:
+            PreferenceGame(np.full((2, 2), 0.5), [1.0, 0.0], 0.1)
+        with pytest.raises(ValueError, match=r"^log_pi\[y=0\] = nan is not") as exc:
+            fixed_point_residual(cyclic_game(3, 0.1), [np.nan, 0.0, 0.0])
+
     def test_not_square(self):
         with pytest.raises(ValueError, match="P must"):
             PreferenceGame(np.full((2, 3), 0.5), [0.5, 0.5], 0.1)

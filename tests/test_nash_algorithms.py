@@ -258,7 +258,7 @@ def test_result_shapes_and_queries(alg):
         assert res.hyper["eta"] == pytest.approx(0.4)
     if alg is mwu:
         assert res.average.shape == (5, 5)
-    with pytest.raises(ValueError, match=r"init\[y=1\]"):
+    with pytest.raises(ValueError, match=r"^init\[y=1\] = 0\.0: the initial policy must have full support"):
         alg.run(game, iters=2, init=[0.5, 0.0, 0.5, 0.0, 0.0], **kwargs)
     with pytest.raises(ValueError, match="eta"):
         alg.run(game, iters=2, eta=-1.0, **kwargs)

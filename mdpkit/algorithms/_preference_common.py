@@ -83,7 +83,7 @@ def initial_log_policy(game: PreferenceGame, init) -> np.ndarray:
     check_stochastic("init", pi0, axis_names=("y",))
     if (pi0 <= 0).any():
         y = int(np.argmax(pi0 <= 0))
-        raise ValueError(f"init[y={y}] = {pi0[y]!r}: the initial policy must have full support")
+        raise ValueError(f"init[y={y}] = {float(pi0[y])!r}: the initial policy must have full support")
     return np.log(pi0)
 
 

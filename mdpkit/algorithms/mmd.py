@@ -8,6 +8,10 @@ magnet strength, magnet ``rho = mu``)::
         q_t = P pi_t                                            # one preference query
         pi_{t+1}(y) ∝ [pi_t(y) * mu(y)^(eta beta) * exp(eta q_t(y))]^(1 / (1 + eta beta))
 
+Reconstructed: this single-policy self-play instance (``q_t = P pi_t``, ``alpha = beta``,
+``rho = mu``) is ours; the paper runs MMD for both players of a two-player game, and a symmetric
+game lets one policy stand for both.
+
 Sokota et al. Theorem 3.4 ([PAPER]): for ``eta <= alpha / L^2``,
 ``KL(pi* || pi_{t+1}) <= (1 + eta alpha)^(-t) KL(pi* || pi_1)``.
 Reconstructed: with ``L = 1/2`` (``pi -> P pi`` is 1/2-Lipschitz l1->linf on the simplex)

@@ -1,4 +1,4 @@
-"""Self-play multiplicative weights (Hedge): the tabular instance of SPO (Swamy et al., ICML 2024).
+"""Self-play multiplicative weights (Hedge): a tabular instance of SPO (Swamy et al., ICML 2024).
 
 Pseudocode (unregularised; ``game.beta`` is ignored -- the target is the minimax winner)::
 
@@ -7,6 +7,9 @@ Pseudocode (unregularised; ``game.beta`` is ignored -- the target is the minimax
         r_t(y) = P(y > pi_t)                  # win rate against the current self: one query
         pi_{t+1}(y) ∝ pi_t(y) exp(eta r_t(y))
     report the running average  avg_t = (pi_0 + ... + pi_t) / (t + 1)
+
+Reconstructed: SPO ([SECONDARY]) runs any no-regret learner on win-rate rewards; Hedge on the
+exact win rates ``P pi_t`` as its tabular instance is our choice.
 
 Why the average: the learner's regret after ``t + 1`` rounds is
 ``max_y sum_s r_s(y) - sum_s pi_s^T P pi_s = (t + 1) (max_y P(y > avg_t) - 1/2)`` because

@@ -9,8 +9,9 @@ Pseudocode (``tau`` = ``beta``; NLHF step convention: ``eta_t`` multiplies the p
         pi_{t+1}(y) ∝ pi_t^mu(y) * exp(eta_t * P(y > pi_t^mu))        # mirror step vs mixture
 
 One preference query per iteration (``P pi_t^mu``). NLHF Theorem 1 ([SECONDARY]):
-``KL(pi*_beta || pi_T) <= 8 / (beta^2 (T + 1))`` with the schedule above; with a constant
-``eta <= 1/beta`` the one-step inequality gives linear convergence to an ``O(eta/beta)`` ball.
+``KL(pi*_beta || pi_T) <= 8 / (beta^2 (T + 1))`` with the schedule above.
+Reconstructed: with a constant ``eta <= 1/beta`` the theorem's one-step inequality gives
+``KL_T <= (1 - eta beta)^T KL_0 + 2 eta / beta``, linear convergence to an ``O(eta/beta)`` ball.
 """
 
 from __future__ import annotations

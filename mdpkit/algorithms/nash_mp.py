@@ -1,19 +1,24 @@
 """Nash-MP: Mirror Prox for the KL-regularised preference game (Tiapkin et al., arXiv 2505.19731 v1).
 
-Pseudocode (both proximal steps are centred at ``pi_k``; extragradient, not optimistic MD)::
+Pseudocode (both proximal steps are centred at ``pi_k``; extragradient, not optimistic MD). The
+update form is as quoted by a secondary review ([SECONDARY]; the paper's algorithm box was
+unavailable)::
 
     pi_0 = init (default mu)
     for k = 0, 1, ..., iters - 1:
         pi_{k+1/2} = argmin_pi (1/beta) P(pi_k       > pi) + KL(pi||mu) + (1/eta) KL(pi||pi_k)
         pi_{k+1}   = argmin_pi (1/beta) P(pi_{k+1/2} > pi) + KL(pi||mu) + (1/eta) KL(pi||pi_k)
 
-Closed form of each step (first-order conditions), in log space::
+Closed form of each step, in log space. Reconstructed: derived from each step's first-order
+conditions, not read from the paper ([RECONSTRUCTED], shared/papers/nash-mp.md §2.1)::
 
     log pi_next = (log pi_k + eta log mu + (eta/beta) P pi_opp) / (1 + eta) + const
 
 Two preference-oracle calls per iteration (``P pi_k`` and ``P pi_{k+1/2}``), so after ``k``
-iterations ``N = 2k`` queries. Claimed rate (abstract, [PAPER]):
-``KL(pi*_beta || pi_k) <= (1 + 2 beta)^(-N/2) KL(pi*_beta || pi_0)``.
+iterations ``N = 2k`` queries. The abstract ([PAPER]) claims last-iterate linear convergence of
+``KL(pi*_beta || pi)`` at rate ``(1 + 2 beta)^(-N/2)``. Reconstructed: the explicit bound
+``KL(pi*_beta || pi_k) <= (1 + 2 beta)^(-N/2) KL(pi*_beta || pi_0)`` (with ``eta = 2 beta``) is
+(T1) of shared/papers/nash-mp.md §3.1; the paper's theorem and constants were unavailable.
 
 Step-size conventions: ``eta`` multiplies the KL-to-centre term as ``1/eta`` (Nash-MP form);
 the NLHF/MMD-style step on the preference term is ``eta' = eta / beta`` (``eta = 2 beta``
