@@ -37,6 +37,9 @@ from mdpkit._validation import check_positive_int
 CLAIM_ID_PATTERN = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 PROVENANCE_KINDS = ("paper", "reconstructed")
 BUDGETS = ("quick", "full")
+#: Rule attributes that name a grid axis (``BoundHolds.x``, ``HighProbability.x``, ``Rate.param``);
+#: a :class:`Claim` checks each against both grids.
+_RULE_AXIS_FIELDS = ("x", "param")
 
 #: Signature of an observe function: ``(params, seed) -> {name: float array}``.
 ObserveFn = Callable[[dict, np.random.SeedSequence], Mapping[str, Any]]
@@ -111,7 +114,14 @@ class Grid:
             raise ValueError("Grid needs at least one parameter axis")
         clean = {}
         for name, values in axes.items():
-            values = tuple(values) if not isinstance(values, (str, bytes)) else (values,)
+            if isinstance(values, (str, bytes)):
+                values = (values,)
+            else:
+                try:
+                    values = tuple(values)
+                except TypeError:
+                    raise ValueError(f"Grid axis {name!r} must be a sequence of values, got {values!r} "
+                                     f"(write {name}=[{values!r}] for a single value)") from None
             if len(values) == 0:
                 raise ValueError(f"Grid axis {name!r} has no values")
             for i, v in enumerate(values):
@@ -240,7 +250,7 @@ class Claim:
     sweep : Sweep
     rule : proofs_check.rules.Rule
         The acceptance rule (:class:`~proofs_check.rules.BoundHolds`, ``Rate``, ``Contraction``,
-        ``HighProbability``).
+        ``HighProbability``). The grid axes it names (``x``, ``param``) must be axes of both grids.
     bound : callable
         ``params -> float`` (or array broadcastable against the observed array). Its meaning is
         the rule's: the upper bound (``BoundHolds``, ``HighProbability``), the claimed factor
@@ -287,6 +297,15 @@ class Claim:
             raise ValueError(f"Claim {self.id}: sweep must be a Sweep")
         if not hasattr(self.rule, "evaluate"):
             raise ValueError(f"Claim {self.id}: rule must be a proofs_check.rules.Rule, got {self.rule!r}")
+        for attr in _RULE_AXIS_FIELDS:
+            axis = getattr(self.rule, attr, None)
+            if axis is None:
+                continue
+            for budget in BUDGETS:
+                axes = self.sweep.grid(budget).axes
+                if axis not in axes:
+                    raise ValueError(f"Claim {self.id}: {type(self.rule).__name__}.{attr} names {axis!r}, "
+                                     f"not an axis of the {budget} grid (axes: {sorted(axes)})")
         if not callable(self.bound):
             raise ValueError(f"Claim {self.id}: bound must be callable (params -> float)")
         mutants = tuple(self.mutants)

@@ -10,9 +10,15 @@ Examples
     proofs-check run --scheduler tcp://127.0.0.1:8786
     proofs-check run my.claim --claims-module my_claims.py
     proofs-check show textbook.vi_contraction
+    proofs-check show nash                 # every claim of a family
     proofs-check report --full
+    proofs-check report my --claims-module my_claims.py
+
+Your own claims are known only to commands given their module: pass the same
+``--claims-module`` to ``show``, ``report`` and ``list`` as to ``run``.
 
 ``run`` exits with status 0 iff every selected claim passes and every mutant is caught.
+``report`` exits with status 2, writing nothing, when no selected claim has stored results.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 
 from .claims import load_claims
 from .report import write_report
 from .runner import make_executor, run_claims, select_claims
-from .store import ResultStore, default_out_dir
+from .store import DB_NAME, ResultStore, default_out_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,10 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     run.add_argument("--scheduler", default=None, help="Dask distributed scheduler address")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    show = sub.add_parser("show", parents=[common], help="statement, provenance and evidence of a claim")
-    show.add_argument("id")
+    show = sub.add_parser("show", parents=[common], help="statement, provenance and evidence of claims")
+    show.add_argument("ids", nargs="+", metavar="id", help="claim ids or families")
     report = sub.add_parser("report", parents=[common], help="write report.md/html from stored runs")
-    report.add_argument("ids", nargs="*")
+    report.add_argument("ids", nargs="*", help="claim ids or families (default: all)")
     report.add_argument("--full", dest="budget", action="store_const", const="full", default="quick",
                         help="report on the full budget (default quick)")
     return parser
@@ -64,20 +71,62 @@ def main(argv=None) -> int:
     out = args.out if args.out is not None else default_out_dir()
     if args.command == "list":
         return _list(claims, out)
-    if args.command == "show":
-        return _show(claims, args.id, out)
     try:
         selected = select_claims(claims, args.ids)
     except ValueError as exc:
         print(f"proofs-check: {exc}", file=sys.stderr)
+        _warn_unloaded(_unloaded(out, claims, args.ids), out)
         return 2
+    if args.command == "show":
+        return _show(selected, out)
     if args.command == "report":
-        with ResultStore(out) as store:
-            sweep = run_claims(selected, store=store, budget=args.budget, compute=False)
-        md, _ = write_report(sweep, out)
-        print(f"report written to {md} and {md.with_suffix('.html')}")
-        return 0
+        return _report(selected, claims, args, out)
+    if not args.ids:
+        _warn_unloaded(_unloaded(out, claims, ()), out, " and are left out of the report")
     return _run(selected, args, out)
+
+
+def _unloaded(out, claims, ids) -> list[str]:
+    """Ids of claims with runs in the store under ``out`` that are not loaded (matching ``ids``, if any)."""
+    if not (Path(out) / DB_NAME).is_file():
+        return []
+    with ResultStore(out) as store:
+        stored = store.claim_ids()
+    prefixes = [i.rstrip(".") + "." for i in ids]
+    return [cid for cid in stored if cid not in claims
+            and (not ids or cid in ids or any(cid.startswith(p) for p in prefixes))]
+
+
+def _warn_unloaded(unloaded, out, consequence="") -> None:
+    if unloaded:
+        print(f"proofs-check: the store under {out} has runs of claims that are not loaded{consequence}: "
+              f"{', '.join(unloaded)}; pass the module defining them with --claims-module "
+              "(e.g. --claims-module my_claims.py)", file=sys.stderr)
+
+
+def _report(selected, claims, args, out) -> int:
+    if not (Path(out) / DB_NAME).is_file():
+        print(f"proofs-check: no stored results under {out}; nothing to report (run `proofs-check run` "
+              "first, or point --out at its results directory)", file=sys.stderr)
+        return 2
+    unloaded = _unloaded(out, claims, args.ids)
+    with ResultStore(out) as store:
+        sweep = run_claims(selected, store=store, budget=args.budget, compute=False)
+        stale = any(store.count(c.id) for c in selected)
+    if all(r.verdict is None for r in sweep.results):
+        why = (" (their stored runs are for the other budget or for earlier code: editing the code "
+               "invalidates stored runs)" if stale else "")
+        print(f"proofs-check: none of the {len(sweep.results)} selected claims has complete {args.budget} "
+              f"runs under {out}{why}; no report written", file=sys.stderr)
+        _warn_unloaded(unloaded, out)
+        if not unloaded:
+            cmd = " ".join(["proofs-check run", *args.ids] + (["--full"] if args.budget == "full" else []))
+            print(f"proofs-check: run `{cmd}` first", file=sys.stderr)
+        return 2
+    _warn_unloaded(unloaded, out, " and are left out of this report")
+    md, _ = write_report(sweep, out)
+    print(f"report written to {md} and {md.with_suffix('.html')}")
+    return 0
 
 
 def _run(selected, args, out) -> int:
@@ -133,11 +182,17 @@ def _list(claims, out) -> int:
     return 0
 
 
-def _show(claims, claim_id, out) -> int:
-    if claim_id not in claims:
-        print(f"proofs-check: unknown claim {claim_id!r}; known: {', '.join(claims)}", file=sys.stderr)
-        return 2
-    c = claims[claim_id]
+def _show(selected, out) -> int:
+    with ResultStore(out) as store:
+        verdicts = [store.last_verdict(c.id) for c in selected]
+    for i, (c, v) in enumerate(zip(selected, verdicts)):
+        if i:
+            print()
+        _show_one(c, v)
+    return 0
+
+
+def _show_one(c, v) -> None:
     wrap = lambda s: textwrap.fill(s, 100, subsequent_indent="  ")  # noqa: E731
     print(f"{c.id}\n  paper: {c.paper.cite()}")
     print(wrap(f"  statement: {c.statement}"))
@@ -147,15 +202,12 @@ def _show(claims, claim_id, out) -> int:
           f"{c.sweep.seeds_full} seeds")
     for m in c.mutants:
         print(wrap(f"  mutant {m.name}: {m.why}"))
-    with ResultStore(out) as store:
-        v = store.last_verdict(c.id)
     if v is None:
         print("  evidence: none yet (run `proofs-check run " + c.id + "`)")
     else:
         print(wrap(f"  evidence ({v.budget}, {v.n_runs} runs, {v.seeds} seeds/point): {v.label} -- {v.summary}"))
         for m in v.mutants:
             print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}"))
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

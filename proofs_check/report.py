@@ -41,6 +41,14 @@ def write_report(sweep, out_dir) -> tuple[Path, Path]:
     return md_path, html_path
 
 
+def _runs_line(sweep) -> str:
+    """``Runs: N (R reused from the store, C computed[, M missing]).``"""
+    missing = sum(r.missing for r in sweep.results)
+    extra = f", {missing} missing: run `proofs-check run` to compute them" if missing else ""
+    return (f"Runs: {sweep.n_runs} ({sweep.n_reused} reused from the store, {sweep.n_computed} computed"
+            f"{extra}).")
+
+
 def _row(res):
     v = res.verdict
     if v is None:
@@ -55,8 +63,7 @@ def _markdown(sweep) -> str:
              f"{sum(r.verdict is not None and r.verdict.ok and not r.verdict.finding for r in sweep.results)} "
              f"of {len(sweep.results)} claims pass with every mutant caught; "
              f"{sum(r.verdict is not None and bool(r.verdict.finding) for r in sweep.results)} are documented "
-             f"findings (claims that do not hold as stated; see their sections). Runs: {sweep.n_runs} "
-             f"({sweep.n_reused} reused from the store, {sweep.n_computed} computed).", "",
+             f"findings (claims that do not hold as stated; see their sections). {_runs_line(sweep)}", "",
              "| claim | verdict | evidence | mutants caught | provenance |",
              "|---|---|---|---|---|"]
     for res in sweep.results:
@@ -114,6 +121,6 @@ def _html(sweep) -> str:
             "td,th{border:1px solid #ccc;padding:4px}tr.ok td:nth-child(2){color:green}"
             "tr.bad td:nth-child(2){color:#b00}</style></head><body>"
             f"<h1>proofs_check report ({esc(sweep.budget)} budget)</h1>"
-            f"<p>Runs: {sweep.n_runs} ({sweep.n_reused} reused from the store, {sweep.n_computed} computed).</p>"
+            f"<p>{esc(_runs_line(sweep))}</p>"
             "<table><tr><th>claim</th><th>verdict</th><th>evidence</th><th>mutants caught</th>"
             f"<th>provenance</th></tr>{rows}</table>{''.join(sections)}</body></html>\n")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import difflib
 import hashlib
 import inspect
 import multiprocessing
@@ -346,7 +347,11 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
     def outcome(variant):
         if variant in errors:
             return None
-        return claim.rule.evaluate(runs[variant], claim.bound, seed=rule_seed(claim.id, variant))
+        try:
+            return claim.rule.evaluate(runs[variant], claim.bound, seed=rule_seed(claim.id, variant))
+        except ValueError as exc:   # e.g. a misspelt observed key: say which claim and variant
+            which = "the claim itself" if variant == "claim" else f"mutant {variant!r}"
+            raise ValueError(f"claim {claim.id} ({which}): {exc}") from exc
 
     own = outcome("claim")
     if own is None:
@@ -380,7 +385,14 @@ def _jsonable(x):
 
 
 def select_claims(all_claims: dict, ids: Iterable[str]) -> list[Claim]:
-    """Claims by id (exact id or a ``family.`` / family prefix); all if ``ids`` is empty."""
+    """Claims by id (exact id or a ``family.`` / family prefix); all if ``ids`` is empty.
+
+    Raises
+    ------
+    ValueError
+        If an entry of ``ids`` matches no claim; the message suggests close ids and lists the
+        families in registration order (the order of ``proofs-check list``).
+    """
     ids = list(ids)
     if not ids:
         return list(all_claims.values())
@@ -389,6 +401,10 @@ def select_claims(all_claims: dict, ids: Iterable[str]) -> list[Claim]:
         match = [c for cid, c in all_claims.items()
                  if cid == wanted or cid.startswith(wanted.rstrip(".") + ".")]
         if not match:
-            raise ValueError(f"no claim matches {wanted!r}; known: {', '.join(sorted(all_claims))}")
+            families = list(dict.fromkeys(cid.split(".", 1)[0] for cid in all_claims))
+            close = difflib.get_close_matches(wanted, list(all_claims) if "." in wanted else families, n=3)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            raise ValueError(f"no claim matches {wanted!r}; {hint}families: {', '.join(families)} "
+                             "(`proofs-check list` shows every claim id)")
         chosen.extend(c for c in match if c not in chosen)
     return chosen

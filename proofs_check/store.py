@@ -168,6 +168,10 @@ class ResultStore:
             return int(self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
         return int(self._db.execute("SELECT COUNT(*) FROM runs WHERE claim_id=?", (claim_id,)).fetchone()[0])
 
+    def claim_ids(self) -> list[str]:
+        """Sorted ids of the claims with at least one stored run (any budget or code version)."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT claim_id FROM runs ORDER BY claim_id")]
+
     def payloads(self, claim_id: str | None = None) -> dict:
         """``{(claim_id, variant, params, seed_index, code_version): payload bytes}`` (for comparisons)."""
         sql = "SELECT claim_id, variant, params, seed_index, code_version, payload FROM runs"

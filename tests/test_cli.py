@@ -131,6 +131,66 @@ def test_usage_errors(tmp_path, capsys):
     assert code == 2 and "does not exist" in text
 
 
+def test_show_accepts_families_and_unknown_ids_list_families(tmp_path, capsys):
+    code, text = _cli(capsys, "show", "synthetic", "--claims-module", SYNTH, "--out", str(tmp_path))
+    assert code == 0
+    assert "synthetic.mean_rate\n  paper:" in text and "\nsynthetic.slow_bound\n  paper:" in text
+    for command in ("show", "run", "report"):
+        code, text = _cli(capsys, command, "synthetc", "--claims-module", SYNTH, "--out", str(tmp_path))
+        assert code == 2
+        assert ("no claim matches 'synthetc'; did you mean 'synthetic'? families: textbook, stepmix, nash, "
+                "hf_rfe, contrastive_ucb, synthetic (`proofs-check list` shows every claim id)") in text
+        assert "textbook.vi_contraction" not in text       # no dump of every claim id
+
+
+def test_report_refuses_when_only_unloaded_claims_have_runs(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", out, "--workers", "1",
+                "--no-progress")[0] == 0
+    good = (tmp_path / "o" / "report.md").read_text()
+    hint = ("has runs of claims that are not loaded: synthetic.slow_bound; pass the module defining them "
+            "with --claims-module")
+    code, text = _cli(capsys, "report", "--out", out)       # the user forgot --claims-module
+    assert code == 2 and "no report written" in text and hint in text
+    assert (tmp_path / "o" / "report.md").read_text() == good   # the good report is not overwritten
+    code, text = _cli(capsys, "show", "synthetic.slow_bound", "--out", out)
+    assert code == 2 and hint in text
+    code, text = _cli(capsys, "report", "--claims-module", SYNTH, "--out", out)
+    assert code == 0 and "not loaded" not in text
+
+    module = tmp_path / "pc_failing_claims.py"
+    module.write_text(FAILING_MODULE)
+    assert _cli(capsys, "run", "bad.false", "--claims-module", str(module), "--out", out, "--workers", "1",
+                "--no-progress")[0] == 1
+    code, text = _cli(capsys, "report", "--claims-module", str(module), "--out", out)
+    assert code == 0 and "not loaded and are left out of this report: synthetic.slow_bound;" in text
+    report = (tmp_path / "o" / "report.md").read_text()
+    assert "| bad.false | FAIL |" in report and "missing: run `proofs-check run` to compute them" in report
+
+
+def test_run_of_everything_warns_about_stored_unloaded_claims(tmp_path, capsys, monkeypatch):
+    out = str(tmp_path)
+    assert _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", out, "--workers", "1",
+                "--no-progress")[0] == 0
+    import proofs_check.cli as cli
+    monkeypatch.setattr(cli, "_run", lambda selected, args, out: 0)   # do not sweep every built-in claim
+    code, text = _cli(capsys, "run", "--out", out)
+    assert code == 0 and ("runs of claims that are not loaded and are left out of the report: "
+                          "synthetic.slow_bound;") in text
+    code, text = _cli(capsys, "run", "textbook", "--out", out)
+    assert code == 0 and "not loaded" not in text                    # only when running everything
+
+
+def test_report_on_a_store_without_results(tmp_path, capsys):
+    code, text = _cli(capsys, "report", "--out", str(tmp_path / "none"))
+    assert code == 2 and "no stored results under" in text and not (tmp_path / "none").exists()
+    _cli(capsys, "list", "--out", str(tmp_path / "empty"))            # creates an empty store
+    code, text = _cli(capsys, "report", "textbook", "--full", "--out", str(tmp_path / "empty"))
+    assert code == 2 and "none of the 3 selected claims has complete full runs" in text
+    assert "run `proofs-check run textbook --full` first" in text
+    assert not (tmp_path / "empty" / "report.md").exists()
+
+
 def _count(db_path):
     if not db_path.exists():
         return 0

@@ -1,5 +1,10 @@
-"""The tutorial in docs/verify_your_own_claim.md runs as written (so it cannot rot)."""
+"""The tutorial in docs/verify_your_own_claim.md runs as written (so it cannot rot).
+
+Every ``proofs-check ...`` command the tutorial shows is run exactly as written, from the
+directory holding ``my_claims.py`` with the default results directory.
+"""
 import re
+import shlex
 from pathlib import Path
 
 from proofs_check.cli import main
@@ -11,21 +16,35 @@ def _python_blocks():
     return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
 
 
-def test_tutorial_snippets_run_as_documented(tmp_path, capsys):
+def _commands():
+    """``proofs-check`` commands in the doc's plain code blocks and inline code, in order."""
+    text = re.sub(r"```python\n.*?```", "", DOC.read_text(), flags=re.S)
+    found = re.findall(r"```\n(proofs-check [^`]*?)\n```|`(proofs-check [^`]+)`", text)
+    return [shlex.split(" ".join((block or inline).split()))[1:] for block, inline in found]
+
+
+def test_tutorial_snippets_run_as_documented(tmp_path, capsys, monkeypatch):
     first, second = _python_blocks()
     assert len(first.splitlines()) <= 40   # "in 20 lines": the claim itself, imports aside, stays short
+    run, *later = _commands()
+    assert run[0] == "run" and [c[0] for c in later] == ["show", "report"], (run, later)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROOFS_CHECK_OUT", raising=False)
     module = tmp_path / "my_claims.py"
     module.write_text(first)
-    out = tmp_path / "results"
-    args = ["run", "mine", "--claims-module", str(module), "--workers", "1", "--out", str(out), "--no-progress"]
-    assert main(args) == 1
+    assert main(run) == 1
     text = capsys.readouterr().out
     assert "MUTANT NOT CAUGHT  mine.random_policy_gap" in text     # upper bound alone misses the bug
 
     module.write_text(first + "\n" + second)
-    assert main(args) == 0
+    assert main(run) == 0
     text = capsys.readouterr().out
     assert "PASS               mine.random_policy_gap" in text and "mutant off_by_one: caught" in text
-    assert main(["show", "mine.random_policy_gap", "--claims-module", str(module), "--out", str(out)]) == 0
+    out = tmp_path / "proofs_check_results"
+    (out / "report.md").unlink()
+    show, report = later
+    assert main(show) == 0
     assert "evidence (quick" in capsys.readouterr().out
-    assert (out / "report.md").is_file() and (out / "figures" / "mine.random_policy_gap.png").is_file()
+    assert main(report) == 0
+    assert "| mine.random_policy_gap | PASS |" in (out / "report.md").read_text()
+    assert (out / "figures" / "mine.random_policy_gap.png").is_file()

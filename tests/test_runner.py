@@ -132,6 +132,54 @@ def test_select_claims_by_id_and_family():
         select_claims(claims, ["nope"])
 
 
+def test_select_claims_unknown_id_suggests_and_lists_families_in_order():
+    claims = {c.id: c for c in CLAIMS}
+    with pytest.raises(ValueError) as err:
+        select_claims(claims, ["synthetic.mean_rat"])
+    assert str(err.value) == ("no claim matches 'synthetic.mean_rat'; did you mean 'synthetic.mean_rate'? "
+                              "families: synthetic (`proofs-check list` shows every claim id)")
+
+
+def test_grid_axis_must_be_a_sequence():
+    from proofs_check import Grid
+
+    with pytest.raises(ValueError, match=r"Grid axis 'H' must be a sequence of values, got 3 \(write H=\[3\]"):
+        Grid(S=[4], H=3)
+
+
+def test_claim_rejects_rule_axes_missing_from_a_grid():
+    """A rule naming an axis (BoundHolds.x, HighProbability.x, Rate.param) absent from the quick or
+    full grid is rejected when the claim is built, not after the sweep."""
+    import dataclasses
+
+    from proofs_check import BoundHolds, Grid, HighProbability, Rate, Sweep
+
+    sweep = Sweep(quick=Grid(S=[4], H=[1, 3]), full=Grid(S=[4], H=[1, 3], K=[10]), seeds_quick=1, seeds_full=1)
+    rate = Rate("gap", param="K", exponent=-0.5, tolerance=0.1, justification="test")
+    for rule, field, budget in [(BoundHolds("gap", x="K"), "BoundHolds.x", "quick"),
+                                (HighProbability("gap", delta=0.1, x="A"), "HighProbability.x", "quick"),
+                                (rate, "Rate.param", "quick")]:
+        with pytest.raises(ValueError, match=rf"Claim synthetic.slow_bound: {field} names '\w', not an axis of "
+                                             rf"the {budget} grid \(axes: \['H', 'S'\]\)"):
+            dataclasses.replace(SLOW_BOUND, sweep=sweep, rule=rule)
+    only_full = Sweep(quick=Grid(S=[4], K=[10]), full=Grid(S=[4]), seeds_quick=1, seeds_full=1)
+    with pytest.raises(ValueError, match=r"BoundHolds.x names 'K', not an axis of the full grid \(axes: \['S'\]\)"):
+        dataclasses.replace(SLOW_BOUND, sweep=only_full, rule=BoundHolds("gap", x="K"))
+    dataclasses.replace(SLOW_BOUND, sweep=sweep, rule=BoundHolds("gap", x="H"))   # a shared axis is fine
+
+
+def test_missing_observed_key_names_the_claim_and_variant(tmp_path):
+    import dataclasses
+
+    from proofs_check import BoundHolds
+
+    misspelt = dataclasses.replace(SLOW_BOUND, id="synthetic.misspelt", rule=BoundHolds("uu", x="i"))
+    with ResultStore(tmp_path) as store, pytest.raises(
+            ValueError, match=r"^claim synthetic.misspelt \(the claim itself\): observed quantity 'uu' "
+                              r"missing from run .* has \['u'\]$"):
+        run_claims([misspelt], store=store, executor=InlineExecutor())
+
+
 def test_make_executor_validates_workers():
     with pytest.raises(ValueError, match="workers"):
         with make_executor(workers=0):

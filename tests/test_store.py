@@ -93,6 +93,15 @@ def test_results_identical_apart_from_timings(tmp_path):
     assert len(timings[0]) == len(payloads[0])
 
 
+def test_claim_ids_lists_claims_with_stored_runs(tmp_path):
+    with ResultStore(tmp_path) as store:
+        assert store.claim_ids() == []
+        store.put("b.x", "claim", '{"n":1}', 0, "v1", {"e": np.zeros(1)}, 0.0)
+        store.put("a.y", "m", '{"n":1}', 0, "v2", {"e": np.zeros(1)}, 0.0)
+        store.put("b.x", "m", '{"n":1}', 0, "v1", {"e": np.zeros(1)}, 0.0)
+        assert store.claim_ids() == ["a.y", "b.x"]
+
+
 def test_verdicts_round_trip_and_last_verdict(tmp_path):
     v = Verdict("a.b", True, "ok", {"x": 1.5, "g": [{"ci": [0.1, 0.2]}]}, 10, 5, "quick",
                 (MutantVerdict("m", True, "fails", "bug", {"y": 2}),), ("note",))
