@@ -51,7 +51,7 @@ def kl_to(star_log, log_policies):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Nash-MP vs Nash-MD, MMD and MWU on a preference game")
-    parser.add_argument("--out", default=".", help="directory for nash_preferences.png")
+    parser.add_argument("--out", default="experiments_out", help="directory for nash_preferences.png")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     t_start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Does reward-free exploration pay for the horizon? HF-UCRL-RFE++ against UCRL-RFE.
 
-Run:  python experiments/reward_free_horizon.py --out results/reward_free_horizon
+Run:  python experiments/reward_free_horizon.py [--out DIR]  (default experiments_out)
 
 The story
 ---------
@@ -83,7 +83,7 @@ def episodes_needed(checkpoints, median_gaps, eps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Episodes needed vs horizon: HF-UCRL-RFE++ vs UCRL-RFE")
-    parser.add_argument("--out", default="results/reward_free_horizon", help="output directory")
+    parser.add_argument("--out", default="experiments_out", help="output directory")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,7 @@ def main(out: Path, K: int, seed: int = 0) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("experiments/out"), help="output directory")
+    parser.add_argument("--out", type=Path, default=Path("experiments_out"), help="output directory")
     parser.add_argument("--K", type=int, default=100_000, help="episodes per algorithm")
     args = parser.parse_args()
     main(args.out, args.K)

@@ -25,7 +25,7 @@ def _commands():
 
 def test_tutorial_snippets_run_as_documented(tmp_path, capsys, monkeypatch):
     first, second = _python_blocks()
-    assert len(first.splitlines()) <= 40   # "in 20 lines": the claim itself, imports aside, stays short
+    assert len(first.splitlines()) <= 40   # the claim itself, imports aside, stays short
     run, *later = _commands()
     assert run[0] == "run" and [c[0] for c in later] == ["show", "report"], (run, later)
     monkeypatch.chdir(tmp_path)
