@@ -16,7 +16,9 @@ Every number is a ratio of two timings taken in the same run:
    S=5, A=3 (the instance of 2.) and S=12, A=5. A diagnostic row splits the planner's time as
    ``c + B w``: the batch shares only the per-call cost ``c``; the per-reward arithmetic ``w``
    (about ``E (d + 1) S^2 A H`` multiply-adds: every reward's values differ) cannot be shared,
-   so the ratio grows with ``S^2 A`` and the target needs ``w <= c / 20``.
+   so the ratio grows with ``S^2 A`` and the target needs ``w <= c / 20``. A last row puts the
+   batch against its arithmetic floor (fewest multiply-adds of the recursion at the single-core
+   dgemm rate measured in the same run).
 
 All timings run with BLAS limited to one thread (``threadpoolctl``) and interleave the two sides
 of each ratio (``_timing.interleaved_best_times`` or alternating rounds), best of N.
@@ -92,6 +94,10 @@ def bench_episode_cost(rows, K_large, rounds=3):
 
 
 def bench_planning(rows):
+    X = np.random.default_rng(0).random((512, 512))
+    flop_rate = 2.0 * 512 ** 3 / best_time(lambda: X @ X, repeat=3)  # single-thread dgemm, FLOP/s
+    rows.append({"name": "single-core dgemm rate (512 x 512)", "measured": f"{flop_rate / 1e9:.1f} GFLOP/s",
+                 "target": "(for the floor below)", "ok": True})
     for S, A in [(5, 3), (12, 5)]:
         lmdp = random_linear_mixture(S, A, 8, 100, seed=0)
         ex = hf_rfe.explore(lmdp, K=20, seed=0, beta_scale=1e-3)
@@ -129,6 +135,17 @@ def bench_planning(rows):
         rows.append({"name": f"plan_with_ellipsoids cost split (S={S}, A={A}): per-reward w / per-call c",
                      "measured": f"w = {w * 1e3:.3f} ms, c = {(t_one - w) * 1e3:.2f} ms, w/c = {w / (t_one - w):.3f}",
                      "target": "(diagnostic: the ratio target holds iff w/c <= 0.05)", "ok": True})
+        # Arithmetic floor: the fewest multiply-adds per reward and stage of this recursion (the
+        # BLAS-3 planner's folding: (E d + E) rows of length S per pair for the upper bound over
+        # all S A pairs and for the lower bound at the S chosen pairs, plus the S A model backups),
+        # at the single-core rate of a large dgemm measured in this run.
+        E, d, H = ex.centres.shape[0], lmdp.d, lmdp.H
+        fma_per_reward = H * (E * (d + 1) * S * (S * A + S) + S * A * S)
+        floor_64 = 2.0 * 64 * fma_per_reward / flop_rate
+        rows.append({"name": f"plan 64 rewards / arithmetic floor at dgemm rate (S={S}, A={A})",
+                     "measured": f"{t_batch / floor_64:.1f}x current, {b_batch / floor_64:.1f}x BLAS-3 "
+                                 f"(floor {floor_64 * 1e3:.2f} ms; 1 reward: {t_one / (floor_64 / 64):.0f}x its floor)",
+                     "target": "(physical limit, for scale)", "ok": True})
         rows.append({"name": f"reward validation (check_reward_class) for 64 / 1 rewards (S={S}, A={A})",
                      "measured": f"{v_batch * 1e3:.1f} ms / {v_one * 1e3:.2f} ms", "target": "(for scale)",
                      "ok": True})
