@@ -171,6 +171,7 @@ def _run(selected, args, out) -> int:
 
 
 def _list(claims, out) -> int:
+    _warn_unloaded(_unloaded(out, claims, ()), out, " and are not listed")
     with ResultStore(out) as store:
         # The full citation is in `show ID`; the table keeps one readable line per claim.
         rows = [(c.id, textwrap.shorten(c.paper.cite(), 60, placeholder=" ..."), c.provenance.kind,

@@ -179,6 +179,10 @@ def test_run_of_everything_warns_about_stored_unloaded_claims(tmp_path, capsys, 
                           "synthetic.slow_bound;") in text
     code, text = _cli(capsys, "run", "textbook", "--out", out)
     assert code == 0 and "not loaded" not in text                    # only when running everything
+    code, text = _cli(capsys, "list", "--out", out)
+    assert code == 0 and "not loaded and are not listed: synthetic.slow_bound;" in text
+    code, text = _cli(capsys, "list", "--claims-module", SYNTH, "--out", out)
+    assert code == 0 and "not loaded" not in text and "synthetic.slow_bound" in text
 
 
 def test_report_on_a_store_without_results(tmp_path, capsys):

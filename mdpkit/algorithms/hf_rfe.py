@@ -61,7 +61,7 @@ correct implementation of the relaxation; which one is played is ``tie_break``:
   thesis assumes an exact oracle and says nothing on ties; a uniform choice is the neutral one.
 - ``"uncertainty"``: the maximiser of largest *uncapped* uncertainty ``beta max_f ||psi_f||``
   (``min{1, .}`` is monotone, so it is a maximiser of the capped objective too).
-- ``"lowest"``: the lowest action index (the behaviour before issue 5). It plays a single
+- ``"lowest"``: the lowest action index (the first implementation's rule). It plays a single
   first-step action while the objective is saturated, which made the gap-vs-K and
   episodes-vs-d claims fail (see proofs_check/claims/hf_rfe.py).
 
@@ -177,7 +177,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         Which of the oracle's tied maximisers is played (see the module notes): a uniformly random
         one (default; seeded from ``seed``, a stream separate from the transitions), the one of
         largest *uncapped* uncertainty ``beta max_f ||psi_f(s, a)||``, or the lowest index (the
-        behaviour before issue 5, kept as an ablation). All three play a maximiser of the relaxed
+        first implementation's rule, kept as an ablation). All three play a maximiser of the relaxed
         oracle's objective.
     checkpoints : sequence of int
         Episode counts ``k <= K`` at which to keep a plannable snapshot of this same run (in

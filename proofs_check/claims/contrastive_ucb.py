@@ -508,7 +508,7 @@ EPISODES_VS_BASELINES = Claim(
                "MDP (d latent states, S = 10 d or more observations), in a majority of runs both N_c < N_ucbvi and "
                f"N_c <= |A| N_lsvi, N = episodes until the mixture of pi^1..pi^K is eps-optimal (eps = {_COMPARE_EPS})."),
     provenance=Provenance("reconstructed",
-                          "The comparison is issue 6's reading of the paper's motivation (representation learning "
+                          "The comparison is our reading of the paper's motivation (representation learning "
                           "beats tabular exploration when S >> d; oracle features are the upper reference); the "
                           "instance, eps, the common bonus multiplier 0.1, the one-trajectory data mode, the "
                           "factor |A| (the uniform-action one-step-back argument, shared/papers/contrastive-ucb.md "
