@@ -83,13 +83,13 @@ from .._validation import check_positive_int, check_seed
 from ..mdp import TabularMDP, validate_policy
 from ..simulation import simulate
 from ..solvers import evaluate, solve
+from ..solvers.exact import check_mdp
 from . import _ucbvi_kernels as kern
 from .results import RunResult
 from .ucbvi import (
     LearnerState,
     check_bonus,
     check_bool,
-    check_mdp,
     check_nonnegative,
     check_open_unit,
     log_term,

@@ -51,6 +51,7 @@ from .. import _kernels
 from .._validation import check_positive_int, check_seed
 from ..mdp import TabularMDP
 from ..solvers import solve
+from ..solvers.exact import check_mdp
 from . import _ucbvi_kernels as kern
 from .results import RunResult
 
@@ -63,12 +64,6 @@ _UNIFORMS_PER_CHUNK = 1 << 20
 
 
 # ============================================================================ validation helpers
-def check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a mdpkit.TabularMDP, got {type(mdp).__name__}")
-    return mdp
-
-
 def check_open_unit(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")

@@ -56,7 +56,8 @@ class Solution:
     method: str
 
 
-def _check_mdp(mdp) -> TabularMDP:
+def check_mdp(mdp) -> TabularMDP:
+    """Return ``mdp``, raising a ValueError naming the argument unless it is a TabularMDP."""
     return check_instance("mdp", mdp, TabularMDP, "mdpkit.TabularMDP")
 
 
@@ -100,7 +101,7 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
     -------
     Solution
     """
-    _check_mdp(mdp)
+    check_mdp(mdp)
     R, batched = _batched_rewards(mdp, rewards)
     method = _resolve_method(mdp, method)
     B, H, S, A = R.shape
@@ -152,7 +153,7 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
     Solution
         ``policy`` holds the validated policy.
     """
-    _check_mdp(mdp)
+    check_mdp(mdp)
     pol = validate_policy(policy, mdp.H, mdp.S, mdp.A)
     R, batched = _batched_rewards(mdp, rewards)
     method = _resolve_method(mdp, method)
@@ -183,7 +184,7 @@ def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
     V : array_like, shape (H + 1, S)
     rewards : array_like, shape (H, S, A), optional
     """
-    _check_mdp(mdp)
+    check_mdp(mdp)
     V = as_float_array("V", V, shape=(mdp.H + 1, mdp.S))
     R = mdp.R if rewards is None else as_float_array("rewards", rewards, shape=(mdp.H, mdp.S, mdp.A))
     worst = abs(V[mdp.H]).max()
