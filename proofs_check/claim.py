@@ -207,29 +207,65 @@ class Sweep:
 class Mutant:
     """A deliberately broken variant of the observed experiment.
 
+    Either it runs its own experiment (``observe``), or -- when the bug only misreports what the
+    claim's experiment computed -- it is *derived* from the claim's runs (``derive``) and costs
+    nothing: ``Mutant("swapped", derive=swap_outputs, why="...")``.
+
     Attributes
     ----------
     name : str
         Short identifier (``[a-z0-9_]+``).
-    observe : callable
+    observe : callable or None
         Same signature as :attr:`Claim.observe`; top-level so it pickles to worker processes.
+        Must not be the claim's own observe (its runs would be the claim's: it could never be
+        caught).
     why : str
         The bug it contains and why the claim's rule must reject it.
+    derive : callable or None
+        Pure function ``observed -> observed`` (dict of float64 arrays to dict of float arrays)
+        applied to each of the claim's runs, in the calling process; it gets a copy. Its runs are
+        not stored: they are re-derived from the stored claim runs whenever a verdict is computed.
+        Exactly one of ``observe`` and ``derive`` is given.
     """
 
     name: str
-    observe: ObserveFn
-    why: str
+    observe: ObserveFn | None = None
+    why: str = ""
+    derive: Callable[[dict], Mapping[str, Any]] | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[a-z0-9_]+", self.name):
             raise ValueError(f"Mutant.name must match [a-z0-9_]+, got {self.name!r}")
         if self.name == "claim":
             raise ValueError("Mutant.name 'claim' is reserved for the claim itself")
-        if not callable(self.observe):
+        if (self.observe is None) == (self.derive is None):
+            raise ValueError(f"Mutant {self.name!r}: give exactly one of observe (its own experiment) and "
+                             "derive (a function of the claim's observations)")
+        if self.observe is not None and not callable(self.observe):
             raise ValueError(f"Mutant {self.name!r}: observe must be callable")
+        if self.derive is not None and not callable(self.derive):
+            raise ValueError(f"Mutant {self.name!r}: derive must be callable")
         if not isinstance(self.why, str) or not self.why.strip():
             raise ValueError(f"Mutant {self.name!r}: why must say what the bug is")
+
+
+class Derived:
+    """``observe`` followed by ``derive``: a derived mutant's observations computed from scratch.
+
+    What :meth:`Claim.variants` returns for a derived mutant, so every variant can be called as
+    ``fn(params, seed)`` (the runner does not: it applies ``derive`` to the claim's runs).
+    """
+
+    def __init__(self, observe: ObserveFn, derive: Callable[[dict], Mapping[str, Any]]):
+        self.observe, self.derive = observe, derive
+        self.__qualname__ = f"{getattr(derive, '__qualname__', derive)} of {getattr(observe, '__qualname__', observe)}"
+
+    def __call__(self, params: dict, seed) -> Mapping[str, Any]:
+        observed = {str(k): np.asarray(v, dtype=np.float64) for k, v in self.observe(params, seed).items()}
+        return self.derive(observed)
+
+    def __repr__(self) -> str:
+        return f"Derived({self.__qualname__})"
 
 
 @dataclass(frozen=True)
@@ -315,6 +351,11 @@ class Claim:
         for i, m in enumerate(mutants):
             if not isinstance(m, Mutant):
                 raise ValueError(f"Claim {self.id}: mutants[{i}] = {m!r} is not a Mutant")
+        for m in mutants:
+            if m.observe is not None and m.observe is self.observe:
+                raise ValueError(f"Claim {self.id}: mutant {m.name!r} has the claim's own observe; its runs "
+                                 "would be the claim's and it could never be caught (to misreport the claim's "
+                                 "outputs, derive it: Mutant(name, derive=fn, why=...))")
         names = [m.name for m in mutants]
         if len(set(names)) != len(names):
             raise ValueError(f"Claim {self.id}: duplicate mutant names {names}")
@@ -327,8 +368,14 @@ class Claim:
         return self.id.split(".", 1)[0]
 
     def variants(self) -> list[tuple[str, ObserveFn]]:
-        """``[("claim", observe), (mutant name, mutant observe), ...]``."""
-        return [("claim", self.observe)] + [(m.name, m.observe) for m in self.mutants]
+        """``[("claim", observe), (mutant name, mutant observe), ...]``; a derived mutant's is
+        :class:`Derived` (the claim's observe followed by its ``derive``)."""
+        return [("claim", self.observe)] + [
+            (m.name, m.observe if m.derive is None else Derived(self.observe, m.derive)) for m in self.mutants]
+
+    def computed_variants(self) -> list[tuple[str, ObserveFn]]:
+        """The variants whose runs are computed and stored: the claim and its non-derived mutants."""
+        return [("claim", self.observe)] + [(m.name, m.observe) for m in self.mutants if m.derive is None]
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,27 @@ Examples
 Your own claims are known only to commands given their module: pass the same
 ``--claims-module`` to ``show``, ``report`` and ``list`` as to ``run``.
 
-``run`` exits with status 0 iff every selected claim passes and every mutant is caught.
+``run`` exits with status 0 iff every selected claim passes and every mutant is caught (or
+every documented finding reproduces), 1 otherwise. Every user error -- an unknown claim, a
+``--out`` that is a file or cannot be created, an unreachable ``--scheduler``, a damaged store, a
+store in use by another ``run`` -- is one line on stderr and exit status 2.
 ``report`` exits with status 2, writing nothing, when no selected claim has stored results.
+``list``, ``show`` and ``report`` only read the store: they create no file in it (nor the
+directory), and take no lock.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import textwrap
 from pathlib import Path
 
 from .claims import load_claims
 from .report import write_report
-from .runner import make_executor, run_claims, select_claims
-from .store import DB_NAME, ResultStore, default_out_dir
+from .runner import SchedulerError, make_executor, run_claims, select_claims
+from .store import DB_NAME, CorruptEntry, ResultStore, StoreError, default_out_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +75,16 @@ def main(argv=None) -> int:
         print(f"proofs-check: cannot load claims: {exc}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else default_out_dir()
+    try:
+        return _dispatch(args, claims, out)
+    except (StoreError, SchedulerError) as exc:   # user errors: one line, never a traceback
+        print(f"proofs-check: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args, claims, out) -> int:
+    if Path(out).exists() and not Path(out).is_dir():
+        raise StoreError(f"--out {out} is a file, not a results directory")
     if args.command == "list":
         return _list(claims, out)
     try:
@@ -90,7 +106,7 @@ def _unloaded(out, claims, ids) -> list[str]:
     """Ids of claims with runs in the store under ``out`` that are not loaded (matching ``ids``, if any)."""
     if not (Path(out) / DB_NAME).is_file():
         return []
-    with ResultStore(out) as store:
+    with ResultStore(out, readonly=True) as store:
         stored = store.claim_ids()
     prefixes = [i.rstrip(".") + "." for i in ids]
     return [cid for cid in stored if cid not in claims
@@ -105,33 +121,35 @@ def _warn_unloaded(unloaded, out, consequence="") -> None:
 
 
 def _report(selected, claims, args, out) -> int:
+    from .report import build_report, stored_claims
+
     if not (Path(out) / DB_NAME).is_file():
         print(f"proofs-check: no stored results under {out}; nothing to report (run `proofs-check run` "
               "first, or point --out at its results directory)", file=sys.stderr)
         return 2
     unloaded = _unloaded(out, claims, args.ids)
-    with ResultStore(out) as store:
-        sweep = run_claims(selected, store=store, budget=args.budget, compute=False)
-        stale = any(store.count(c.id) for c in selected)
-    if all(r.verdict is None for r in sweep.results):
-        why = (" (their stored runs are for the other budget or for earlier code: editing the code "
-               "invalidates stored runs)" if stale else "")
-        print(f"proofs-check: none of the {len(sweep.results)} selected claims has complete {args.budget} "
-              f"runs under {out}{why}; no report written", file=sys.stderr)
-        _warn_unloaded(unloaded, out)
-        if not unloaded:
-            cmd = " ".join(["proofs-check run", *args.ids] + (["--full"] if args.budget == "full" else []))
-            print(f"proofs-check: run `{cmd}` first", file=sys.stderr)
-        return 2
-    _warn_unloaded(unloaded, out, " and are left out of this report")
-    md, _ = write_report(sweep, out)
-    print(f"report written to {md} and {md.with_suffix('.html')}")
+    with ResultStore(out, readonly=True) as store:
+        if not stored_claims(selected, store, args.budget):
+            other = any(store.count(c.id) for c in selected)
+            why = " (their stored runs are for the other budget)" if other else ""
+            print(f"proofs-check: none of the {len(selected)} selected claims has complete {args.budget} "
+                  f"runs under {out}{why}; no report written", file=sys.stderr)
+            _warn_unloaded(unloaded, out)
+            if not unloaded:
+                cmd = " ".join(["proofs-check run", *args.ids] + (["--full"] if args.budget == "full" else []))
+                print(f"proofs-check: run `{cmd}` first", file=sys.stderr)
+            return 2
+        _warn_unloaded(unloaded, out, " and are left out of this report")
+        # Every loaded claim with stored runs, whatever ids were given: the report is one file.
+        md, html = build_report(claims, store, out, args.budget)
+    print(f"report written to {md} and {html}")
     return 0
 
 
 def _run(selected, args, out) -> int:
     budget = args.budget or "quick"
     try:
+        # Store first: a bad --out fails at once, not after the scheduler timeout.
         with ResultStore(out) as store, make_executor(args.workers, args.scheduler) as executor:
             sweep = run_claims(selected, store=store, budget=budget, executor=executor,
                                progress=not args.no_progress)
@@ -141,25 +159,18 @@ def _run(selected, args, out) -> int:
     except ValueError as exc:
         print(f"proofs-check: {exc}", file=sys.stderr)
         return 2
-    md, _ = write_report(sweep, out)
-    failed = []
-    print(f"\n{'verdict':<18} claim")
-    for res in sweep.results:
-        v = res.verdict
-        print(f"{v.label:<18} {v.claim_id}: {v.summary}")
-        if v.finding:
-            print(f"{'':<18}   documented finding: {v.finding}")
-        for m in v.mutants:
-            print(f"{'':<18}   mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} ({m.summary})")
-        if not v.ok:
-            failed.append(v)
+    md, _ = write_report(sweep, out, load_claims(args.claims_module))   # every loaded claim
+    _print_verdicts(sweep)
+    derived = f"; {sweep.n_derived} mutant runs derived from the claims' runs" if sweep.n_derived else ""
     print(f"\n{sweep.n_runs} runs ({budget}): {sweep.n_reused} reused from the store, {sweep.n_computed} "
-          f"computed, {sweep.n_corrupt} corrupt entries recomputed; {sweep.seconds:.1f} s")
+          f"computed, {sweep.n_corrupt} corrupt entries recomputed{derived}; {sweep.seconds:.1f} s")
     print(f"report: {md}")
+    failed = [r.verdict for r in sweep.results if not r.verdict.ok]
     findings = [r.verdict for r in sweep.results if r.verdict.finding]
     if failed:
         print(f"{len(failed)} of {len(sweep.results)} claims FAILED, have an uncaught mutant, or no longer "
-              "reproduce their documented finding: " + ", ".join(v.claim_id for v in failed))
+              "reproduce their documented finding: " + ", ".join(v.claim_id for v in failed)
+              + f" (details: proofs-check show {failed[0].claim_id})")
         return 1
     if findings:
         print(f"{len(sweep.results) - len(findings)} claims pass with every mutant caught; "
@@ -170,13 +181,65 @@ def _run(selected, args, out) -> int:
     return 0
 
 
+def _print_verdicts(sweep, width: int | None = None) -> None:
+    """One aligned line per claim (verdict, claim, mutants caught, summary cut to the terminal);
+    a documented finding adds one short line. The full texts are in ``proofs-check show``."""
+    width = width or min(shutil.get_terminal_size((100, 24)).columns, 160)
+    verdicts = [r.verdict for r in sweep.results]
+    caught = [f"{sum(m.caught for m in v.mutants)}/{len(v.mutants)} caught" for v in verdicts]
+    w_label = max([len("verdict")] + [len(v.label) for v in verdicts])
+    w_id = max([len("claim")] + [len(v.claim_id) for v in verdicts])
+    w_mut = max([len("mutants")] + [len(c) for c in caught])
+    print(f"\n{'verdict':<{w_label}}  {'claim':<{w_id}}  {'mutants':<{w_mut}}  summary")
+    for v, c in zip(verdicts, caught):
+        head = f"{v.label:<{w_label}}  {v.claim_id:<{w_id}}  {c:<{w_mut}}  "
+        print(head + _cut(v.summary, width - len(head)))
+        if v.finding:
+            indent = " " * (w_label + 2)
+            print(indent + _cut("documented finding: " + _first_sentence(v.finding), width - len(indent)))
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters (at least 30) with "..." if longer."""
+    text = " ".join(text.split())
+    width = max(width, 30)
+    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
+def _last_verdict(store, claim_id, corrupt: list):
+    """The stored verdict, or None; a corrupt one is collected in ``corrupt`` (reported, not raised)."""
+    try:
+        return store.last_verdict(claim_id)
+    except CorruptEntry as entry:
+        corrupt.append(entry)
+        return None
+
+
+def _warn_corrupt_verdicts(corrupt) -> None:
+    for entry in corrupt:
+        print(f"proofs-check: the stored {entry} is corrupt and ignored; `proofs-check run {entry.key[0]}` "
+              "recomputes it", file=sys.stderr)
+
+
 def _list(claims, out) -> int:
     _warn_unloaded(_unloaded(out, claims, ()), out, " and are not listed")
-    with ResultStore(out) as store:
+    corrupt: list = []
+    with ResultStore(out, readonly=True) as store:
         # The full citation is in `show ID`; the table keeps one readable line per claim.
-        rows = [(c.id, textwrap.shorten(c.paper.cite(), 60, placeholder=" ..."), c.provenance.kind,
-                 (lambda v: "-" if v is None else f"{v.label} ({v.budget})")(store.last_verdict(c.id)))
-                for c in claims.values()]
+        rows = []
+        for c in claims.values():
+            v = _last_verdict(store, c.id, corrupt)
+            last = "-" if v is None else f"{v.label} ({v.budget})"
+            if corrupt and corrupt[-1].key[0] == c.id:
+                last = "corrupt (rerun)"
+            rows.append((c.id, textwrap.shorten(c.paper.cite(), 60, placeholder=" ..."), c.provenance.kind, last))
+    _warn_corrupt_verdicts(corrupt)
     widths = [max(len(r[i]) for r in rows + [("id", "paper", "provenance", "last verdict")]) for i in range(4)]
     for row in [("id", "paper", "provenance", "last verdict")] + rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -184,8 +247,10 @@ def _list(claims, out) -> int:
 
 
 def _show(selected, out) -> int:
-    with ResultStore(out) as store:
-        verdicts = [store.last_verdict(c.id) for c in selected]
+    corrupt: list = []
+    with ResultStore(out, readonly=True) as store:
+        verdicts = [_last_verdict(store, c.id, corrupt) for c in selected]
+    _warn_corrupt_verdicts(corrupt)
     for i, (c, v) in enumerate(zip(selected, verdicts)):
         if i:
             print()
@@ -202,13 +267,18 @@ def _show_one(c, v) -> None:
     print(f"  sweep: quick {c.sweep.quick} x {c.sweep.seeds_quick} seeds; full {c.sweep.full} x "
           f"{c.sweep.seeds_full} seeds")
     for m in c.mutants:
-        print(wrap(f"  mutant {m.name}: {m.why}"))
+        derived = " (derived from the claim's runs)" if m.derive is not None else ""
+        print(wrap(f"  mutant {m.name}{derived}: {m.why}"))
     if v is None:
         print("  evidence: none yet (run `proofs-check run " + c.id + "`)")
     else:
         print(wrap(f"  evidence ({v.budget}, {v.n_runs} runs, {v.seeds} seeds/point): {v.label} -- {v.summary}"))
         for m in v.mutants:
             print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}"))
+        if v.finding:
+            print(wrap(f"  documented finding: {v.finding}"))
+        for note in v.notes:
+            print(wrap(f"  note: {note}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,8 +8,19 @@ produced them. The claim and its mutants share the seed of a run (common random 
 mutant sees the same instance as the claim).
 
 Finished runs are written to the :class:`~proofs_check.store.ResultStore` as soon as they
-complete; runs already in the store (same key and code version) are reused, corrupt ones are
-deleted and recomputed.
+complete; runs already in the store (same key and code version) are reused. Corrupt stored runs
+are reported (``on_corrupt``, by default one block on stderr) *before* anything is computed, then
+recomputed; the fresh run replaces the corrupt row -- nothing is deleted unreported.
+
+A *derived* mutant (``Mutant(name, derive=fn, why=...)``) computes nothing: its observations are
+``fn`` applied to each of the claim's own runs, in the calling process, and are not stored (they
+are re-derived from the stored claim runs whenever a verdict is computed).
+
+Determinism
+-----------
+Every observation runs with one BLAS/OpenMP thread (:func:`one_blas_thread`, entered by
+:func:`execute_run`), whatever the executor: a multi-threaded BLAS splits reductions differently
+from a single-threaded one, and results would then depend on where a run was computed.
 
 Code version
 ------------
@@ -32,6 +43,7 @@ import inspect
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,13 +52,20 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .claim import Claim, MutantVerdict, Run, Verdict, params_key
-from .store import CorruptEntry, ResultStore
+from .store import CorruptEntry, ResultStore, describe_key
 
 #: Root entropy shared by every run; the per-run spawn key is a hash of (claim, params, seed index).
 ROOT_ENTROPY = 0x5EED_C1A1_2024
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _CORE_FILES = ("claim.py", "runner.py", "store.py")
+
+#: Seconds to wait for a Dask scheduler before giving up (``make_executor(scheduler=...)``).
+SCHEDULER_TIMEOUT = 10.0
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached (or Dask is not installed); one line for the user."""
 
 
 def derive_seed(claim_id: str, params: dict, seed_index: int,
@@ -98,7 +117,7 @@ def code_version(claim: Claim) -> str:
     pinned = os.environ.get("PROOFS_CHECK_CODE_VERSION")
     if pinned:
         return pinned
-    cache_key = (claim.id,) + tuple(id(fn) for fn in [claim.observe] + [m.observe for m in claim.mutants])
+    cache_key = (claim.id,) + tuple(id(fn) for _, fn in claim.computed_variants())
     if cache_key not in _VERSION_CACHE:
         _VERSION_CACHE[cache_key] = _hash_sources(claim)
     return _VERSION_CACHE[cache_key]
@@ -106,7 +125,7 @@ def code_version(claim: Claim) -> str:
 
 def _hash_sources(claim: Claim) -> str:
     h = hashlib.sha256()
-    for fn in [claim.observe] + [m.observe for m in claim.mutants]:
+    for _, fn in claim.computed_variants():   # derived mutants' runs are not stored
         h.update(_module_source(fn))
     files = sorted((_PACKAGE_ROOT / "mdpkit").rglob("*.py"))
     files += [_PACKAGE_ROOT / "proofs_check" / name for name in _CORE_FILES]
@@ -116,15 +135,75 @@ def _hash_sources(claim: Claim) -> str:
     return h.hexdigest()[:16]
 
 
+#: Environment variables read by BLAS / OpenMP libraries when they are first loaded.
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_blas_guard = threading.Lock()
+_blas_depth = 0          # observations in flight in this process (threaded executors run several)
+_blas_saved = None       # (environment, threadpoolctl limiter) to restore when the last one ends
+_blas_controller = None  # (len(sys.modules) when built, ThreadpoolController)
+
+
+def _controller():
+    """A cached ThreadpoolController (building one scans the loaded libraries: ~5-40 ms), rebuilt
+    whenever modules were imported since -- a new extension module may have brought a BLAS."""
+    global _blas_controller
+    from threadpoolctl import ThreadpoolController
+
+    if _blas_controller is None or _blas_controller[0] != len(sys.modules):
+        _blas_controller = (len(sys.modules), ThreadpoolController())
+    return _blas_controller[1]
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the body with one BLAS/OpenMP thread in this process, and restore the limits after.
+
+    The limit is applied by the first observation to enter and restored by the last to leave, so
+    threads of one process (a threaded Dask worker) never restore it under a running observation.
+    The thread-count environment variables are set to 1 meanwhile, so a BLAS first loaded inside
+    an observation (a lazy import) starts single-threaded too.
+    """
+    global _blas_depth, _blas_saved
+    with _blas_guard:
+        if _blas_depth == 0:
+            saved_env = {name: os.environ.get(name) for name in _THREAD_ENV}
+            os.environ.update({name: "1" for name in _THREAD_ENV})
+            _blas_saved = (saved_env, _controller().limit(limits=1))
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_guard:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                saved_env, limiter = _blas_saved
+                _blas_saved = None
+                limiter.restore_original_limits()
+                for name, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+
+
 def execute_run(observe, params: dict, seed: np.random.SeedSequence) -> tuple[dict, float]:
-    """Run one observation in a worker: ``(observed as float64 arrays, wall seconds)``."""
-    start = time.perf_counter()
-    raw = observe(dict(params), seed)
-    seconds = time.perf_counter() - start
+    """Run one observation in a worker: ``(observed as float64 arrays, wall seconds)``.
+
+    The observation runs under :func:`one_blas_thread` on every executor (inline, process pool,
+    Dask), so its floating-point result does not depend on where it ran.
+    """
+    with one_blas_thread():
+        start = time.perf_counter()
+        raw = observe(dict(params), seed)
+        seconds = time.perf_counter() - start
+    return _as_observed(raw, getattr(observe, "__qualname__", observe)), seconds
+
+
+def _as_observed(raw, producer) -> dict:
     if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{getattr(observe, '__qualname__', observe)} must return a non-empty dict of "
-                         f"arrays, got {type(raw).__name__}")
-    return {str(k): np.asarray(v, dtype=np.float64) for k, v in raw.items()}, seconds
+        raise ValueError(f"{producer} must return a non-empty dict of arrays, got {type(raw).__name__}")
+    return {str(k): np.asarray(v, dtype=np.float64) for k, v in raw.items()}
 
 
 class InlineExecutor(cf.Executor):
@@ -142,8 +221,9 @@ class InlineExecutor(cf.Executor):
 
 
 def _single_threaded_blas() -> None:
-    # One BLAS thread per worker process: the pool already uses every core, and nested
-    # BLAS threads on small products oversubscribe them (measured 15-50x slower on 2 cores).
+    # One BLAS thread per worker process for its whole life (execute_run also limits each
+    # observation): the pool already uses every core, and nested BLAS threads on small products
+    # oversubscribe them (measured 15-50x slower on 2 cores).
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
@@ -159,11 +239,25 @@ def make_executor(workers: int | None = None, scheduler: str | None = None):
         Local worker processes; ``None`` means ``os.cpu_count()``.
     scheduler : str or None
         Address of a Dask distributed scheduler (``tcp://host:8786``); takes precedence.
+
+    Raises
+    ------
+    SchedulerError
+        Dask is not installed, or the scheduler does not answer within :data:`SCHEDULER_TIMEOUT`.
+    ValueError
+        ``workers`` is not an integer >= 1.
     """
     if scheduler is not None:
-        from distributed import Client
-
-        client = Client(scheduler)
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SchedulerError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT:g} s "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})"
+                                 ) from None
         try:
             yield client.get_executor(pure=False)
         finally:
@@ -198,11 +292,17 @@ class ClaimResult:
     missing: int = 0
     errors: dict = field(default_factory=dict)  # variant -> first error message
     code_version: str = ""
+    corrupt: int = 0                             # corrupt stored runs found (recomputed if computing)
 
 
 @dataclass
 class SweepReport:
-    """Outcome of :func:`run_claims`."""
+    """Outcome of :func:`run_claims`.
+
+    ``n_runs`` counts the stored runs the sweep needs (claim and computed mutants); runs of
+    derived mutants are counted apart in ``n_derived``. ``corrupt`` lists the
+    :class:`~proofs_check.store.CorruptEntry` found (recomputed when computing).
+    """
 
     results: list
     budget: str
@@ -211,6 +311,8 @@ class SweepReport:
     n_reused: int
     n_corrupt: int
     seconds: float
+    n_derived: int = 0
+    corrupt: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -225,71 +327,126 @@ class _Task:
     seed_index: int
 
 
+def report_corrupt(entries: list, recompute: bool, file=None, limit: int = 20) -> None:
+    """Default ``on_corrupt`` of :func:`run_claims`: how many, and which, on stderr."""
+    file = sys.stderr if file is None else file
+    fate = "will be recomputed and replaced" if recompute else "are treated as missing (not deleted)"
+    print(f"proofs-check: {len(entries)} corrupt stored run(s) found; they {fate}:", file=file)
+    for entry in entries[:limit]:
+        print(f"  {describe_key(entry.key)}: {entry.reason}", file=file)
+    if len(entries) > limit:
+        print(f"  ... and {len(entries) - limit} more", file=file)
+
+
 def run_claims(claims: Sequence[Claim], *, store: ResultStore, budget: str = "quick",
                executor: cf.Executor | None = None, progress: bool = False,
-               compute: bool = True) -> SweepReport:
+               compute: bool = True, on_corrupt=None) -> SweepReport:
     """Sweep every claim and mutant, reusing stored runs, and compute verdicts.
 
     Parameters
     ----------
     claims : sequence of Claim
     store : ResultStore
+        Verdicts are stored too, unless the store is read-only.
     budget : {"quick", "full"}
     executor : concurrent.futures.Executor, optional
         Default: :class:`InlineExecutor`.
     progress : bool
-        Show a tqdm progress bar (stderr) over the runs to compute.
+        Show tqdm progress bars (stderr): the runs to compute (with the claim of the latest run),
+        then the verdicts (one step per claim judged).
     compute : bool
         ``False``: only read the store (``proofs-check report``); claims with missing runs get
         ``verdict=None``.
+    on_corrupt : callable, optional
+        ``on_corrupt(entries, recompute)`` called once, before anything is computed, with the
+        list of :class:`~proofs_check.store.CorruptEntry` found; default :func:`report_corrupt`
+        (stderr). Corrupt runs are never used.
 
     Returns
     -------
     SweepReport
     """
+    from tqdm.auto import tqdm
+
     start = time.perf_counter()
     executor = executor if executor is not None else InlineExecutor()
     versions = [code_version(c) for c in claims]
     results = [ClaimResult(c, None, {v: [] for v, _ in c.variants()}, code_version=cv)
                for c, cv in zip(claims, versions)]
     tasks: list[_Task] = []
-    n_reused = n_corrupt = 0
+    corrupt: list[CorruptEntry] = []
+    n_reused = 0
     for ci, claim in enumerate(claims):
         points = claim.sweep.grid(budget).points()
-        for variant, _ in claim.variants():
+        for variant, _ in claim.computed_variants():
             for params in points:
                 for s in range(claim.sweep.n_seeds(budget)):
                     key = (claim.id, variant, params_key(params), s, versions[ci])
                     try:
                         hit = store.get(*key)
-                    except CorruptEntry:
-                        store.delete(*key)
-                        n_corrupt += 1
+                    except CorruptEntry as entry:
+                        corrupt.append(entry)
+                        results[ci].corrupt += 1
                         hit = None
                     if hit is None:
                         tasks.append(_Task(ci, variant, params, s))
                     else:
                         results[ci].runs[variant].append(Run(variant, params, s, hit[0], hit[1]))
                         n_reused += 1
+    if corrupt:   # said before anything is recomputed
+        (on_corrupt or report_corrupt)(corrupt, compute)
     n_computed = 0
     if compute and tasks:
         n_computed = _compute(tasks, claims, versions, results, store, executor, progress)
-    for ci, res in enumerate(results):
-        res.missing = sum(1 for t in tasks if t.claim_index == ci) if not compute else 0
-        if res.missing == 0:
-            res.verdict = judge(res.claim, res.runs, budget, res.errors)
-            store.put_verdict(res.verdict, versions[ci])
-    return SweepReport(results, budget, n_reused + len(tasks), n_computed, n_reused, n_corrupt,
-                       time.perf_counter() - start)
+    n_derived = sum(_derive_mutant_runs(res) for res in results)
+    bar = tqdm(total=len(results), desc="verdicts", unit="claim", disable=not progress, file=sys.stderr)
+    try:
+        for ci, res in enumerate(results):
+            bar.set_postfix_str(res.claim.id, refresh=False)
+            res.missing = sum(1 for t in tasks if t.claim_index == ci) if not compute else 0
+            if res.missing == 0:
+                res.verdict = judge(res.claim, res.runs, budget, res.errors)
+                if not store.readonly:
+                    store.put_verdict(res.verdict, versions[ci])
+            bar.update(1)
+    finally:
+        bar.close()
+    return SweepReport(results, budget, n_reused + len(tasks), n_computed, n_reused, len(corrupt),
+                       time.perf_counter() - start, n_derived, corrupt)
+
+
+def _derive_mutant_runs(res: ClaimResult) -> int:
+    """Fill the runs of ``res``'s derived mutants from its claim runs; returns how many were derived."""
+    n = 0
+    for m in res.claim.mutants:
+        if m.derive is None:
+            continue
+        runs = []
+        for run in res.runs["claim"]:
+            # A copy: a derive that writes into its input must not alter the claim's observations.
+            observed = {k: v.copy() for k, v in run.observed.items()}
+            try:
+                derived = _as_observed(m.derive(observed), f"mutant {m.name!r}: derive")
+            except Exception as exc:   # noqa: BLE001 -- reported in the verdict, like a crashing observe
+                res.errors.setdefault(m.name, f"derive raised {type(exc).__name__}: {exc}")
+                break
+            runs.append(Run(m.name, run.params, run.seed_index, derived, 0.0))
+        else:
+            if "claim" in res.errors:   # the claim runs it derives from are incomplete
+                res.errors.setdefault(m.name, f"derived from the claim's runs, whose observe raised "
+                                              f"{res.errors['claim']}")
+        res.runs[m.name] = runs
+        n += len(runs)
+    return n
 
 
 def _compute(tasks, claims, versions, results, store, executor, progress) -> int:
     from tqdm.auto import tqdm
 
-    observers = [dict(c.variants()) for c in claims]
+    observers = [dict(c.computed_variants()) for c in claims]
     futures: dict = {}
     collected: set = set()
-    bar = tqdm(total=len(tasks), desc="proofs-check", unit="run", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(tasks), desc="runs", unit="run", disable=not progress, file=sys.stderr)
     done = 0
 
     def collect(fut) -> None:
@@ -309,6 +466,7 @@ def _compute(tasks, claims, versions, results, store, executor, progress) -> int
                       versions[task.claim_index], observed, seconds)
             res.runs[task.variant].append(Run(task.variant, task.params, task.seed_index, observed, seconds))
             done += 1
+        bar.set_postfix_str(res.claim.id, refresh=False)
         bar.update(1)
 
     try:
@@ -339,6 +497,22 @@ def rule_seed(claim_id: str, variant: str) -> np.random.SeedSequence:
     return derive_seed(claim_id, {"rule": variant}, 0)
 
 
+def _same_observations(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def runs_identical_to_claim(runs: dict, variant: str) -> bool:
+    """True if ``variant`` has runs and each equals the claim's run at the same point and seed.
+
+    Such a mutant recomputes the claim's own experiment: it cannot be caught, and if it is meant
+    to alter the claim's outputs it should be a derived mutant (``Mutant(..., derive=fn)``).
+    """
+    own = {(params_key(r.params), r.seed_index): r.observed for r in runs.get("claim", [])}
+    theirs = runs.get(variant, [])
+    return bool(theirs) and len(theirs) == len(own) and all(
+        _same_observations(r.observed, own.get((params_key(r.params), r.seed_index), {})) for r in theirs)
+
+
 def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> Verdict:
     """Apply the claim's rule to its own runs and to every mutant's runs."""
     errors = errors or {}
@@ -363,9 +537,13 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
     for m in claim.mutants:
         out = outcome(m.name)
         if out is None:
-            mutants.append(MutantVerdict(m.name, False, f"observe raised {errors[m.name]}", m.why, {}))
+            error = errors[m.name] if m.derive is not None else f"observe raised {errors[m.name]}"
+            mutants.append(MutantVerdict(m.name, False, error, m.why, {}))
         else:
             mutants.append(MutantVerdict(m.name, not out.passed, out.summary, m.why, _jsonable(out.numbers)))
+        if m.derive is None and runs_identical_to_claim(runs, m.name):
+            notes.append(f"mutant {m.name}: every run is identical to the claim's (it recomputes the "
+                         "claim's experiment and cannot be caught)")
     return Verdict(claim_id=claim.id, passed=bool(passed), summary=summary, numbers=_jsonable(numbers),
                    n_runs=len(runs["claim"]), seeds=claim.sweep.n_seeds(budget), budget=budget,
                    mutants=tuple(mutants), notes=tuple(notes), finding=claim.finding)

@@ -68,15 +68,21 @@ def observe(params, seed):
 def observe_big(params, seed):
     return {"x": np.random.default_rng(seed).random(2) + 2.0}
 
+def observe_same(params, seed):   # the claim's experiment again, under another name
+    return {"x": np.random.default_rng(seed).random(2)}
+
+def observe_bigger(params, seed):
+    return {"x": np.random.default_rng(seed).random(2) + 3.0}
+
 CLAIMS = [
     Claim(id="bad.uncaught", paper=Paper("t"), statement="x < 1",
           provenance=Provenance("reconstructed", "test"), observe=observe,
           sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
-          mutants=[Mutant("same", observe, why="identical to the claim: cannot be caught")]),
+          mutants=[Mutant("same", observe_same, why="identical to the claim: cannot be caught")]),
     Claim(id="bad.false", paper=Paper("t"), statement="x < 1 (false)",
           provenance=Provenance("reconstructed", "test"), observe=observe_big,
           sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
-          mutants=[Mutant("big", observe_big, why="x")]),
+          mutants=[Mutant("big", observe_bigger, why="x")]),
 ]
 '''
 
@@ -87,21 +93,36 @@ def test_failures_give_nonzero_exit_and_readable_summary(tmp_path, capsys):
     code, text = _cli(capsys, "run", "bad", "--claims-module", str(module), "--out", str(tmp_path / "o"),
                       "--workers", "1", "--no-progress")
     assert code == 1
-    assert "MUTANT NOT CAUGHT  bad.uncaught" in text and "mutant same: NOT CAUGHT" in text
-    assert "FAIL               bad.false: 3 of 3 runs exceed the bound" in text
+    lines = text.splitlines()
+    header = lines.index("verdict            claim         mutants     summary")
+    # One line per claim, columns aligned: label and claim id padded to the widest.
+    assert lines[header + 1].startswith("MUTANT NOT CAUGHT  bad.uncaught  0/1 caught  0 of 3 runs exceed the bound")
+    assert lines[header + 2].startswith("FAIL               bad.false     1/1 caught  3 of 3 runs exceed the bound")
+    assert lines[header + 3] == ""
     assert "2 of 2 claims FAILED, have an uncaught mutant, or no longer reproduce their documented " \
-           "finding: bad.uncaught, bad.false" in text
+           "finding: bad.uncaught, bad.false (details: proofs-check show bad.uncaught)" in text
+    # The details, and the runner's remark that the mutant recomputes the claim, are in `show`.
+    code, text = _cli(capsys, "show", "bad.uncaught", "--claims-module", str(module), "--out", str(tmp_path / "o"))
+    assert code == 0 and "mutant same: NOT CAUGHT -- 0 of 3 runs exceed the bound" in text
+    assert "note: mutant same: every run is identical to the claim's" in " ".join(text.split())
+
+
+def test_a_mutant_with_the_claims_own_observe_is_rejected(tmp_path, capsys):
+    module = tmp_path / "pc_same_observe.py"
+    module.write_text(FAILING_MODULE.replace('Mutant("same", observe_same,', 'Mutant("same", observe,'))
+    code, text = _cli(capsys, "list", "--claims-module", str(module), "--out", str(tmp_path))
+    assert code == 2 and "mutant 'same' has the claim's own observe" in text and "derive=" in text
 
 
 FINDINGS_MODULE = FAILING_MODULE.replace("CLAIMS = [", "ALL = [") + '''
 FALSE_AS_DOCUMENTED = Claim(id="finding.false", paper=Paper("t"), statement="x < 1 (false)",
     provenance=Provenance("reconstructed", "test"), observe=observe_big,
     sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
-    mutants=[Mutant("big", observe_big, why="x")], finding="x is shifted by 2 on purpose")
+    mutants=[Mutant("big", observe_bigger, why="x")], finding="x is shifted by 2 on purpose")
 TRUE_BUT_DOCUMENTED_FALSE = Claim(id="finding.gone", paper=Paper("t"), statement="x < 1",
     provenance=Provenance("reconstructed", "test"), observe=observe,
     sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
-    mutants=[Mutant("big", observe_big, why="x")], finding="said to fail, but it holds")
+    mutants=[Mutant("big", observe_bigger, why="x")], finding="said to fail, but it holds")
 CLAIMS = [FALSE_AS_DOCUMENTED, TRUE_BUT_DOCUMENTED_FALSE]
 '''
 
@@ -112,14 +133,14 @@ def test_documented_findings_are_reported_and_checked_to_reproduce(tmp_path, cap
     args = ["--claims-module", str(module), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]
     code, text = _cli(capsys, "run", "finding.false", *args)
     assert code == 0  # a documented finding that reproduces is the expected outcome
-    assert "FAIL (documented)  finding.false: 3 of 3 runs exceed the bound" in text
-    assert "documented finding: x is shifted by 2 on purpose" in text
+    assert re.search(r"^FAIL \(documented\)  finding.false  1/1 caught  3 of 3 runs exceed the bound", text, re.M)
+    assert "\n                   documented finding: x is shifted by 2 on purpose\n" in text
     assert "1 documented finding(s) (claims that do not hold, or cannot be falsified, as stated) reproduce: finding.false" in text
     report = (tmp_path / "o" / "report.md").read_text()
     assert "**Documented finding (the claim does not hold or cannot be falsified as stated):** x is shifted by 2" in report
     code, text = _cli(capsys, "run", "finding.gone", *args)
     assert code == 1  # the finding no longer reproduces: flagged for review, never silently "passing"
-    assert "PASS (finding gone?) finding.gone" in text
+    assert re.search(r"^PASS \(finding gone\?\)  finding.gone  1/1 caught", text, re.M)
 
 
 def test_usage_errors(tmp_path, capsys):
@@ -188,7 +209,9 @@ def test_run_of_everything_warns_about_stored_unloaded_claims(tmp_path, capsys, 
 def test_report_on_a_store_without_results(tmp_path, capsys):
     code, text = _cli(capsys, "report", "--out", str(tmp_path / "none"))
     assert code == 2 and "no stored results under" in text and not (tmp_path / "none").exists()
-    _cli(capsys, "list", "--out", str(tmp_path / "empty"))            # creates an empty store
+    _cli(capsys, "list", "--out", str(tmp_path / "empty"))            # read-only: creates nothing
+    assert not (tmp_path / "empty").exists()
+    ResultStore(tmp_path / "empty").close()                           # an empty store
     code, text = _cli(capsys, "report", "textbook", "--full", "--out", str(tmp_path / "empty"))
     assert code == 2 and "none of the 3 selected claims has complete full runs" in text
     assert "run `proofs-check run textbook --full` first" in text

@@ -39,8 +39,12 @@ def test_put_get_and_wal_mode(tmp_path):
         observed, seconds = store.get(*KEY)
         np.testing.assert_array_equal(observed["err"], [0.0, 1.0, 2.0])
         assert seconds == 0.25 and store.count() == 1 and store.count("a.b") == 1
+        # WAL while a writer has it open (a kill -9 loses only runs in flight) ...
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # ... and one plain file once it is closed, so read-only openers create no -wal/-shm files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite", "results.sqlite.lock"]
     db = sqlite3.connect(tmp_path / "results.sqlite")
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
 def test_corrupt_payload_is_detected(tmp_path):
@@ -65,20 +69,52 @@ def test_truncated_payload_with_matching_checksum_is_detected(tmp_path):
         store.get(*KEY)
 
 
-def test_runner_recomputes_corrupt_entries_and_never_uses_them(tmp_path):
+def test_runner_reports_corrupt_entries_before_recomputing_and_never_uses_them(tmp_path):
+    from proofs_check.runner import InlineExecutor
+
     with ResultStore(tmp_path) as store:
         first = run_claims([SLOW_BOUND], store=store)
         reference = store.payloads()
     db = sqlite3.connect(tmp_path / "results.sqlite")
     # Flip one payload to a value that would break the bound if it were used.
-    rowid = db.execute("SELECT rowid FROM runs WHERE variant='claim' LIMIT 1").fetchone()[0]
-    db.execute("UPDATE runs SET payload = ? WHERE rowid = ?", (b'{"u":{"data":[5,5,5],"shape":[3]}}', rowid))
+    row = db.execute("SELECT rowid, params, seed_index FROM runs WHERE variant='claim' LIMIT 1").fetchone()
+    db.execute("UPDATE runs SET payload = ? WHERE rowid = ?", (b'{"u":{"data":[5,5,5],"shape":[3]}}', row[0]))
     db.commit()
+    db.close()
+    events = []
+
+    class Recording(InlineExecutor):
+        def submit(self, fn, *args, **kwargs):
+            events.append("compute")
+            return super().submit(fn, *args, **kwargs)
+
+    def on_corrupt(entries, recompute):
+        events.append(("corrupt", [e.key[:4] for e in entries], recompute))
+
     with ResultStore(tmp_path) as store:
-        second = run_claims([SLOW_BOUND], store=store)
+        second = run_claims([SLOW_BOUND], store=store, executor=Recording(), on_corrupt=on_corrupt)
         assert store.payloads() == reference
+    assert events == [("corrupt", [("synthetic.slow_bound", "claim", row[1], row[2])], True), "compute"]
     assert second.n_corrupt == 1 and second.n_computed == 1 and second.n_reused == first.n_runs - 1
     assert second.results[0].verdict == first.results[0].verdict and second.ok
+
+
+def test_default_corrupt_report_names_the_runs_on_stderr(tmp_path, capsys):
+    with ResultStore(tmp_path) as store:
+        run_claims([SLOW_BOUND], store=store)
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    db.execute("UPDATE runs SET checksum = 'x' WHERE variant = 'shifted'")
+    db.commit()
+    db.close()
+    n = 2 * 3   # the quick grid (2 points) x 3 seeds of the mutant
+    with ResultStore(tmp_path, readonly=True) as store:
+        report = run_claims([SLOW_BOUND], store=store, compute=False)
+    err = capsys.readouterr().err
+    assert report.n_corrupt == n and report.results[0].verdict is None and report.results[0].missing == n
+    assert f"{n} corrupt stored run(s) found; they are treated as missing (not deleted):" in err
+    assert 'synthetic.slow_bound/shifted {"i":0,"sleep":0.0} seed 0: checksum mismatch' in err
+    with ResultStore(tmp_path) as store:   # nothing was deleted by the read-only pass
+        assert store.count() == 2 * n
 
 
 def test_results_identical_apart_from_timings(tmp_path):
