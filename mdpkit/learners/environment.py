@@ -66,25 +66,20 @@ class EpisodeSource:
         self.bernoulli = mdp.reward_noise == "bernoulli"
         self._state_rng = np.random.default_rng(root)
         self._noise_rng = np.random.default_rng(child_seed(root, 0))
-        self._next = 0
-        self._size = 0
 
-    def advance(self) -> int:
-        """Row of the next episode in the current chunk (drawing a new chunk when needed).
+    def next_chunk(self):
+        """Uniforms and output buffers for the next ``n`` episodes (``n`` = :data:`_EPISODES_PER_CHUNK`).
 
-        After the call, :attr:`uniforms` ``[i]`` (shape ``(1 + 3 H,)``) holds the episode's uniforms
-        in the simulator's layout -- ``u[0]`` initial state; per step ``h``: ``u[1 + 3h]`` action,
-        ``u[2 + 3h]`` transition, ``u[3 + 3h]`` reward -- and :attr:`states` ``[i]`` (``(H + 1,)``
-        int64), :attr:`actions` ``[i]`` (``(H,)`` int64) and :attr:`rewards` ``[i]`` (``(H,)``) are
-        the rows to write it into. Chunk buffers are never reused, so a learner may keep its rows.
+        Returns
+        -------
+        uniforms : ndarray, shape (n, 1 + 3 H)
+            Simulator layout: ``u[0]`` initial state; per step ``h``: ``u[1 + 3h]`` action,
+            ``u[2 + 3h]`` transition, ``u[3 + 3h]`` reward.
+        states : ndarray, shape (n, H + 1), int64
+        actions : ndarray, shape (n, H), int64
+        rewards : ndarray, shape (n, H)
+            Fresh buffers, never reused, so a learner may keep the rows it is given.
         """
-        if self._next == self._size:
-            self._draw_chunk()
-        i = self._next
-        self._next += 1
-        return i
-
-    def _draw_chunk(self) -> None:
         H, n = self.H, _EPISODES_PER_CHUNK
         state_draws = self._state_rng.random((n, 1 + H))
         noise_draws = self._noise_rng.random((n, 2 * H))
@@ -93,8 +88,5 @@ class EpisodeSource:
         uniforms[:, 1::3] = noise_draws[:, :H]     # actions
         uniforms[:, 2::3] = state_draws[:, 1:]     # transitions
         uniforms[:, 3::3] = noise_draws[:, H:]     # rewards
-        self.uniforms = uniforms
-        self.states = np.empty((n, H + 1), dtype=np.int64)
-        self.actions = np.empty((n, H), dtype=np.int64)
-        self.rewards = np.empty((n, H))
-        self._next, self._size = 0, n
+        return (uniforms, np.empty((n, H + 1), dtype=np.int64), np.empty((n, H), dtype=np.int64),
+                np.empty((n, H)))

@@ -98,27 +98,37 @@ class _Auditor:
         self.policy_values = np.empty(K)
         self.audit_seconds = np.zeros(K)  # per distinct policy
         self.n_policies = 0
-        self.pending: list[tuple[int, np.ndarray]] = []
+        # pending policies: deterministic ones copied straight into a batch buffer
+        self.det_buffer = np.empty((_AUDIT_BATCH, mdp.H, mdp.S), dtype=np.int64)
+        self.det_ids: list[int] = []
+        self.stoch: list[tuple[int, np.ndarray]] = []
 
-    def new_policy(self, k: int, policy: np.ndarray) -> None:
-        """Episode ``k`` deploys a policy different from episode ``k - 1``'s (``policy`` is copied)."""
-        self.pending.append((self.n_policies, policy.copy()))
+    def new_policy(self, policy: np.ndarray) -> None:
+        """The episode deploys a policy different from the previous episode's (``policy`` is copied)."""
+        if policy.ndim == 2:
+            self.det_buffer[len(self.det_ids)] = policy
+            self.det_ids.append(self.n_policies)
+        else:
+            self.stoch.append((self.n_policies, policy.copy()))
         self.n_policies += 1
-        if len(self.pending) == _AUDIT_BATCH:
+        if len(self.det_ids) == _AUDIT_BATCH or len(self.stoch) == _AUDIT_BATCH:
             self.flush()
 
     def flush(self) -> None:
-        for ndim, kernel in ((2, hk.values_deterministic), (3, hk.values_stochastic)):
-            batch = [(i, p) for i, p in self.pending if p.ndim == ndim]
-            if not batch:
-                continue
-            start = time.perf_counter()
-            ids = np.array([i for i, _ in batch])
-            out = np.empty(len(batch))
-            kernel(self.P_stages, self.R, self.mu0, np.stack([p for _, p in batch]), self.V, out)
-            self.policy_values[ids] = out
-            self.audit_seconds[ids] = (time.perf_counter() - start) / len(batch)
-        self.pending = []
+        if self.det_ids:
+            self._evaluate(hk.values_deterministic, np.array(self.det_ids), self.det_buffer[:len(self.det_ids)])
+            self.det_ids = []
+        if self.stoch:
+            self._evaluate(hk.values_stochastic, np.array([i for i, _ in self.stoch]),
+                           np.stack([p for _, p in self.stoch]))
+            self.stoch = []
+
+    def _evaluate(self, kernel, ids: np.ndarray, policies: np.ndarray) -> None:
+        start = time.perf_counter()
+        out = np.empty(ids.shape[0])
+        kernel(self.P_stages, self.R, self.mu0, policies, self.V, out)
+        self.policy_values[ids] = out
+        self.audit_seconds[ids] = (time.perf_counter() - start) / ids.shape[0]
 
     def episode_values(self, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-episode exact values and audit seconds (each distinct policy's on its first episode).
@@ -197,45 +207,46 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
     # Per-episode records in Python lists: a list store costs a fraction of a numpy scalar store.
     changed = [False] * K
     episode_time, learner_time = [0.0] * K, [0.0] * K
-    det_shape, deploy, clock = (H, S), hk.deploy_deterministic, time.perf_counter
-    bar = tqdm(total=K, disable=not progress, desc=name, mininterval=0.5)
+    det_shape, deploy, clock, new_policy = (H, S), hk.deploy_deterministic, time.perf_counter, auditor.new_policy
+    bar = tqdm(total=K, desc=name, mininterval=0.5) if progress else None
+    i = n_chunk = 0
     for k in range(K):
         t0 = clock()
         pol = learner.policy()
         t1 = clock()
-        i = source.advance()
+        if i == n_chunk:
+            uniforms, states, actions, rewards = source.next_chunk()
+            i, n_chunk = 0, uniforms.shape[0]
         if not (type(pol) is np.ndarray and pol.dtype == _INT64 and pol.shape == det_shape):
             pol = validate_policy(pol, H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
         if pol.ndim == 2:
             if last_stoch is not None:  # back from a stochastic policy: the next one is new
                 last_det[:] = -1
                 last_stoch = last_stoch_cdf = None
-            code = deploy(pol, last_det, A, P_cdf, mu0_cdf, R, bernoulli, source.uniforms, i,
-                          source.states, source.actions, source.rewards)
-            if code == hk.INVALID:
+            code = deploy(pol, last_det, A, P_cdf, mu0_cdf, R, bernoulli, uniforms, i, states, actions, rewards)
+            if code == hk.CHANGED:
+                changed[k] = True
+                new_policy(last_det)
+            elif code == hk.INVALID:
                 validate_policy(pol, H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
                 raise AssertionError("deploy_deterministic rejected a policy validate_policy accepts")
-            is_new = code == hk.CHANGED
-            deployed = last_det
         else:
-            is_new = last_stoch is None or not np.array_equal(pol, last_stoch)
-            if is_new:
+            if last_stoch is None or not np.array_equal(pol, last_stoch):
                 last_stoch, last_stoch_cdf = pol, _kernels.cumulative_rows(pol)
-            _kernels.simulate_episodes(P_cdf, mu0_cdf, _NO_DET, last_stoch_cdf, R, bernoulli,
-                                       source.uniforms[i:i + 1], source.states[i:i + 1],
-                                       source.actions[i:i + 1], source.rewards[i:i + 1])
-            deployed = last_stoch
-        if is_new:
-            changed[k] = True
-            auditor.new_policy(k, deployed)
+                changed[k] = True
+                new_policy(last_stoch)
+            _kernels.simulate_episodes(P_cdf, mu0_cdf, _NO_DET, last_stoch_cdf, R, bernoulli, uniforms[i:i + 1],
+                                       states[i:i + 1], actions[i:i + 1], rewards[i:i + 1])
         t2 = clock()
-        learner.observe(source.states[i], source.actions[i], source.rewards[i])
+        learner.observe(states[i], actions[i], rewards[i])
         t3 = clock()
+        i += 1
         learner_time[k] = (t1 - t0) + (t3 - t2)
         episode_time[k] = t3 - t0
-        if progress and ((k + 1) % _PROGRESS_EVERY == 0 or k + 1 == K):
+        if bar is not None and ((k + 1) % _PROGRESS_EVERY == 0 or k + 1 == K):
             bar.update(k + 1 - bar.n)
-    bar.close()
+    if bar is not None:
+        bar.close()
     changed = np.array(changed)
     episode_time, learner_time = np.array(episode_time), np.array(learner_time)
 
@@ -306,14 +317,17 @@ def run_reward_free(learner, mdp: TabularMDP, *, K: int, seed, rewards) -> Rewar
     seed_for_learner = learner_seed(root)
     learner.start(setting, seed_for_learner)
     source = EpisodeSource(mdp, root)
+    i = n_chunk = 0
     for k in range(K):
         pol = validate_policy(learner.policy(), H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
-        i = source.advance()
+        if i == n_chunk:
+            uniforms, states, actions, rewards_out = source.next_chunk()
+            i, n_chunk = 0, uniforms.shape[0]
         det, cdf = (pol, _NO_CDF) if pol.ndim == 2 else (_NO_DET, _kernels.cumulative_rows(pol))
         _kernels.simulate_episodes(source.P_cdf, source.mu0_cdf, det, cdf, source.R, source.bernoulli,
-                                   source.uniforms[i:i + 1], source.states[i:i + 1], source.actions[i:i + 1],
-                                   source.rewards[i:i + 1])
-        learner.observe(source.states[i], source.actions[i])
+                                   uniforms[i:i + 1], states[i:i + 1], actions[i:i + 1], rewards_out[i:i + 1])
+        learner.observe(states[i], actions[i])
+        i += 1
     plans = learner.plan(readonly(R_batch.copy()))
     B = R_batch.shape[0]
     plans = np.asarray(plans)
