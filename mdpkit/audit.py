@@ -7,14 +7,13 @@
   exploration's planned policy: two batched backward-induction sweeps on the exact tabular model
   (no sampling), next to the planner's certificates.
 * :func:`model_error_lp` -- for a fixed policy, the worst case over the *whole* reward class of
-  ``|V^pi(theta_hat; r) - V^pi(theta*; r)|``: a linear program (cvxpy) in the reward.
+  ``|V^pi(theta_hat; r) - V^pi(theta*; r)|``: a linear program (HiGHS) in the reward.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
@@ -22,7 +21,7 @@ from ._validation import as_float_array, check_positive_int
 from .linear import Exploration, LinearMixtureMDP, check_reward_class
 from .mdp import validate_policy
 from .solvers import solve
-from .solvers.lp import DEFAULT_SOLVER, SOLVER_OPTIONS
+from .solvers.lp import check_solver, linprog_highs
 
 #: Reward given to every action other than the policy's in the masked sweep of
 #: :func:`exact_gaps`: finite (the solver requires it) and far below any value in [0, 1], so the
@@ -242,6 +241,45 @@ def model_occupancy(P: np.ndarray, mu0: np.ndarray, policy: np.ndarray, H: int) 
     return q
 
 
+def _safe_class_constraints(H: int, S: int, A: int):
+    """The "safe" reward class as ``A_ub x <= b_ub`` over ``x = (r (H*S*A,), cap (H,))``.
+
+    ``0 <= r_h(s, a) <= cap_h`` and ``sum_h cap_h <= 1``.
+    """
+    n_reward = H * S * A
+    stage_of = np.repeat(np.arange(H), S * A)
+    rows = np.arange(n_reward)
+    # r_h(s, a) - cap_h <= 0, one row per reward entry; then sum_h cap_h <= 1.
+    A_ub = sp.csr_matrix((np.concatenate([np.ones(n_reward), -np.ones(n_reward), np.ones(H)]),
+                          (np.concatenate([rows, rows, np.full(H, n_reward)]),
+                           np.concatenate([rows, n_reward + stage_of, n_reward + np.arange(H)]))),
+                         shape=(n_reward + 1, n_reward + H))
+    b_ub = np.concatenate([np.zeros(n_reward), [1.0]])
+    return A_ub, b_ub, [(0.0, None)] * (n_reward + H)
+
+
+def _path_class_constraints(lmdp: LinearMixtureMDP):
+    """The "path" reward class as ``A_ub x <= b_ub`` over ``x = (r (H*S*A,), W ((H+1)*S,))``.
+
+    ``r >= 0``, ``W <= 1``, ``W_H = 0`` (bounds) and, for every stage ``h`` and every transition
+    ``(s, a) -> s'`` the features allow, ``r_h(s, a) + W_{h+1}(s') - W_h(s) <= 0``.
+    """
+    H, S, A = lmdp.H, lmdp.S, lmdp.A
+    n_reward = H * S * A
+    s_idx, a_idx, t_idx = np.nonzero(np.any(lmdp.phi != 0, axis=-1))
+    n = s_idx.size
+    h = np.repeat(np.arange(H), n)
+    s, a, t = np.tile(s_idx, H), np.tile(a_idx, H), np.tile(t_idx, H)
+    rows = np.tile(np.arange(H * n), 3)
+    cols = np.concatenate([(h * S + s) * A + a,                 # r_h(s, a)
+                           n_reward + (h + 1) * S + t,          # W_{h+1}(s')
+                           n_reward + h * S + s])               # W_h(s)
+    data = np.concatenate([np.ones(H * n), np.ones(H * n), -np.ones(H * n)])
+    A_ub = sp.csr_matrix((data, (rows, cols)), shape=(H * n, n_reward + (H + 1) * S))
+    bounds = [(0.0, None)] * n_reward + [(None, 1.0)] * (H * S) + [(0.0, 0.0)] * S
+    return A_ub, np.zeros(H * n), bounds
+
+
 @dataclass(frozen=True)
 class ModelErrorLP:
     """``sup_{r in class} |V^pi(theta_hat; r) - V^pi(theta*; r)|`` and a maximising reward.
@@ -284,7 +322,7 @@ def model_error_lp(lmdp: LinearMixtureMDP, theta_hat, policy, *, reward_class: s
         any stage -- ``W_h(s) >= r_h(s, a) + W_{h+1}(s')`` for every possible ``s'``,
         ``W_H = 0``, ``W <= 1``.
     solver : str, optional
-        cvxpy solver (default: :data:`mdpkit.solvers.lp.DEFAULT_SOLVER`).
+        A key of :data:`mdpkit.solvers.lp.SOLVERS` (default: :data:`mdpkit.solvers.lp.DEFAULT_SOLVER`).
 
     Returns
     -------
@@ -292,7 +330,7 @@ def model_error_lp(lmdp: LinearMixtureMDP, theta_hat, policy, *, reward_class: s
 
     Notes
     -----
-    Reconstructed (shared/papers/hf-reward-free.md 7.1): the model value here is the untruncated
+    Reconstructed (from Section 7.1 of the reward-free paper): the model value here is the untruncated
     linear one; a planner that truncates model values at [0, 1] differs from it only where the
     fitted kernel leaves the simplex. Sizes: ``H S A`` reward variables and ``H S A S`` path
     constraints, so small instances only.
@@ -303,29 +341,22 @@ def model_error_lp(lmdp: LinearMixtureMDP, theta_hat, policy, *, reward_class: s
     H, S, A = lmdp.H, lmdp.S, lmdp.A
     P_hat = lmdp.phi @ theta_hat
     D = model_occupancy(P_hat, lmdp.mu0, policy, H) - model_occupancy(lmdp.P, lmdp.mu0, policy, H)
-
-    r = cp.Variable((H, S * A), nonneg=True)
+    solver = check_solver(solver)
+    n_reward = H * S * A
     if reward_class == "safe":
-        cap = cp.Variable(H, nonneg=True)
-        constraints = [r <= cp.reshape(cap, (H, 1), order="C") @ np.ones((1, S * A)), cp.sum(cap) <= 1]
+        A_ub, b_ub, bounds = _safe_class_constraints(H, S, A)
     else:
-        W = cp.Variable((H + 1, S))
-        s_idx, a_idx, t_idx = np.nonzero(np.any(lmdp.phi != 0, axis=-1))
-        n = s_idx.size
-        pick = lambda idx, size: sp.csr_matrix((np.ones(n), (idx, np.arange(n))), shape=(size, n))  # noqa: E731
-        constraints = [
-            W[:H] @ pick(s_idx, S) - r @ pick(s_idx * A + a_idx, S * A) - W[1:] @ pick(t_idx, S) >= 0,
-            W[H] == 0, W <= 1,
-        ]
+        A_ub, b_ub, bounds = _path_class_constraints(lmdp)
+    n_extra = A_ub.shape[1] - n_reward
+
     best = None
-    name = (solver or DEFAULT_SOLVER).upper()
     for sign in (+1, -1):
-        problem = cp.Problem(cp.Maximize(cp.sum(cp.multiply(r, sign * D.reshape(H, S * A)))), constraints)
-        problem.solve(solver=name, **SOLVER_OPTIONS.get(name, {}))
-        if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            raise RuntimeError(f"model_error_lp: solver returned status {problem.status!r}")
-        if best is None or problem.value > best[0]:
-            best = (float(problem.value), np.asarray(r.value).reshape(H, S, A), sign)
+        # linprog minimises: maximise <r, sign D> as min <r, -sign D> (zero cost on the extra variables).
+        cost = np.concatenate([-sign * D.ravel(), np.zeros(n_extra)])
+        result = linprog_highs(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, solver=solver,
+                               what="model_error_lp")
+        if best is None or -result.fun > best[0]:
+            best = (float(-result.fun), np.asarray(result.x[:n_reward]).reshape(H, S, A), sign)
     closed = None
     if reward_class == "safe":
         closed = float(max(np.maximum(D, 0).sum(axis=(1, 2)).max(), np.maximum(-D, 0).sum(axis=(1, 2)).max()))

@@ -19,9 +19,12 @@ from mdpkit.solvers.lp import (
 )
 
 # Acceptance tolerance on values (values are at most H <= 4): the brief's 1e-6; HiGHS typically
-# achieves ~1e-12 and Clarabel ~1e-8 (measured), so this leaves room without hiding real errors
-# (a wrong action at a reached state changes the value by far more on these random instances).
+# achieves ~1e-12 (measured), so this leaves room without hiding real errors (a wrong action at a
+# reached state changes the value by far more on these random instances).
 TOL = 1e-6
+
+# Every solver name accepted by solve_lp: HiGHS's default choice, dual simplex, interior point.
+SOLVER_NAMES = ["HIGHS", "HIGHS-DS", "HIGHS-IPM"]
 
 
 def random_mdp(rng, H, S, A, *, stationary, point_start):
@@ -86,7 +89,7 @@ def test_occupancy_to_policy_uniform_on_unreached_states():
 
 
 # ------------------------------------------------------------------ solve_lp
-@pytest.mark.parametrize("solver", ["HIGHS", "CLARABEL"])
+@pytest.mark.parametrize("solver", SOLVER_NAMES)
 @given(drawn=mdps())
 def test_lp_value_equals_backward_induction_and_policy_achieves_it(drawn, solver):
     mdp, _ = drawn
@@ -118,9 +121,53 @@ def test_lp_rejects_non_mdp_and_bad_solver():
     with pytest.raises(ValueError, match="mdp must be a TabularMDP"):
         solve_lp(np.zeros((1, 2, 2, 2)))
     mdp = TabularMDP(np.ones((1, 1, 1, 1)), np.ones((1, 1, 1)), 0)
+    for bad in (3, "NOPE", "CLARABEL", ""):
+        with pytest.raises(ValueError, match=r"^solver must be None or one of 'HIGHS', 'HIGHS-DS', "
+                                             r"'HIGHS-IPM' \(case-insensitive\), got"):
+            solve_lp(mdp, solver=bad)
+    g = np.ones((1, 1, 1))
     with pytest.raises(ValueError, match="solver must be"):
-        solve_lp(mdp, solver=3)
-    assert solve_lp(mdp, solver="scipy").solver == "SCIPY"
+        solve_constrained(mdp, g, 0.5, solver="NOPE")
+    with pytest.raises(ValueError, match="solver must be"):
+        solve_conservative(mdp, np.zeros((1, 1), int), 0.1, solver="NOPE")
+    assert solve_lp(mdp, solver="highs-ipm").solver == "HIGHS-IPM"
+    assert solve_lp(mdp).solver == lp.DEFAULT_SOLVER == "HIGHS"
+
+
+def test_lp_prints_nothing(capfd):
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    mdp = random_mdp(rng, 3, 4, 2, stationary=True, point_start=False)
+    solve_lp(mdp)
+    solve_constrained(mdp, constraint_reward(mdp, rng), 0.0)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+@given(mdps())
+def test_flow_matrix_stores_only_nonzero_transitions(drawn):
+    mdp, _ = drawn
+    M = flow_matrix(mdp)
+    nnz_P = sum(np.count_nonzero(mdp.P[h]) for h in range(mdp.H - 1))
+    assert M.nnz == mdp.H * mdp.S * mdp.A + nnz_P
+    assert np.all(M.data != 0)
+
+
+def test_occupancy_problem_composes_with_cvxpy():
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(np.random.SeedSequence(12))
+    mdp = random_mdp(rng, 3, 4, 2, stationary=False, point_start=False)
+    q, constraints = lp.occupancy_problem(mdp)
+    assert q.shape == (mdp.H * mdp.S * mdp.A,)
+    problem = cp.Problem(cp.Maximize(mdp.R.ravel() @ q), constraints)
+    problem.solve(solver="CLARABEL")
+    assert problem.value == pytest.approx(solve(mdp).value, abs=TOL)
+    # a user-composed constraint: the same constrained MDP as solve_constrained
+    g = constraint_reward(mdp, rng)
+    g_mdp = mdp.with_rewards(g)
+    c = 0.5 * (evaluate(g_mdp, solve(mdp).policy).value + solve(g_mdp).value)
+    problem = cp.Problem(cp.Maximize(mdp.R.ravel() @ q), constraints + [g.ravel() @ q >= c])
+    problem.solve(solver="CLARABEL")
+    assert problem.value == pytest.approx(solve_constrained(mdp, g, c).value, abs=TOL)
 
 
 # ------------------------------------------------------------------ solve_constrained
@@ -199,7 +246,7 @@ def test_constrained_at_the_largest_feasible_threshold():
     mdp = random_mdp(rng, 4, 5, 3, stationary=False, point_start=True)
     g = constraint_reward(mdp, rng)
     c = solve(mdp.with_rewards(g)).value  # only g-optimal policies are feasible
-    for solver in ("HIGHS", "CLARABEL"):
+    for solver in SOLVER_NAMES:
         sol = solve_constrained(mdp, g, c, solver=solver)
         assert sol.constraint_value >= c - TOL
 
@@ -212,7 +259,7 @@ def test_constrained_threshold_just_above_unconstrained_constraint_value():
     g_mdp = mdp.with_rewards(g)
     lo, hi = evaluate(g_mdp, solve(mdp).policy).value, solve(g_mdp).value
     c = lo + 2.5e-8 * (hi - lo)
-    for solver in ("HIGHS", "CLARABEL"):
+    for solver in SOLVER_NAMES:
         sol = solve_constrained(mdp, g, c, solver=solver)
         assert sol.constraint_value >= c - TOL
         assert sol.value == pytest.approx(solve(mdp).value, abs=TOL)
@@ -279,3 +326,18 @@ def test_results_are_frozen_and_read_only():
         sol.value = 0.0
     with pytest.raises(ValueError):
         sol.policy[0, 0, 0] = 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_constraint_dual_is_the_shadow_price(seed):
+    # V(c) is concave and piecewise linear in c; away from its kinks -dV/dc is the multiplier.
+    rng = np.random.default_rng(np.random.SeedSequence(100 + seed))
+    mdp = random_mdp(rng, 3, 4, 2, stationary=False, point_start=False)
+    g = constraint_reward(mdp, rng)
+    g_mdp = mdp.with_rewards(g)
+    lo, hi = evaluate(g_mdp, solve(mdp).policy).value, solve(g_mdp).value
+    c, step = lo + 0.5 * (hi - lo), 1e-6 * (hi - lo)
+    sol = solve_constrained(mdp, g, c)
+    slope = (solve_constrained(mdp, g, c + step).value - solve_constrained(mdp, g, c - step).value) / (2 * step)
+    assert sol.constraint_dual > 0
+    assert sol.constraint_dual == pytest.approx(-slope, rel=1e-4)

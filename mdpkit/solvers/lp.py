@@ -1,4 +1,4 @@
-"""Occupancy-measure linear programs for finite-horizon tabular MDPs (cvxpy).
+"""Occupancy-measure linear programs for finite-horizon tabular MDPs (sparse, HiGHS).
 
 Every Markov policy ``π`` of a :class:`~mdpkit.TabularMDP` induces an occupancy measure
 ``q_h(s, a) = Pr^π(s_h = s, a_h = a)``, and the set of occupancy measures is exactly the polytope
@@ -16,22 +16,24 @@ on which the value ``V^π = Σ_{h,s,a} R_h(s, a) q_h(s, a)`` is *linear*. Hence
   deterministic policies, Altman 1999, *Constrained Markov Decision Processes*, Thm 3.8);
 * :func:`solve_conservative` -- the conservative-exploration special case ``g = R``,
   ``c = (1 - α) V^{π_b}`` (Wu et al. 2016, *Conservative Bandits*; Garcelon et al. 2020,
-  *Conservative Exploration in Reinforcement Learning*).
+  *Conservative Exploration in Reinforcement Learning*);
+* :func:`occupancy_problem` -- the polytope as cvxpy objects, for composing your own
+  constraints and objectives (imports cvxpy on call; ``pip install cvxpy``).
 
 A policy is read back from ``q`` by normalising per state: ``π_h(a | s) = q_h(s, a) / Σ_a' q_h(s, a')``.
 
-The flow operator is assembled once as a ``scipy.sparse`` matrix (``H·S`` rows,
-``H·S·A`` columns, ``O(H·nnz(P))`` non-zeros), so cvxpy sees one vectorised equality
-constraint rather than one Python constraint per entry.
+The flow operator is assembled directly as a ``scipy.sparse`` matrix (``H·S`` rows,
+``H·S·A`` columns, ``H·S·A + (H-1)·nnz(P_h)`` non-zeros) and handed to HiGHS through
+``scipy.optimize.linprog`` -- no modelling layer in between. With presolve on, HiGHS
+solves the unconstrained occupancy LP in presolve (0 simplex iterations, measured): the
+flow constraints are triangular in the stages, so presolve eliminates them stage by stage.
 """
 
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
@@ -39,27 +41,24 @@ from .._validation import as_float_array, check_finite, check_in_range, readonly
 from ..mdp import TabularMDP, validate_policy
 from .exact import evaluate, solve
 
-#: Default cvxpy solver. Measured on random dense MDPs (first solve, build included): HiGHS
-#: 0.2 s at (H, S, A) = (20, 50, 5) and 1.3 s at (30, 100, 5), value error vs backward induction
-#: 0 (to printing precision); CLARABEL 0.6 s / 11 s with error 1e-8. HiGHS also returns vertex
-#: (basic) solutions, hence deterministic policies wherever the optimum is unique.
+#: LP solvers accepted by ``solver=``: HiGHS's choice of method (``"HIGHS"``, the default), its dual
+#: simplex (``"HIGHS-DS"``) or its interior-point method with crossover (``"HIGHS-IPM"``), mapped to
+#: ``scipy.optimize.linprog`` methods. Names are case-insensitive. All three return vertex (basic)
+#: solutions, hence deterministic policies wherever the optimum is unique.
+SOLVERS = {"HIGHS": "highs", "HIGHS-DS": "highs-ds", "HIGHS-IPM": "highs-ipm"}
+
+#: Default solver.
 DEFAULT_SOLVER = "HIGHS"
 
-#: Options passed to a solver whenever it is used. HiGHS's presolve declared a feasible
-#: constrained LP infeasible when the threshold was within ~1e-7 of the unconstrained optimum's
-#: constraint value (a known class of HiGHS presolve issues, e.g. ERGO-Code/HiGHS#2511); without
-#: presolve it solves correctly, and presolve gave no speed-up on these LPs (measured).
-SOLVER_OPTIONS = {"HIGHS": {"presolve": "off"}}
-
 #: A state whose occupancy mass ``Σ_a q_h(s, a)`` is at most this is treated as unreached
-#: (its policy row is set to uniform). Interior-point solvers leave noise at the level of their
-#: feasibility tolerance (1e-8) on unreachable states -- up to 4.6e-9 measured with CLARABEL on
-#: 300 random instances -- and normalising noise would give an arbitrary row. Treating a state of
-#: mass <= 1e-8 as unreached changes the policy's value by at most ``H * 1e-8``.
+#: (its policy row is set to uniform). Solvers leave noise at the level of their feasibility
+#: tolerance (1e-8 for an interior-point method without crossover; up to 4.6e-9 measured on 300
+#: random instances) on unreachable states, and normalising noise would give an arbitrary row.
+#: Treating a state of mass <= 1e-8 as unreached changes the policy's value by at most ``H * 1e-8``.
 REACH_ATOL = 1e-8
 
-_OK = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-_INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
+# scipy.optimize.linprog status codes.
+_LINPROG_OPTIMAL, _LINPROG_INFEASIBLE, _LINPROG_UNBOUNDED = 0, 2, 3
 
 
 class InfeasibleError(ValueError):
@@ -86,9 +85,9 @@ class LPSolution:
         ``q⁺ = max(q, 0)``; rows of states with mass ``<= REACH_ATOL`` (unreached under
         ``q``) are uniform -- any row would do there, since they do not affect the value.
     status : str
-        cvxpy status (``"optimal"`` or ``"optimal_inaccurate"``).
+        ``"optimal"`` (anything else raises).
     solver : str
-        Name of the solver that produced the solution.
+        Name of the solver that produced the solution (a key of :data:`SOLVERS`).
     """
 
     value: float
@@ -132,18 +131,31 @@ def flow_matrix(mdp: TabularMDP) -> sp.csr_matrix:
     scipy.sparse.csr_matrix, shape (H * S, H * S * A)
         ``q`` is flattened in C order from shape (H, S, A). Block row ``h`` is
         ``E q_h - P_{h-1}^T q_{h-1}`` with ``E = I_S ⊗ 1_A^T`` summing over actions
-        (no ``P`` block for ``h = 0``).
+        (no ``P`` block for ``h = 0``). Only the non-zero transitions are stored.
     """
     H, S, A = mdp.H, mdp.S, mdp.A
-    sum_actions = sp.kron(sp.identity(S, format="csr"), np.ones((1, A)), format="csr")
-    # inflow[h] maps q_h (S*A,) to the next-stage state distribution (S,); stored once when stationary.
-    inflow = [-sp.csr_matrix(P_h.reshape(S * A, S).T) for P_h in mdp.P_stages]
-    blocks = [[None] * H for _ in range(H)]
-    for h in range(H):
-        blocks[h][h] = sum_actions
-        if h > 0:
-            blocks[h][h - 1] = inflow[h - 1 if len(inflow) > 1 else 0]
-    return sp.bmat(blocks, format="csr")
+    # E blocks: column (h, s, a) has a 1 in row (h, s).
+    sum_rows = np.repeat(np.arange(H * S), A)
+    sum_cols = np.arange(H * S * A)
+    # Inflow blocks: column (h - 1, s, a) has -P_{h-1}(t | s, a) in row (h, t), for h = 1..H-1.
+    P_stages = mdp.P_stages
+    if P_stages.shape[0] == 1:  # stationary: one pattern, shifted by one stage each time
+        s, a, t = np.nonzero(P_stages[0])
+        prev = np.arange(H - 1)[:, None]
+        in_rows = ((prev + 1) * S + t[None, :]).ravel()
+        in_cols = ((prev * S + s[None, :]) * A + a[None, :]).ravel()
+        in_data = np.tile(-P_stages[0][s, a, t], H - 1)
+    else:
+        g, s, a, t = np.nonzero(P_stages[: H - 1])
+        in_rows = (g + 1) * S + t
+        in_cols = (g * S + s) * A + a
+        in_data = -P_stages[g, s, a, t]
+    rows = np.concatenate([sum_rows, in_rows])
+    cols = np.concatenate([sum_cols, in_cols])
+    data = np.concatenate([np.ones(H * S * A), in_data])
+    # (row, column) pairs are distinct (the E and inflow blocks of a row use different stages'
+    # columns), so no entries are summed.
+    return sp.csr_matrix((data, (rows, cols)), shape=(H * S, H * S * A))
 
 
 def _flow_rhs(mdp: TabularMDP) -> np.ndarray:
@@ -172,37 +184,111 @@ def occupancy_to_policy(occupancy: np.ndarray) -> np.ndarray:
     return np.where(reached, q / np.where(reached, mass, 1.0), uniform)
 
 
-def _check_solver_status(problem: cp.Problem, what: str) -> None:
-    if problem.status in _INFEASIBLE:
-        raise InfeasibleError(f"{what}: the solver reports the LP {problem.status}")
-    if problem.status not in _OK:
-        raise LPSolverError(f"{what}: solver returned status {problem.status!r}")
-    if problem.status == cp.OPTIMAL_INACCURATE:
-        warnings.warn(f"{what}: solver returned 'optimal_inaccurate'; check the result's accuracy",
-                      stacklevel=3)
+def check_solver(solver) -> str:
+    """Canonical solver name (a key of :data:`SOLVERS`); ``None`` means :data:`DEFAULT_SOLVER`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``solver`` and the allowed values.
+    """
+    if solver is None:
+        return DEFAULT_SOLVER
+    if not isinstance(solver, str) or solver.upper() not in SOLVERS:
+        raise ValueError(f"solver must be None or one of {', '.join(map(repr, SOLVERS))} "
+                         f"(case-insensitive), got {solver!r}")
+    return solver.upper()
+
+
+def linprog_highs(c, *, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds, solver: str,
+                  what: str, presolve: bool = True):
+    """``min c^T x`` with HiGHS via ``scipy.optimize.linprog``; returns the optimal result.
+
+    scipy.optimize is imported here, on first use, not when mdpkit is imported.
+
+    Raises
+    ------
+    InfeasibleError
+        If HiGHS reports the LP infeasible.
+    LPSolverError
+        If it reports anything else than optimal (unbounded, iteration limit, numerical trouble).
+    """
+    from scipy.optimize import linprog
+
+    result = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds,
+                     method=SOLVERS[solver], options={"presolve": presolve})
+    if result.status == _LINPROG_INFEASIBLE:
+        raise InfeasibleError(f"{what}: the solver reports the LP infeasible ({result.message})")
+    if result.status == _LINPROG_UNBOUNDED:
+        raise LPSolverError(f"{what}: the solver reports the LP unbounded ({result.message})")
+    if result.status != _LINPROG_OPTIMAL:
+        raise LPSolverError(f"{what}: solver returned status {result.status} ({result.message})")
+    return result
 
 
 def _solve_occupancy_lp(mdp: TabularMDP, extra_reward: np.ndarray | None, threshold: float | None,
                         solver: str | None, what: str):
     """max <R, q> over occupancy measures, optionally with <extra_reward, q> >= threshold.
 
-    Returns (problem, q array (H, S, A), dual of the extra constraint or None).
+    Returns (value, q array (H, S, A), dual of the extra constraint or None, solver name).
     """
     if not isinstance(mdp, TabularMDP):
         raise ValueError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    solver = check_solver(solver)
     H, S, A = mdp.H, mdp.S, mdp.A
-    q = cp.Variable(H * S * A, nonneg=True)
-    constraints = [flow_matrix(mdp) @ q == _flow_rhs(mdp)]
+    problem = dict(c=-mdp.R.ravel(), A_eq=flow_matrix(mdp), b_eq=_flow_rhs(mdp), bounds=(0.0, None),
+                   solver=solver, what=what)
     if extra_reward is not None:
-        constraints.append(extra_reward.ravel() @ q >= threshold)
-    problem = cp.Problem(cp.Maximize(mdp.R.ravel() @ q), constraints)
-    if solver is not None and not isinstance(solver, str):
-        raise ValueError(f"solver must be a cvxpy solver name (str) or None, got {solver!r}")
-    solver = (solver or DEFAULT_SOLVER).upper()
-    problem.solve(solver=solver, **SOLVER_OPTIONS.get(solver, {}))
-    _check_solver_status(problem, what)
-    dual = None if extra_reward is None else float(constraints[1].dual_value)
-    return problem, np.asarray(q.value, dtype=np.float64).reshape(H, S, A), dual
+        # <g, q> >= c written as -<g, q> <= -c.
+        problem.update(A_ub=-extra_reward.reshape(1, -1), b_ub=np.array([-threshold]))
+    try:
+        result = linprog_highs(**problem)
+    except InfeasibleError:
+        if extra_reward is None:
+            raise
+        # HiGHS's presolve has declared feasible constrained LPs infeasible when the threshold was
+        # within ~1e-7 of the unconstrained optimum's constraint value (a known class of presolve
+        # issues, e.g. ERGO-Code/HiGHS#2511): an infeasibility verdict is re-checked without it.
+        result = linprog_highs(**problem, presolve=False)
+    # linprog minimises f = -<R, q> s.t. -<g, q> <= b = -c; its marginal is m = df/db <= 0. With
+    # value = -f: d(value)/dc = m, so the multiplier lambda = -d(value)/dc = -m >= 0.
+    dual = None if extra_reward is None else float(-result.ineqlin.marginals[0])
+    q = np.asarray(result.x, dtype=np.float64).reshape(H, S, A)
+    return float(-result.fun), q, dual, solver
+
+
+def occupancy_problem(mdp: TabularMDP):
+    """The occupancy polytope as cvxpy objects, to compose your own constraints and objectives.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+
+    Returns
+    -------
+    q : cvxpy.Variable, shape (H * S * A,)
+        The occupancy measure flattened in C order from shape (H, S, A), ``nonneg=True``.
+    constraints : list of cvxpy constraints
+        The flow constraints ``flow_matrix(mdp) @ q == b``.
+
+    Examples
+    --------
+    >>> q, constraints = occupancy_problem(mdp)                                 # doctest: +SKIP
+    >>> cp.Problem(cp.Maximize(mdp.R.ravel() @ q), constraints + [...]).solve()  # doctest: +SKIP
+
+    Notes
+    -----
+    cvxpy is imported on call (it is an optional dependency: ``pip install cvxpy``); the solvers
+    of this module do not use it.
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValueError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    try:
+        import cvxpy as cp
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("occupancy_problem needs cvxpy (pip install cvxpy)") from error
+    q = cp.Variable(mdp.H * mdp.S * mdp.A, nonneg=True)
+    return q, [flow_matrix(mdp) @ q == _flow_rhs(mdp)]
 
 
 # ---------------------------------------------------------------------------- public solvers
@@ -218,7 +304,7 @@ def solve_lp(mdp: TabularMDP, *, solver: str | None = None) -> LPSolution:
     ----------
     mdp : TabularMDP
     solver : str, optional
-        Any cvxpy LP solver name; defaults to :data:`DEFAULT_SOLVER`.
+        A key of :data:`SOLVERS` (case-insensitive); defaults to :data:`DEFAULT_SOLVER`.
 
     Returns
     -------
@@ -226,14 +312,14 @@ def solve_lp(mdp: TabularMDP, *, solver: str | None = None) -> LPSolution:
 
     Raises
     ------
+    ValueError
+        If ``mdp`` is not a TabularMDP or ``solver`` is not one of :data:`SOLVERS`.
     LPSolverError
         If the solver fails.
     """
-    problem, q, _ = _solve_occupancy_lp(mdp, None, None, solver, "solve_lp")
-    return LPSolution(
-        value=float(problem.value), occupancy=readonly(q), policy=readonly(occupancy_to_policy(q)),
-        status=problem.status, solver=problem.solver_stats.solver_name,
-    )
+    value, q, _, solver = _solve_occupancy_lp(mdp, None, None, solver, "solve_lp")
+    return LPSolution(value=value, occupancy=readonly(q), policy=readonly(occupancy_to_policy(q)),
+                      status="optimal", solver=solver)
 
 
 def _validate_threshold(name: str, c) -> float:
@@ -259,7 +345,7 @@ def solve_constrained(mdp: TabularMDP, g, c, *, solver: str | None = None) -> Co
     c : float
         Threshold on ``V^π_g``.
     solver : str, optional
-        cvxpy solver name; defaults to :data:`DEFAULT_SOLVER`.
+        A key of :data:`SOLVERS`; defaults to :data:`DEFAULT_SOLVER`.
 
     Returns
     -------
@@ -277,6 +363,7 @@ def solve_constrained(mdp: TabularMDP, g, c, *, solver: str | None = None) -> Co
     """
     if not isinstance(mdp, TabularMDP):
         raise ValueError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    solver = check_solver(solver)
     axes = ("h", "s", "a")
     g = as_float_array("g", g, shape=(mdp.H, mdp.S, mdp.A), axis_names=axes)
     check_in_range("g", g, 0.0, 1.0, axes)
@@ -290,11 +377,10 @@ def solve_constrained(mdp: TabularMDP, g, c, *, solver: str | None = None) -> Co
 
 
 def _constrained_solution(mdp, g_mdp, c, solver, what) -> ConstrainedLPSolution:
-    problem, q, dual = _solve_occupancy_lp(mdp, g_mdp.R, c, solver, what)
+    value, q, dual, solver = _solve_occupancy_lp(mdp, g_mdp.R, c, solver, what)
     policy = occupancy_to_policy(q)
     return ConstrainedLPSolution(
-        value=float(problem.value), occupancy=readonly(q), policy=readonly(policy),
-        status=problem.status, solver=problem.solver_stats.solver_name,
+        value=value, occupancy=readonly(q), policy=readonly(policy), status="optimal", solver=solver,
         constraint_value=float(evaluate(g_mdp, policy).value), constraint_threshold=c,
         constraint_dual=dual,
     )
@@ -330,6 +416,7 @@ def solve_conservative(mdp: TabularMDP, baseline_policy, alpha: float, *,
     """
     if not isinstance(mdp, TabularMDP):
         raise ValueError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+    solver = check_solver(solver)
     baseline = validate_policy(baseline_policy, mdp.H, mdp.S, mdp.A, name="baseline_policy")
     alpha = _validate_threshold("alpha", alpha)
     if not 0.0 <= alpha <= 1.0:
