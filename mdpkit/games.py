@@ -39,10 +39,17 @@ from scipy.special import logsumexp
 
 from ._validation import (
     PROB_ATOL,
+    ArgumentTypeError,
     as_float_array,
     check_in_range,
+    check_instance,
+    check_not_complex,
+    check_positive_int,
+    check_real,
     check_stochastic,
     readonly,
+    show,
+    show_float,
 )
 
 __all__ = [
@@ -116,14 +123,7 @@ class PreferenceGame:
         if (mu <= 0).any():
             y = int(np.argmax(mu <= 0))
             raise ValueError(f"mu[y={y}] = {float(mu[y])!r}: the reference policy must have full support")
-        if isinstance(beta, (bool, np.bool_)):
-            raise ValueError(f"beta must be a real number >= 0, got {beta!r}")
-        try:
-            beta = float(beta)
-        except (TypeError, ValueError):
-            raise ValueError(f"beta must be a real number >= 0, got {beta!r}") from None
-        if not np.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+        beta = check_real("beta", beta, lo=0.0)
         self._P = readonly(P)
         self._mu = readonly(mu)
         self._log_mu = readonly(np.log(mu))
@@ -176,22 +176,40 @@ def log_normalize(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted)))
 
 
+def check_game(game, name: str = "game") -> "PreferenceGame":
+    """Return ``game``, raising :class:`ArgumentTypeError` naming ``name`` unless it is a PreferenceGame."""
+    return check_instance(name, game, PreferenceGame, "mdpkit.games.PreferenceGame")
+
+
 def _check_policy(name: str, pi, n: int) -> np.ndarray:
     pi = as_float_array(name, pi, shape=(n,), axis_names=("y",))
     check_stochastic(name, pi, axis_names=("y",))
     return pi
 
 
-def _check_log_policy(name: str, log_pi, n: int) -> np.ndarray:
-    arr = np.array(log_pi, dtype=np.float64, copy=True)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+def _check_log_policy(name: str, log_pi, n: int | None = None) -> np.ndarray:
+    """Validate normalised log-probabilities of shape ``(n,)``: no NaN or ``+inf`` entry
+    (``-inf`` = zero mass is allowed), ``logsumexp = 0`` within the probability tolerance."""
+    check_not_complex(name, log_pi)
+    try:
+        arr = np.array(log_pi, dtype=np.float64, copy=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ArgumentTypeError(f"{name} must be a numeric array of log-probabilities; could not convert: "
+                                f"{exc}") from None
+    if arr.ndim != 1 or (n is not None and arr.shape != (n,)) or arr.shape[0] < 1:
+        want = f"({n},)" if n is not None else "(n,) with n >= 1"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if np.isnan(arr).any() or (arr == np.inf).any():
         y = int(np.argmax(np.isnan(arr) | (arr == np.inf)))
-        raise ValueError(f"{name}[y={y}] = {float(arr[y])!r} is not a log-probability")
-    total = float(np.exp(logsumexp(arr)))
-    if abs(total - 1.0) > PROB_ATOL:
-        raise ValueError(f"exp({name}) sums to {total!r}, not 1 (tolerance {PROB_ATOL:g})")
+        raise ValueError(f"{name}[y={y}] = {show_float(arr[y])} is not a log-probability")
+    if (arr == -np.inf).all():
+        raise ValueError(f"{name} is -inf everywhere: exp({name}) sums to 0, not 1")
+    # logsumexp shifts by the max, so a huge entry is reported, not overflowed.
+    log_total = float(logsumexp(arr))
+    if abs(log_total) > PROB_ATOL:  # |log total| <= atol <=> total = 1 within ~atol
+        total = float(np.exp(log_total)) if log_total < 700 else float("inf")
+        raise ValueError(f"exp({name}) sums to {total!r} (logsumexp {log_total!r}), not 1 "
+                         f"(tolerance {PROB_ATOL:g})")
     return arr
 
 
@@ -226,16 +244,39 @@ def kl_log(log_p, log_q) -> float:
     return float(max(terms.sum(), 0.0))
 
 
-def kl(p, q) -> float:
-    """``KL(p || q) = sum_y p_y log(p_y / q_y)`` for probability vectors of shape ``(n,)``.
+def kl(p, q, *, log: bool = False) -> float:
+    """``KL(p || q) = sum_y p_y log(p_y / q_y)`` for distributions of shape ``(n,)``.
 
-    Validated (both must be distributions); ``inf`` when ``p`` puts mass where ``q`` has none.
+    Parameters
+    ----------
+    p, q : array_like, shape (n,)
+        Probability vectors, or with ``log=True`` normalised log-probabilities (e.g. a
+        solution's ``log_policy`` and a run's ``log_policies[k]``).
+    log : bool
+        Take log-probabilities. Use it for small ``beta``: an equilibrium or an iterate whose
+        probabilities underflow to exact zeros (``log pi`` spans up to ``1/beta``) gives
+        ``inf`` from probabilities but the exact, finite KL from log-probabilities.
+
+    Returns
+    -------
+    float
+        Validated (both must be distributions); ``inf`` when ``p`` puts mass where ``q`` has none.
     """
+    log = _check_flag("log", log)
+    if log:
+        log_p = _check_log_policy("p", p)
+        return kl_log(log_p, _check_log_policy("q", q, log_p.shape[0]))
     p = as_float_array("p", p, ndim=1, axis_names=("y",))
     check_stochastic("p", p, axis_names=("y",))
     q = _check_policy("q", q, p.shape[0])
     with np.errstate(divide="ignore"):
         return kl_log(np.log(p), np.log(q))
+
+
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be True or False, got {show(value)}")
+    return bool(value)
 
 
 def log_ratio_span(log_p, log_q) -> float:
@@ -272,20 +313,25 @@ def best_response(game: PreferenceGame, pi, *, log: bool = False) -> np.ndarray:
     -------
     ndarray, shape (n,)
     """
+    game = check_game(game)
     if game.beta == 0:
         raise ValueError("best_response needs game.beta > 0 (the beta = 0 best response is a set)")
     pi = _check_policy("pi", pi, game.n)
     lbr = _log_best_response(game, pi)
-    return lbr if log else np.exp(lbr)
+    return lbr if _check_flag("log", log) else np.exp(lbr)
 
 
-def exploitability(game: PreferenceGame, pi, *, regularized: bool = True) -> float:
+def exploitability(game: PreferenceGame, pi, *, regularized: bool = True, log: bool = False) -> float:
     """One-sided exploitability of ``pi`` (how much a best responder gains over 1/2).
 
     Parameters
     ----------
     game : PreferenceGame
     pi : array_like, shape (n,)
+        A distribution, or with ``log=True`` its normalised log-probabilities (e.g. a run's
+        ``log_policies[k]``: exact where the probabilities underflow to zero).
+    log : bool
+        ``pi`` holds log-probabilities.
     regularized : bool
         ``True``: ``e_beta(pi) = max_pi' J_beta(pi', pi) - 1/2
         = beta * logsumexp(log mu + P pi / beta) + beta * KL(pi || mu) - 1/2``,
@@ -298,15 +344,30 @@ def exploitability(game: PreferenceGame, pi, *, regularized: bool = True) -> flo
     float
         ``>= 0``; zero exactly at the (regularised) equilibrium.
     """
-    pi = _check_policy("pi", pi, game.n)
+    game = check_game(game)
+    regularized = _check_flag("regularized", regularized)
+    pi, log_pi = _policy_and_log("pi", pi, game.n, _check_flag("log", log))
     if not regularized or game.beta == 0:
         return float(max(np.max(game.P @ pi) - 0.5, 0.0))
-    with np.errstate(divide="ignore"):
-        log_pi = np.log(pi)
     return game.beta * kl_log(log_pi, _log_best_response(game, pi))
 
 
-def duality_gap(game: PreferenceGame, pi, opponent=None, *, regularized: bool = True) -> float:
+def _policy_and_log(name: str, pi, n: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(pi, log pi)`` from a validated distribution or validated log-probabilities.
+
+    From log-probabilities, ``pi = exp(log pi)`` may underflow to 0 in places; it only enters
+    ``P @ pi`` (where such terms are negligible), while KL terms use ``log pi`` itself.
+    """
+    if log:
+        log_pi = _check_log_policy(name, pi, n)
+        return np.exp(log_pi), log_pi
+    pi = _check_policy(name, pi, n)
+    with np.errstate(divide="ignore"):
+        return pi, np.log(pi)
+
+
+def duality_gap(game: PreferenceGame, pi, opponent=None, *, regularized: bool = True,
+                log: bool = False) -> float:
     """Saddle-point gap ``max_x J(x, opponent) - min_y J(pi, y)`` of the profile.
 
     Parameters
@@ -319,20 +380,24 @@ def duality_gap(game: PreferenceGame, pi, opponent=None, *, regularized: bool = 
         which the gap equals ``2 * exploitability(game, pi)``.
     regularized : bool
         Use ``J_beta`` (``True``) or the unregularised ``pi @ P @ y`` (``False``).
+    log : bool
+        ``pi`` and ``opponent`` are normalised log-probabilities (see :func:`exploitability`).
 
     Returns
     -------
     float
         ``>= 0`` up to rounding; zero iff ``(pi, opponent)`` is an equilibrium.
     """
-    pi = _check_policy("pi", pi, game.n)
-    opp = pi if opponent is None else _check_policy("opponent", opponent, game.n)
+    game = check_game(game)
+    regularized = _check_flag("regularized", regularized)
+    log = _check_flag("log", log)
+    pi, log_pi = _policy_and_log("pi", pi, game.n, log)
+    opp, log_opp = (pi, log_pi) if opponent is None else _policy_and_log("opponent", opponent, game.n, log)
     P, beta = game.P, game.beta
     if not regularized or beta == 0:
         return float(np.max(P @ opp) - np.min(pi @ P))
-    with np.errstate(divide="ignore"):
-        kl_pi = kl_log(np.log(pi), game.log_mu)
-        kl_opp = kl_log(np.log(opp), game.log_mu)
+    kl_pi = kl_log(log_pi, game.log_mu)
+    kl_opp = kl_log(log_opp, game.log_mu)
     best_row = beta * logsumexp(game.log_mu + (P @ opp) / beta) + beta * kl_opp
     # min_y [pi P y + beta KL(y||mu)] = -beta * logsumexp(log mu - P^T pi / beta)
     best_col = -beta * logsumexp(game.log_mu - (P.T @ pi) / beta) - beta * kl_pi
@@ -349,6 +414,7 @@ def fixed_point_residual(game: PreferenceGame, log_pi) -> float:
     log_pi : array_like, shape (n,)
         Log-probabilities (finite: ``pi*_beta`` has full support).
     """
+    game = check_game(game)
     if game.beta == 0:
         raise ValueError("fixed_point_residual needs game.beta > 0")
     log_pi = _check_log_policy("log_pi", log_pi, game.n)
@@ -481,6 +547,9 @@ def regularized_nash(game: PreferenceGame, *, continuation_start: float = 0.1,
     Reconstructed: the fixed-point characterisation follows from first-order conditions
     (shared/papers/nash-mp.md §1.2); the solver design is ours.
     """
+    game = check_game(game)
+    continuation_start = check_real("continuation_start", continuation_start, lo=0.0, lo_open=True)
+    max_iter = check_positive_int("max_iter", max_iter)
     beta = game.beta
     if beta == 0:
         raise ValueError("regularized_nash needs game.beta > 0; use unregularized_nash for beta = 0")
@@ -489,27 +558,31 @@ def regularized_nash(game: PreferenceGame, *, continuation_start: float = 0.1,
     loose = 1e3 * _EPS * scale * scale
     tight = 16 * _EPS * scale
     total_iter = 0
-    last_span = np.inf
+    # Where the last attempt stopped: the stage's beta, its residual and *its* acceptance level
+    # (an intermediate stage accepts 1e-6 max(1, 1/b), not the final ``loose``).
+    failed_at = (beta, np.inf, loose)
     for ratio in (0.5, 0.8):
         b = max(beta, min(continuation_start, 1.0)) if beta < continuation_start else beta
         z = log_mu + (P @ game.mu) / b
         while True:
             final = b == beta
             stage_scale = max(1.0, 1.0 / b)
+            stage_loose = loose if final else 1e-6 * stage_scale
             z, it, span, ok = _newton(
                 P, log_mu, b, z,
                 tight=tight if final else 1e-8 * stage_scale,
-                loose=loose if final else 1e-6 * stage_scale,
+                loose=stage_loose,
                 max_iter=max_iter)
             total_iter += it
-            last_span = span
             if not ok:
+                failed_at = (b, span, stage_loose)
                 break
             if final:
                 log_pi = log_normalize(z)
                 pi = np.exp(log_pi)
                 residual = fixed_point_residual(game, log_pi)
                 if residual > loose:
+                    failed_at = (b, residual, loose)
                     break
                 e = game.beta * kl_log(log_pi, _log_best_response(game, pi))
                 return NashSolution(readonly(pi), readonly(log_pi), residual, e, total_iter,
@@ -519,9 +592,12 @@ def regularized_nash(game: PreferenceGame, *, continuation_start: float = 0.1,
             # One best-response map transports the solution at b to a good guess at b_next.
             z = log_mu + (P @ np.exp(log_normalize(z))) / b_next
             b = b_next
+    stage_beta, span, accept = failed_at
+    where = "" if stage_beta == beta else f" at the continuation stage beta={stage_beta:g}"
     raise RuntimeError(
-        f"regularized_nash did not converge for beta={beta:g}, n={game.n}: last fixed-point "
-        f"residual {last_span:.3e} > acceptance {loose:.3e} after {total_iter} Newton iterations")
+        f"regularized_nash did not converge for beta={beta:g}, n={game.n}{where}: fixed-point "
+        f"residual {span:.3g} > that stage's acceptance {accept:.3g} after {total_iter} Newton iterations "
+        f"in all (max_iter={max_iter} per stage)")
 
 
 def unregularized_nash(game: PreferenceGame) -> NashSolution:
@@ -545,6 +621,7 @@ def unregularized_nash(game: PreferenceGame) -> NashSolution:
     RuntimeError
         If HiGHS fails or the certificate is violated.
     """
+    game = check_game(game)
     n = game.n
     P = game.P
     # variables (pi_0..pi_{n-1}, v); minimise -v

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._validation import as_float_array, check_positive_int, check_stochastic, readonly
+from ._validation import (
+    as_float_array,
+    check_finite,
+    check_output_size,
+    check_positive_int,
+    check_stochastic,
+    readonly,
+)
 from .mdp import TabularMDP, _validate_mu0, _validate_rewards
 
 _PHI_AXES = ("s", "a", "s'", "i")
@@ -74,7 +81,10 @@ class LinearMixtureMDP:
         if S < 1 or A < 1 or d < 1:
             raise ValueError(f"phi must have at least one state, action and feature, got shape {phi.shape}")
         theta = as_float_array("theta", theta, shape=(d,), axis_names=("i",))
-        P = np.ascontiguousarray(phi @ theta)
+        check_output_size("H", H, 8.0 * H * S * A, f"the (H, S, A) = ({H}, {S}, {A}) rewards")
+        with np.errstate(over="ignore", invalid="ignore"):  # huge factors: reported as a non-finite kernel
+            P = np.ascontiguousarray(phi @ theta)
+        check_finite("<phi(.|s,a), theta>", P, ("s", "a", "s'"))
         check_stochastic("<phi(.|s,a), theta>", P, ("s", "a", "s'"))
         R = np.zeros((H, S, A)) if R is None else _validate_rewards("R", R, H, S, A, allow_stationary=True)
         mu0 = _validate_mu0(mu0, S)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_in_range, check_stochastic, readonly
+from ._validation import as_float_array, check_finite, check_in_range, check_stochastic, readonly
 from .markov_game import MarkovGame
 from .mdp import TabularMDP, _validate_mu0
 
@@ -30,14 +30,18 @@ def _validate_factors(phi, psi, phi_axes: tuple[str, ...]):
     psi = as_float_array("psi", psi, ndim=3, axis_names=("h", "i", "s'"))
     H, d = phi.shape[0], phi.shape[-1]
     S = phi.shape[1]
+    if min(phi.shape) < 1:
+        raise ValueError(f"phi must have at least one stage, state, action and feature, got shape {phi.shape}")
     if d < 1:
         raise ValueError(f"phi must have a feature dimension d >= 1, got shape {phi.shape}")
     if psi.shape != (H, d, S):
         raise ValueError(f"psi must have shape (H, d, S) = ({H}, {d}, {S}) matching phi {phi.shape}, "
                          f"got {psi.shape}")
-    P = np.ascontiguousarray(np.einsum("h...i,his->h...s", phi, psi))
+    with np.errstate(over="ignore", invalid="ignore"):  # huge factors: reported as a non-finite kernel
+        P = np.ascontiguousarray(np.einsum("h...i,his->h...s", phi, psi))
     # The kernel is what must be a distribution; name the product so the error says which
     # factors to look at.
+    check_finite("<phi, psi>", P, phi_axes[:-1] + ("s'",))
     check_stochastic("<phi, psi>", P, phi_axes[:-1] + ("s'",))
     return phi, psi, P
 

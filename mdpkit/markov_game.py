@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from ._validation import as_float_array, check_in_range, check_stochastic, readonly
+from ._validation import (
+    as_float_array,
+    check_in_range,
+    check_instance,
+    check_stochastic,
+    readonly,
+    show_float,
+)
 from .mdp import TabularMDP, _validate_mu0, validate_policy
 from .solvers import Solution, evaluate, solve
 
@@ -42,6 +49,26 @@ __all__ = [
 
 #: Tolerance on the equality of an LP solution's marginals to a distribution.
 _LP_ATOL = 1e-7
+
+#: HiGHS refuses constraint coefficients of this magnitude or more ("Model error"), so payoffs
+#: (and, for a CCE, payoff differences) must stay below it.
+LP_MAX_COEFFICIENT = 1e15
+
+
+def check_game(game, name: str = "game") -> "MarkovGame":
+    """Return ``game``, raising :class:`~mdpkit._validation.ArgumentTypeError` unless it is a MarkovGame."""
+    return check_instance(name, game, MarkovGame, "mdpkit.MarkovGame")
+
+
+def _check_payoffs(name: str, M: np.ndarray, limit: float) -> None:
+    """Non-empty payoffs strictly below ``limit`` in magnitude (what the LP solver accepts)."""
+    if M.shape[0] < 1 or M.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one row and one column, got shape {M.shape}")
+    big = np.abs(M) >= limit
+    if big.any():
+        a, b = np.unravel_index(int(np.argmax(big)), M.shape)
+        raise ValueError(f"{name}[a={a}, b={b}] = {show_float(M[a, b])}: payoffs must be below {limit:g} in "
+                         "magnitude (the LP solver HiGHS rejects larger coefficients)")
 
 
 class MarkovGame:
@@ -144,6 +171,7 @@ def matrix_game(M) -> tuple[float, np.ndarray, np.ndarray]:
         Column player's minimax strategy.
     """
     M = as_float_array("M", M, ndim=2, axis_names=("a", "b"))
+    _check_payoffs("M", M, LP_MAX_COEFFICIENT)
     A, B = M.shape
     # variables (x_1..x_A, v); minimise -v s.t. v - (x @ M)[b] <= 0 for every b, sum x = 1.
     c = np.zeros(A + 1)
@@ -193,6 +221,9 @@ def coarse_correlated_equilibrium(Q_max, Q_min) -> np.ndarray:
     """
     Q_max = as_float_array("Q_max", Q_max, ndim=2, axis_names=("a", "b"))
     Q_min = as_float_array("Q_min", Q_min, shape=Q_max.shape, axis_names=("a", "b"))
+    # The deviation constraints hold differences of payoffs: half the limit keeps them below it.
+    _check_payoffs("Q_max", Q_max, LP_MAX_COEFFICIENT / 2)
+    _check_payoffs("Q_min", Q_min, LP_MAX_COEFFICIENT / 2)
     A, B = Q_max.shape
     # Row a' of the max player's deviation constraints: sum_ab sigma[a,b] (Q_max[a',b] - Q_max[a,b]) <= 0.
     dev_max = (Q_max[:, None, :] - Q_max[None, :, :]).reshape(A, A * B)
@@ -218,6 +249,7 @@ def solve_game(game: MarkovGame) -> GameSolution:
     GameSolution
         Exact up to the LP tolerance of HiGHS (about 1e-9 on the value).
     """
+    game = check_game(game)
     H, S, A, B = game.H, game.S, game.A, game.B
     Q = np.empty((H, S, A, B))
     V = np.zeros((H + 1, S))
@@ -265,6 +297,7 @@ def best_response_to_min(game: MarkovGame, nu) -> Solution:
     Solution
         Of the induced MDP: ``value`` is ``V^{dagger, nu}``, ``policy`` (H, S) the best response.
     """
+    game = check_game(game)
     nu = _stochastic("nu", nu, game.H, game.S, game.B)
     return solve(_mdp_against_min(game, nu))
 
@@ -283,6 +316,7 @@ def best_response_to_max(game: MarkovGame, mu) -> Solution:
         In the max player's reward units: ``value`` is ``V^{mu, dagger} = min_nu V^{mu, nu}``,
         ``Q``/``V`` the min player's optimal values, ``policy`` (H, S) the minimising actions.
     """
+    game = check_game(game)
     mu = _stochastic("mu", mu, game.H, game.S, game.A)
     mdp = _mdp_against_max(game, mu)
     sol = solve(mdp, rewards=-mdp.R)  # minimising R = maximising -R
@@ -298,6 +332,7 @@ def game_value(game: MarkovGame, mu, nu) -> float:
     mu : array_like, shape (H, S, A) or (H, S) int
     nu : array_like, shape (H, S, B) or (H, S) int
     """
+    game = check_game(game)
     mu = _stochastic("mu", mu, game.H, game.S, game.A)
     nu = _stochastic("nu", nu, game.H, game.S, game.B)
     return evaluate(_mdp_against_min(game, nu), mu).value
@@ -316,4 +351,5 @@ def nash_gap(game: MarkovGame, mu, nu) -> float:
     -------
     float
     """
+    game = check_game(game)
     return best_response_to_min(game, nu).value - best_response_to_max(game, mu).value

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import (
+    ArgumentTypeError,
     as_float_array,
     check_in_range,
     check_int_array,
+    check_output_size,
     check_positive_int,
     check_stochastic,
     readonly,
@@ -89,6 +91,8 @@ class TabularMDP:
         H, S, A, S2 = P.shape
         if S2 != S:
             raise ValueError(f"P must have shape (H, S, A, S), got {P.shape}: last axis {S2} != S = {S}")
+        if H < 1:  # an empty horizon has no stages to solve; V would be 0 by accident
+            raise ValueError(f"P must have at least one stage (H >= 1), got shape {P.shape}")
         self._init(P, H, R, mu0, reward_noise, name, stationary=False)
 
     @classmethod
@@ -113,6 +117,8 @@ class TabularMDP:
         S, A, S2 = P.shape
         if S2 != S:
             raise ValueError(f"P must have shape (S, A, S), got {P.shape}: last axis {S2} != S = {S}")
+        # Stage-dependent rewards and every value function hold H rows.
+        check_output_size("H", H, 8.0 * H * S * max(A, 1), f"the (H, S, A) = ({H}, {S}, {A}) rewards")
         self = object.__new__(cls)
         self._init(P[None], H, R, mu0, reward_noise, name, stationary=True)
         return self
@@ -127,8 +133,7 @@ class TabularMDP:
             check_stochastic("P", P_stages, _PAX)
         R = _validate_rewards("R", R, H, S, A, allow_stationary=stationary)
         mu0 = _validate_mu0(mu0, S)
-        if reward_noise not in REWARD_NOISE:
-            raise ValueError(f"reward_noise must be one of {REWARD_NOISE}, got {reward_noise!r}")
+        _check_reward_noise(reward_noise)
         self._P_stages = readonly(P_stages)
         self._R = readonly(R)
         self._mu0 = readonly(mu0)
@@ -215,9 +220,7 @@ class TabularMDP:
         """
         new = object.__new__(TabularMDP)
         R = _validate_rewards("R", R, self.H, self.S, self.A, allow_stationary=True)
-        noise = self._reward_noise if reward_noise is None else reward_noise
-        if noise not in REWARD_NOISE:
-            raise ValueError(f"reward_noise must be one of {REWARD_NOISE}, got {noise!r}")
+        noise = self._reward_noise if reward_noise is None else _check_reward_noise(reward_noise)
         object.__setattr__(new, "_P_stages", self._P_stages)
         object.__setattr__(new, "_R", readonly(R))
         object.__setattr__(new, "_mu0", self._mu0)
@@ -251,6 +254,14 @@ class TabularMDP:
         if self._density is None:
             object.__setattr__(self, "_density", np.count_nonzero(self._P_stages) / self._P_stages.size)
         return float(self._density)
+
+
+def _check_reward_noise(reward_noise) -> str:
+    if not isinstance(reward_noise, str):
+        raise ArgumentTypeError(f"reward_noise must be one of {REWARD_NOISE}, got {show(reward_noise)}")
+    if reward_noise not in REWARD_NOISE:
+        raise ValueError(f"reward_noise must be one of {REWARD_NOISE}, got {reward_noise!r}")
+    return reward_noise
 
 
 def _validate_rewards(name, R, H, S, A, *, allow_stationary):

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._validation import check_instance, check_positive_int
-from ._validation import check_seed
+from ._validation import check_instance, check_optional_seed, check_output_size, check_positive_int
 from .mdp import TabularMDP, validate_policy
 
 #: Uniform draws per chunk of episodes; bounds memory whatever ``n_episodes`` is.
@@ -45,6 +44,8 @@ def simulate(mdp: TabularMDP, policy, n_episodes: int, seed=None) -> Trajectorie
         Rewards are the means, or Bernoulli draws if ``mdp.reward_noise == "bernoulli"``.
     policy : array_like, shape (H, S) int or (H, S, A)
     n_episodes : int
+        ``>= 1``; the output takes ``8 (3 H + 1)`` bytes per episode, and a request larger
+        than the machine's memory is rejected up front.
     seed : non-negative int, numpy.random.SeedSequence or numpy.random.Generator, optional
         The same seed gives bit-identical trajectories. Each episode consumes ``1 + 3 H``
         uniforms (initial state; per stage: action, transition, reward) whatever the policy
@@ -56,9 +57,10 @@ def simulate(mdp: TabularMDP, policy, n_episodes: int, seed=None) -> Trajectorie
     """
     check_instance("mdp", mdp, TabularMDP, "mdpkit.TabularMDP")
     n_episodes = check_positive_int("n_episodes", n_episodes)
+    check_output_size("n_episodes", n_episodes, 8.0 * n_episodes * (3 * mdp.H + 1),
+                      f"the states, actions and rewards of H = {mdp.H} stages")
     pol = validate_policy(policy, mdp.H, mdp.S, mdp.A)
-    if seed is not None and not isinstance(seed, np.random.Generator):
-        check_seed(seed)  # names ``seed`` (numpy's own message for seed=-1 does not)
+    check_optional_seed(seed)  # names ``seed`` (numpy's own message for seed=-1 does not)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     H = mdp.H
     P_cdf = _kernels.cumulative_rows(mdp.P_stages)

@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import as_float_array, check_positive_int, check_stochastic, readonly
+from .._validation import (
+    as_float_array,
+    check_optional_seed,
+    check_output_size,
+    check_positive_int,
+    check_real,
+    check_stochastic,
+    readonly,
+)
 from ..games import PreferenceGame, log_normalize
+from ..games import check_game as _check_preference_game
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,26 +62,36 @@ class PreferenceRunResult:
 
 
 def check_game(game) -> PreferenceGame:
-    if not isinstance(game, PreferenceGame):
-        raise ValueError(f"game must be a mdpkit.games.PreferenceGame, got {type(game).__name__}")
-    return game
+    """``game`` must be a PreferenceGame (an :class:`~mdpkit._validation.ArgumentTypeError` otherwise)."""
+    return _check_preference_game(game)
 
 
-def check_iters(iters) -> int:
-    return check_positive_int("iters", iters, minimum=0)
+def check_iters(iters, game: PreferenceGame | None = None) -> int:
+    """``iters >= 0``; with ``game``, the ``(iters + 1, n)`` outputs must fit in memory."""
+    iters = check_positive_int("iters", iters, minimum=0)
+    if game is not None:
+        # policies and log_policies, float64 each (plus the queries)
+        check_output_size("iters", iters, (iters + 1) * (16.0 * game.n + 8.0),
+                          f"the (iters + 1, n = {game.n}) policies and log-policies")
+    return iters
+
+
+def check_seed_argument(seed):
+    """``seed`` of a deterministic method: unused, but a malformed one is still reported."""
+    return check_optional_seed(seed)
 
 
 def check_step(name: str, value) -> float:
     """A positive finite step size."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
+    return check_real(name, value, lo=0.0, lo_open=True)
+
+
+def check_logits_finite(name: str, value: float, bound: float, what: str) -> None:
+    """Raise unless ``bound`` -- a bound on the magnitude of the logits a step of size ``value``
+    produces, e.g. ``eta |log mu| + eta / beta`` -- is finite: an overflowed logit turns into
+    ``nan`` at the next normalisation (``inf - inf``)."""
+    if not np.isfinite(bound):
+        raise ValueError(f"{name} = {value!r} makes the logits ({what}) overflow float64")
 
 
 def initial_log_policy(game: PreferenceGame, init) -> np.ndarray:

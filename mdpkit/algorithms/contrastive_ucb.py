@@ -33,7 +33,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, check_instance, check_positive_int, show
+from .._validation import (
+    ArgumentTypeError,
+    as_float_array,
+    check_episodes,
+    check_instance,
+    check_output_size,
+    check_positive_int,
+    check_real,
+    show,
+)
 from ..lowrank import LowRankMarkovGame, LowRankMDP
 from ..markov_game import coarse_correlated_equilibrium, game_value, nash_gap, solve_game
 from ..solvers import evaluate, solve
@@ -53,21 +62,18 @@ FEATURES = ("learned", "random")
 
 
 def _choice(name: str, value, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {show(value)}")
     return value
 
 
 def _nonnegative(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {show(value)}")
-    return float(value)
+    return check_real(name, value, lo=0.0)
 
 
 def _flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {show(value)}")
+        raise ArgumentTypeError(f"{name} must be True or False, got {show(value)}")
     return bool(value)
 
 
@@ -177,19 +183,29 @@ def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, 
                   beta, H, S, d):
     """Validated arguments shared by :func:`run` and :func:`run_game`, and the bonus multiplier
     ``beta_value`` (``H sqrt(d)`` unless ``beta`` is given, times ``bonus_scale``)."""
-    K = check_positive_int("K", K)
+    K = check_episodes(K, 8.0 * (H + 8), "the per-episode results")
     bonus_scale = _nonnegative("bonus_scale", bonus_scale)
     ridge = _nonnegative("ridge", ridge)
     if ridge == 0:
         raise ValueError("ridge must be > 0 (Lambda must be invertible)")
+    if ridge < np.finfo(np.float64).tiny:
+        raise ValueError(f"ridge = {ridge!r} is subnormal: Lambda = ridge I would not be invertible in float64 "
+                         f"(ridge must be >= {np.finfo(np.float64).tiny!r})")
     n_negatives = check_positive_int("n_negatives", n_negatives)
+    # every transition is stored with its n_negatives negative samples (~32 bytes each)
+    check_output_size("n_negatives", n_negatives, 32.0 * K * H * (1.0 + n_negatives),
+                      f"the contrastive samples of K = {K} episodes")
     max_iter = check_positive_int("max_iter", max_iter)
     _choice("data", data, DATA_MODES)
     _choice("features", features, FEATURES)
     neg = np.full(S, 1.0 / S) if negative_dist is None else as_float_array("negative_dist", negative_dist,
                                                                            ndim=(1, 2))
     cold_refits = _flag("cold_refits", cold_refits)
-    beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    with np.errstate(over="ignore"):  # reported below
+        beta_value = (H * np.sqrt(d) if beta is None else _nonnegative("beta", beta)) * bonus_scale
+    if not np.isfinite(beta_value):
+        raise ValueError(f"beta * bonus_scale = {float(beta_value)!r} overflows float64 "
+                         f"(beta={show(beta)}, bonus_scale={bonus_scale!r})")
     return K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value
 
 

@@ -73,10 +73,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import (
+    check_episodes,
+    check_instance,
+    check_output_size,
+    check_positive_int,
+    check_real,
+    check_seed,
+    show,
+)
 from ..linear import MAX_ENUMERATED_STATES, Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
-from .._validation import check_seed
 
 HAT, TILDE = 0, 1
 TIE_BREAKS = ("uncertainty", "random", "lowest")
@@ -121,19 +128,29 @@ def confidence_radius(k: int, *, d: int, H: int, B: float, delta: float, lam: fl
 
 
 def _check_common(lmdp, K, delta, beta_scale):
-    if not isinstance(lmdp, LinearMixtureMDP):
-        raise ValueError(f"lmdp must be a LinearMixtureMDP, got {type(lmdp).__name__}")
-    K = check_positive_int("K", K)
-    delta = float(delta)
+    check_instance("lmdp", lmdp, LinearMixtureMDP, "LinearMixtureMDP")
+    # per episode: the diagnostics' values, states and actions
+    K = check_episodes(K, 8.0 * (2 * lmdp.H + 6), "the per-episode diagnostics")
+    delta = check_real("delta", delta)  # type and finiteness first; the range keeps its message
     if not 0 < delta < 1:
         raise ValueError(f"delta = {delta!r} must be in (0, 1)")
-    beta_scale = float(beta_scale)
-    if not (np.isfinite(beta_scale) and beta_scale > 0):
+    beta_scale = check_real("beta_scale", beta_scale)
+    if not beta_scale > 0:
         raise ValueError(f"beta_scale = {beta_scale!r} must be positive and finite")
     if lmdp.S > MAX_ENUMERATED_STATES:
         raise ValueError(f"lmdp has S = {lmdp.S} states; the exploration oracle enumerates the 2^S "
                          f"vertices of [0, 1]^S and supports S <= {MAX_ENUMERATED_STATES}")
     return K, delta, beta_scale
+
+
+def check_radius_finite(beta_scale: float, beta_theory: float, delta: float) -> float:
+    """``beta_scale * beta_theory``, raising if the product overflows (the radius would be inf)."""
+    with np.errstate(over="ignore"):
+        beta = beta_scale * beta_theory
+    if not np.isfinite(beta):
+        raise ValueError(f"beta_scale = {beta_scale!r} times the theoretical radius {float(beta_theory):.3g} "
+                         f"at delta = {delta!r} overflows float64")
+    return beta
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -197,13 +214,15 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         the oracle at the episode's start state and stage 0).
     """
     K, delta, beta_scale = _check_common(lmdp, K, delta, beta_scale)
-    if tie_break not in TIE_BREAKS:
-        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    if not isinstance(tie_break, str) or tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {show(tie_break)}")
     S, A, d, H = lmdp.S, lmdp.A, lmdp.d, lmdp.H
     hyper = theoretical_hyperparameters(d, H, K, lmdp.B, delta)
     M = hyper["n_moments"] if n_moments is None else check_positive_int("n_moments", n_moments)
+    # six (2, M, d, d) regression arrays
+    check_output_size("n_moments", M, 6 * 2 * 8.0 * M * d * d, f"the regression state of d = {d}")
     alpha, gamma, lam = hyper["alpha"], hyper["gamma"], hyper["lam"]
-    beta = beta_scale * hyper["beta_K"]  # beta := beta_K inside u and V_hat
+    beta = check_radius_finite(beta_scale, hyper["beta_K"], delta)  # beta := beta_K inside u and V_hat
     hyper.update(delta=delta, beta_scale=beta_scale, beta_used=beta, n_moments=M, weighted=bool(weighted),
                  B=lmdp.B, log_base=2, oracle="relaxed: theta = hat centre, per-pair vertex reward, greedy policy",
                  plan_model="tilde level 0", certificate_ellipsoids="hat and tilde level 0", tie_break=tie_break)
@@ -255,7 +274,8 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         err = theta - theta_star
         dist2 = (np.matmul(gram_frozen, err[..., None])[..., 0] * err).sum(axis=-1)  # (2, M)
         diag["covered"][k] = bool(np.all(dist2 <= beta_k ** 2))
-        diag["error_ratio"][k] = np.sqrt(max(dist2[HAT, 0], 0.0)) / beta_k
+        with np.errstate(over="ignore"):  # a tiny beta_scale: the ratio is +inf, correctly
+            diag["error_ratio"][k] = np.sqrt(max(dist2[HAT, 0], 0.0)) / beta_k
 
         # 1-2. Relaxed oracle: per-pair uncertainty, then the optimistic trajectory uncertainty.
         kern.max_vertex_norms(phi, inv_frozen[TILDE, 0], norms, vertices)

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import (
+    as_float_array,
+    check_episodes,
+    check_instance,
+    check_optional_seed,
+    check_real,
+    show_float,
+)
 from ..lowrank import LowRankMDP
 from ..solvers import evaluate, solve
 from .results import RunResult
@@ -46,7 +53,7 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
         True model; ``lrmdp.phi`` are the oracle features unless ``features`` is given.
     K : int
         Episodes (one trajectory each).
-    seed : int or SeedSequence
+    seed : int, SeedSequence, Generator or None
     features : array_like, shape (H, S, A, d'), optional
         Features to use instead of ``lrmdp.phi`` (e.g. random ones, for an ablation).
     beta : float, optional
@@ -54,7 +61,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
     bonus_scale : float
         Practical multiplier of ``beta``.
     ridge : float
-        ``lambda`` (Jin et al. use 1).
+        ``lambda`` (Jin et al. use 1); at least the smallest normal float64 (``2.2e-308``), so
+        that ``Lambda^-1 = I / lambda`` at the start is finite.
 
     Returns
     -------
@@ -62,18 +70,31 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
         ``values[k]``: exact value of the greedy policy deployed in episode ``k`` (planned on the
         data of episodes ``< k``); ``extras["optimistic_value"]`` (K,) = ``mu0 @ V_hat_0``.
     """
-    K = check_positive_int("K", K)
+    check_instance("lrmdp", lrmdp, LowRankMDP, "mdpkit.LowRankMDP")
+    K = check_episodes(K, 16.0, "the per-episode values")
+    seed = check_optional_seed(seed)
     H, S, A = lrmdp.H, lrmdp.S, lrmdp.A
-    phi = lrmdp.phi if features is None else as_float_array("features", features, ndim=4)
-    if phi.shape[:3] != (H, S, A):
-        raise ValueError(f"features must have shape (H, S, A, d) = ({H}, {S}, {A}, *), got {phi.shape}")
+    phi = lrmdp.phi if features is None else as_float_array("features", features, ndim=4,
+                                                            axis_names=("h", "s", "a", "i"))
+    if phi.shape[:3] != (H, S, A) or phi.shape[3] < 1:
+        raise ValueError(f"features must have shape (H, S, A, d) = ({H}, {S}, {A}, *) with d >= 1, "
+                         f"got {phi.shape}")
     d = phi.shape[3]
-    for name, value in (("bonus_scale", bonus_scale), ("ridge", ridge)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if ridge == 0:
-        raise ValueError("ridge must be > 0 (Lambda must be invertible)")
+    if features is not None:
+        # Lambda accumulates K outer products: K |phi|^2 must stay finite.
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(phi * phi * float(K))
+        if bad.any():
+            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), phi.shape))
+            raise ValueError(f"features[h={idx[0]}, s={idx[1]}, a={idx[2]}, i={idx[3]}] = "
+                             f"{show_float(phi[idx])}: K = {K} squared features overflow float64 in Lambda")
+    bonus_scale = check_real("bonus_scale", bonus_scale, lo=0.0)
+    ridge = check_real("ridge", ridge, lo=float(np.finfo(np.float64).tiny))
+    beta = None if beta is None else check_real("beta", beta, lo=0.0)
     beta_value = (theoretical_beta(d, H, K) if beta is None else float(beta)) * bonus_scale
+    if not np.isfinite(beta_value):
+        raise ValueError(f"beta * bonus_scale = {beta_value!r} overflows float64 "
+                         f"(beta={beta!r}, bonus_scale={bonus_scale!r})")
     tabular = lrmdp.to_tabular()
     optimal_value = solve(tabular).value
     rng = np.random.default_rng(seed)

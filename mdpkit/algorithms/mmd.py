@@ -27,6 +27,8 @@ from ._preference_common import (
     PreferenceRunResult,
     check_game,
     check_iters,
+    check_logits_finite,
+    check_seed_argument,
     check_step,
     initial_log_policy,
     pack,
@@ -62,7 +64,7 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     iters : int
         Number of updates (one preference query each).
     seed : ignored
-        Deterministic method.
+        Deterministic method (a malformed seed is still rejected).
     eta : float, optional
         Step on the payoff; default ``4 * beta``.
         Reconstructed: ``alpha / L^2`` with ``alpha = beta``, ``L = 1/2`` (Theorem 3.4's bound).
@@ -76,13 +78,17 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         ``queries[t] = t``; ``hyper = {"eta": eta}``.
     """
     game = check_game(game)
-    iters = check_iters(iters)
+    iters = check_iters(iters, game)
+    check_seed_argument(seed)
     if eta is None:
         if game.beta == 0:
             raise ValueError("mmd's default eta = 4*beta is 0 for beta = 0; pass eta explicitly")
         eta = default_eta(game.beta)
     else:
         eta = check_step("eta", eta)
+    with np.errstate(over="ignore"):
+        check_logits_finite("eta", eta, eta * game.beta * float(np.max(np.abs(game.log_mu))) + eta,
+                            "eta beta |log mu| + eta")
     log_pi = initial_log_policy(game, init)
     logs = [log_pi]
     for _ in range(iters):

@@ -23,6 +23,8 @@ from ._preference_common import (
     PreferenceRunResult,
     check_game,
     check_iters,
+    check_logits_finite,
+    check_seed_argument,
     check_step,
     initial_log_policy,
     pack,
@@ -57,7 +59,8 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     iters : int
         Number of updates ``T`` (one preference query each).
     seed : ignored
-        Deterministic method; accepted for a uniform ``run`` signature.
+        Deterministic method; accepted for a uniform ``run`` signature (a malformed one is
+        still rejected).
     eta : float, optional
         Constant step (NLHF convention, on the preference term) with ``eta * beta <= 1``;
         default: the paper's decaying schedule ``eta_t = 2 / (beta (t + 2))``.
@@ -70,14 +73,19 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         ``queries[t] = t``; ``hyper = {"eta": "2/(beta(t+2))"}`` or ``{"eta": eta}``.
     """
     game = check_game(game)
-    iters = check_iters(iters)
+    iters = check_iters(iters, game)
+    check_seed_argument(seed)
     if eta is None:
         if game.beta == 0:
             raise ValueError("nash_md's default schedule 2/(beta(t+2)) needs game.beta > 0; pass eta")
+        with np.errstate(over="ignore"):
+            check_logits_finite("game.beta", game.beta, 1.0 / game.beta, "the first step 1/beta")
         steps = [schedule(game.beta, t) for t in range(iters)]
         hyper = {"eta": "2/(beta(t+2))"}
     else:
         eta = check_step("eta", eta)
+        with np.errstate(over="ignore"):
+            check_logits_finite("eta", eta, eta + float(np.max(np.abs(game.log_mu))), "eta + |log mu|")
         if eta * game.beta > 1.0:
             raise ValueError(f"eta * beta must be <= 1 (mixture weight), got eta={eta!r}, "
                              f"beta={game.beta!r}")

@@ -34,6 +34,8 @@ from ._preference_common import (
     PreferenceRunResult,
     check_game,
     check_iters,
+    check_logits_finite,
+    check_seed_argument,
     check_step,
     initial_log_policy,
     pack,
@@ -88,7 +90,8 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     iters : int
         Number of Mirror-Prox iterations ``K`` (``2K`` preference queries).
     seed : ignored
-        The exact method is deterministic; accepted for a uniform ``run`` signature.
+        The exact method is deterministic; accepted for a uniform ``run`` signature (a
+        malformed one is still rejected).
     eta : float, optional
         KL step size; default ``2 * beta``.
         Reconstructed: ``eta = 2 beta`` from the Mirror-Prox condition ``eta L <= 1`` with
@@ -104,8 +107,12 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     game = check_game(game)
     if game.beta == 0:
         raise ValueError("nash_mp needs game.beta > 0 (the regularised game); for beta = 0 use mwu")
-    iters = check_iters(iters)
+    iters = check_iters(iters, game)
+    check_seed_argument(seed)
     eta = default_eta(game.beta) if eta is None else check_step("eta", eta)
+    with np.errstate(over="ignore"):
+        check_logits_finite("eta", eta, eta * float(np.max(np.abs(game.log_mu))) + eta / game.beta,
+                            "eta |log mu| + eta / beta")
     log_pi = initial_log_policy(game, init)
     logs = [log_pi]
     for _ in range(iters):

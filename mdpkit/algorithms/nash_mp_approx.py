@@ -37,11 +37,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..games import PreferenceGame, log_normalize
-from .._validation import check_positive_int
+from .._validation import INT64_MAX, check_optional_seed, check_output_size, check_positive_int
 from ._preference_common import (
     PreferenceRunResult,
     check_game,
     check_iters,
+    check_logits_finite,
     check_step,
     initial_log_policy,
     pack,
@@ -131,11 +132,20 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     game = check_game(game)
     if game.beta == 0:
         raise ValueError("nash_mp_approx needs game.beta > 0")
-    iters = check_iters(iters)
+    iters = check_iters(iters, game)
     inner_steps = check_positive_int("inner_steps", inner_steps)
     batch_size = check_positive_int("batch_size", batch_size)
+    # three batches of draws (responses, opponents, outcomes) live at once
+    check_output_size("batch_size", batch_size, 24.0 * batch_size, "one step's sampled comparisons")
+    if 2 * inner_steps * batch_size * iters > INT64_MAX:
+        raise ValueError(f"iters * 2 * inner_steps * batch_size = {2 * inner_steps * batch_size * iters} "
+                         f"comparisons exceed the int64 query counter (iters={iters}, "
+                         f"inner_steps={inner_steps}, batch_size={batch_size})")
     eta = default_eta(game.beta) if eta is None else check_step("eta", eta)
-    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):
+        check_logits_finite("eta", eta, eta * float(np.max(np.abs(game.log_mu))) + eta / game.beta,
+                            "eta |log mu| + eta / beta")
+    rng = np.random.default_rng(check_optional_seed(seed))
     log_pi = initial_log_policy(game, init)
     logs = [log_pi]
     for _ in range(iters):

@@ -79,7 +79,7 @@ import math
 import numpy as np
 
 from .. import _kernels
-from .._validation import check_positive_int, check_seed
+from .._validation import check_episodes, check_positive_int, check_seed, show  # noqa: F401
 from ..mdp import TabularMDP, validate_policy
 from ..simulation import simulate
 from ..solvers import evaluate, solve
@@ -87,6 +87,7 @@ from ..solvers.exact import check_mdp
 from . import _ucbvi_kernels as kern
 from .results import RunResult
 from .ucbvi import (
+    EPISODE_BYTES,
     LearnerState,
     check_bonus,
     check_bool,
@@ -199,8 +200,8 @@ def _check_alpha(alpha) -> float:
 
 
 def _check_variant(variant) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {show(variant)}")
     return variant
 
 
@@ -285,7 +286,7 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     mdp = check_mdp(mdp)
     base_probs = baseline_probabilities(baseline, mdp.H, mdp.S, mdp.A)
     alpha = _check_alpha(alpha)
-    K = check_positive_int("K", K)
+    K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
     seed = check_seed(seed)
     delta = check_open_unit("delta", delta)
     variant = _check_variant(variant)
@@ -345,9 +346,10 @@ def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha
     """
     mdp = check_mdp(mdp)
     beta = baseline_probabilities(behaviour_policy, mdp.H, mdp.S, mdp.A, name="behaviour_policy")
-    n_trajectories = check_positive_int("n_trajectories", n_trajectories)
+    n_trajectories = check_episodes(n_trajectories, 8.0 * (3 * mdp.H + 1), "the sampled trajectories",
+                                    name="n_trajectories")
     alpha = _check_alpha(alpha)
-    K = check_positive_int("K", K)
+    K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
     seed = check_seed(seed)
     delta = check_open_unit("delta", delta)
     variant = _check_variant(variant)

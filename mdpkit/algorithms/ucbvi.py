@@ -48,7 +48,7 @@ import math
 import numpy as np
 
 from .. import _kernels
-from .._validation import check_positive_int, check_seed
+from .._validation import ArgumentTypeError, check_episodes, check_real, check_seed, show
 from ..mdp import TabularMDP
 from ..solvers import solve
 from ..solvers.exact import check_mdp
@@ -64,33 +64,27 @@ _UNIFORMS_PER_CHUNK = 1 << 20
 
 
 # ============================================================================ validation helpers
+#: Bytes of per-episode output (values, regret and the extras) an episode count is checked against.
+EPISODE_BYTES = 128
+
+
 def check_open_unit(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-    value = float(value)
-    if not 0.0 < value < 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    return value
+    return check_real(name, value, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
 
 
 def check_nonnegative(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+    return check_real(name, value, lo=0.0)
 
 
 def check_bool(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be True or False, got {show(value)}")
     return bool(value)
 
 
 def check_bonus(bonus) -> str:
-    if bonus not in BONUSES:
-        raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
+    if not isinstance(bonus, str) or bonus not in BONUSES:
+        raise ValueError(f"bonus must be one of {BONUSES}, got {show(bonus)}")
     return bonus
 
 
@@ -194,7 +188,7 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     ``H``; both upper-bound ``Q*`` (``V*_h <= H - h`` for rewards in [0, 1]), the former is tighter.
     """
     mdp = check_mdp(mdp)
-    K = check_positive_int("K", K)
+    K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
     seed = check_seed(seed)
     bonus = check_bonus(bonus)
     delta = check_open_unit("delta", delta)

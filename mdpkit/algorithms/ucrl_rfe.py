@@ -34,7 +34,7 @@ import numpy as np
 
 from ..linear import Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
-from .hf_rfe import _check_checkpoints, _check_common, _seed_sequence, environment_tables
+from .hf_rfe import _check_checkpoints, _check_common, _seed_sequence, check_radius_finite, environment_tables
 
 
 def theoretical_radius(d: int, H: int, K: int, B: float, delta: float) -> float:
@@ -68,7 +68,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     S, A, d, H = lmdp.S, lmdp.A, lmdp.d, lmdp.H
     lam = lmdp.B ** -2
     beta_theory = theoretical_radius(d, H, K, lmdp.B, delta)
-    beta = beta_scale * beta_theory
+    beta = check_radius_finite(beta_scale, beta_theory, delta)
     hyper = {"delta": delta, "beta_scale": beta_scale, "beta_theory": beta_theory, "beta_used": beta,
              "lam": lam, "B": lmdp.B, "log_base": 2, "planner": "optimistic (PLAN)"}
 
@@ -105,7 +105,8 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         err = theta - theta_star
         dist = np.sqrt(max(err @ gram_frozen @ err, 0.0))
         diag["covered"][k] = bool(dist <= beta)
-        diag["error_ratio"][k] = dist / beta
+        with np.errstate(over="ignore"):  # a tiny beta_scale: the ratio is +inf, correctly
+            diag["error_ratio"][k] = dist / beta
 
         kern.max_vertex_norms(phi, inv_frozen, norms, vertices)
         reward = np.minimum(1.0, (2.0 * beta / H) * remaining * norms[None])

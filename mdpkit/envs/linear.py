@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_model_size, check_positive_int, check_real
+from .tabular import _concentration, _rng
 from ..linear import LinearMixtureMDP
 
 #: Largest ``d`` for which the ``2^(d-1)`` sign actions are enumerated.
@@ -64,7 +65,7 @@ def sign_actions(d: int) -> np.ndarray:
 
 def _signs(d: int, signs, seed) -> np.ndarray:
     if signs is None:
-        rng = np.random.default_rng(seed)
+        rng = _rng(seed)
         return rng.choice(np.array([-1.0, 1.0]), size=d - 1)
     signs = np.asarray(signs, dtype=np.float64)
     if signs.shape != (d - 1,):
@@ -85,8 +86,8 @@ def _action_index(actions: np.ndarray, sign_vector: np.ndarray) -> int:
 
 
 def _check_perturbation(name: str, d: int, Delta: float, delta0: float) -> float:
-    Delta = float(Delta)
-    if not np.isfinite(Delta) or Delta <= 0:
+    Delta = check_real(name, Delta)  # type and finiteness first; the range keeps its message
+    if Delta <= 0:
         raise ValueError(f"{name} = {Delta!r} must be a positive finite number")
     if (d - 1) * Delta > min(delta0, 1 - delta0):
         raise ValueError(f"{name} = {Delta!r} gives invalid probabilities: need (d - 1) * {name} = "
@@ -132,6 +133,7 @@ def three_state_hard(d: int, H: int, Delta: float, *, signs=None, seed=None, del
     """
     d = check_positive_int("d", d, minimum=2)
     H = check_positive_int("H", H, minimum=2)
+    delta0 = check_real("delta0", delta0, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     Delta = _check_perturbation("Delta", d, Delta, delta0)
     actions = sign_actions(d)
     mu = Delta * _signs(d, signs, seed)
@@ -179,7 +181,7 @@ def ucrl_rfe_hard(d: int, H: int, *, alpha: float = 0.5, signs=None, seed=None) 
     """
     d = check_positive_int("d", d, minimum=2)
     H = check_positive_int("H", H, minimum=2)
-    alpha = float(alpha)
+    alpha = check_real("alpha", alpha)
     limit = d / ((d - 1) * np.sqrt(2.0))
     if not (0 < alpha <= limit):
         raise ValueError(f"alpha = {alpha!r} must be in (0, d / ((d - 1) sqrt 2)] = (0, {limit!r}] "
@@ -237,8 +239,9 @@ def long_horizon_two_state(d: int, H: int, *, rel_gap: float = 0.5, signs=None, 
     """
     d = check_positive_int("d", d, minimum=2)
     H = check_positive_int("H", H, minimum=2)
-    delta0 = 1.0 / H if delta0 is None else float(delta0)
-    rel_gap = float(rel_gap)
+    delta0 = 1.0 / H if delta0 is None else check_real("delta0", delta0, lo=0.0, hi=1.0, lo_open=True,
+                                                       hi_open=True)
+    rel_gap = check_real("rel_gap", rel_gap)
     if not (0 < rel_gap <= 1):
         raise ValueError(f"rel_gap = {rel_gap!r} must be in (0, 1]")
     Delta = _check_perturbation("rel_gap * delta0 / (d - 1)", d, rel_gap * delta0 / (d - 1), delta0)
@@ -288,10 +291,10 @@ def random_linear_mixture(S: int, A: int, d: int, H: int, *, seed=None, concentr
     Reconstructed (shared/papers/hf-reward-free.md 5.4): a standard construction, not from the paper.
     """
     S, A, d, H = (check_positive_int(n, v) for n, v in (("S", S), ("A", A), ("d", d), ("H", H)))
-    concentration = float(concentration)
-    if not (np.isfinite(concentration) and concentration > 0):
-        raise ValueError(f"concentration = {concentration!r} must be positive and finite")
-    rng = np.random.default_rng(seed)
+    check_model_size({"S": S, "A": A, "d": d, "H": H}, 8.0 * S * A * (3 * d * S + H),
+                     "the features and rewards")
+    concentration = _concentration("concentration", concentration, S)
+    rng = _rng(seed)
     kernels = rng.dirichlet(np.full(S, concentration), size=(d, S, A))  # (d, S, A, S)
     weights = rng.dirichlet(np.ones(d))
     phi = np.ascontiguousarray(kernels.transpose(1, 2, 3, 0)) / np.sqrt(d)

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_model_size, check_positive_int, show
 from ..lowrank import LowRankMarkovGame, LowRankMDP
-from .tabular import _rng, _seed_label
+from .tabular import _concentration, _rng, _seed_label
 
 __all__ = ["random_lowrank_mdp", "block_mdp", "combination_lock", "random_lowrank_game"]
 
 
-def _positive(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not value > 0 or not np.isfinite(value):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+def _check_emission(emission) -> str:
+    if not isinstance(emission, str) or emission not in ("uniform", "dirichlet"):
+        raise ValueError(f"emission must be 'uniform' or 'dirichlet', got {show(emission)}")
+    return emission
 
 
 def _right_factor(rng: np.random.Generator, H: int, d: int, S: int, concentration: float,
@@ -67,8 +65,10 @@ def random_lowrank_mdp(S: int, A: int, H: int, d: int, *, phi_concentration: flo
         Stage-dependent factors.
     """
     S, A, H, d = (check_positive_int(n, v) for n, v in (("S", S), ("A", A), ("H", H), ("d", d)))
-    phi_c = _positive("phi_concentration", phi_concentration)
-    psi_c = _positive("psi_concentration", psi_concentration)
+    check_model_size({"S": S, "A": A, "H": H, "d": d}, 8.0 * H * S * A * (d + S + 1),
+                     "the factors and the dense kernel")
+    phi_c = _concentration("phi_concentration", phi_concentration, d)
+    psi_c = _concentration("psi_concentration", psi_concentration, S)
     if psi_support is not None:
         psi_support = check_positive_int("psi_support", psi_support)
         if psi_support > S:
@@ -110,9 +110,11 @@ def block_mdp(n_latent: int, obs_per_latent: int, A: int, H: int, *, latent_conc
     n_latent = check_positive_int("n_latent", n_latent)
     obs_per_latent = check_positive_int("obs_per_latent", obs_per_latent)
     A, H = check_positive_int("A", A), check_positive_int("H", H)
-    conc = _positive("latent_concentration", latent_concentration)
-    if emission not in ("uniform", "dirichlet"):
-        raise ValueError(f"emission must be 'uniform' or 'dirichlet', got {emission!r}")
+    S = n_latent * obs_per_latent
+    check_model_size({"n_latent": n_latent, "obs_per_latent": obs_per_latent, "A": A, "H": H},
+                     8.0 * H * S * A * (n_latent + S + 1), "the factors and the dense kernel")
+    conc = _concentration("latent_concentration", latent_concentration, n_latent)
+    _check_emission(emission)
     rng = _rng(seed)
     S = n_latent * obs_per_latent
     block_of = np.repeat(np.arange(n_latent), obs_per_latent)  # latent state of each observation
@@ -177,8 +179,9 @@ def combination_lock(H: int, A: int, obs_per_state: int, *, key=None, emission: 
     if A < 2:
         raise ValueError(f"A must be >= 2 (a lock needs a wrong action), got {A}")
     obs = check_positive_int("obs_per_state", obs_per_state)
-    if emission not in ("uniform", "dirichlet"):
-        raise ValueError(f"emission must be 'uniform' or 'dirichlet', got {emission!r}")
+    check_model_size({"H": H, "A": A, "obs_per_state": obs}, 8.0 * H * 2 * obs * A * (2 * obs + 3),
+                     "the factors and the dense kernel")
+    _check_emission(emission)
     rng = _rng(seed)
     if key is None:
         key = rng.integers(A, size=H)
@@ -227,8 +230,10 @@ def random_lowrank_game(S: int, A: int, B: int, H: int, d: int, *, phi_concentra
         Max player's rewards ``<phi_h(s, a, b), theta_h>``, ``theta_h ~ U[0, 1]^d``.
     """
     S, A, B, H, d = (check_positive_int(n, v) for n, v in (("S", S), ("A", A), ("B", B), ("H", H), ("d", d)))
-    phi_c = _positive("phi_concentration", phi_concentration)
-    psi_c = _positive("psi_concentration", psi_concentration)
+    check_model_size({"S": S, "A": A, "B": B, "H": H, "d": d}, 8.0 * H * S * A * B * (d + S + 1),
+                     "the factors and the dense kernel")
+    phi_c = _concentration("phi_concentration", phi_concentration, d)
+    psi_c = _concentration("psi_concentration", psi_concentration, S)
     rng = _rng(seed)
     phi = rng.dirichlet(np.full(d, phi_c), size=(H, S, A, B))
     psi = _right_factor(rng, H, d, S, psi_c, None)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from .._validation import as_float_array, check_positive_int
+from .._validation import as_float_array, check_model_size, check_positive_int, check_real, show
 from ..games import PreferenceGame
+from .tabular import _rng
 
 __all__ = [
     "random_preference_game",
@@ -38,7 +39,7 @@ def _reference(mu, n: int, rng: np.random.Generator | None) -> np.ndarray:
         return np.full(n, 1.0 / n)
     if isinstance(mu, str):
         if mu != "random":
-            raise ValueError(f"mu must be None, 'random' or an array of shape ({n},), got {mu!r}")
+            raise ValueError(f"mu must be None, 'random' or an array of shape ({n},), got {show(mu)}")
         rng = rng if rng is not None else np.random.default_rng()
         return np.exp(log_softmax(rng.standard_normal(n)))
     return mu  # validated by PreferenceGame
@@ -67,12 +68,12 @@ def random_preference_game(n: int, beta: float, *, scale: float = 3.0, mu=None,
         lower triangle is set to ``1 - upper`` to make it exact).
     """
     n = check_positive_int("n", n)
-    scale = float(scale)
-    if not np.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    rng = np.random.default_rng(seed)
+    check_model_size({"n": n}, 3 * 8.0 * n * n, "the preference matrix")
+    scale = check_real("scale", scale, lo=0.0)
+    rng = _rng(seed)
     X = rng.normal(0.0, scale, size=(n, n))
-    P = expit(X - X.T)
+    with np.errstate(over="ignore"):  # a huge scale: X - X^T = +-inf, and expit(+-inf) is exact
+        P = expit(X - X.T)
     lower = np.tril_indices(n, -1)
     P[lower] = 1.0 - P.T[lower]
     np.fill_diagonal(P, 0.5)
@@ -94,14 +95,18 @@ def bradley_terry_game(rewards, beta: float, *, mu=None, seed=None) -> Preferenc
     -----
     With ``beta = 0`` the equilibrium is the point mass on ``argmax r`` (a Condorcet winner).
     """
-    rng = np.random.default_rng(seed)
-    if isinstance(rewards, (int, np.integer)) and not isinstance(rewards, bool):
+    rng = _rng(seed)
+    if isinstance(rewards, (int, np.integer)) and not isinstance(rewards, (bool, np.bool_)):
         n = check_positive_int("rewards", rewards)
+        check_model_size({"rewards": n}, 3 * 8.0 * n * n, "the preference matrix")
         r = rng.standard_normal(n)
     else:
         r = as_float_array("rewards", rewards, ndim=1, axis_names=("y",))
         n = r.shape[0]
-    D = r[:, None] - r[None, :]
+        if n < 1:
+            raise ValueError("rewards must hold at least one response, got an empty array")
+    with np.errstate(over="ignore"):  # huge rewards: D = +-inf, and expit(+-inf) is exact
+        D = r[:, None] - r[None, :]
     P = expit(D)
     lower = np.tril_indices(n, -1)
     P[lower] = 1.0 - P.T[lower]
@@ -130,14 +135,13 @@ def cyclic_game(n: int = 3, beta: float = 0.1, *, p: float = 1.0, mu=None,
     with equal margins); for ``n = 3`` it is unique.
     """
     n = check_positive_int("n", n, minimum=3)
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1], got {p!r}")
+    check_model_size({"n": n}, 3 * 8.0 * n * n, "the preference matrix")
+    p = check_real("p", p, lo=0.0, hi=1.0)
     P = np.full((n, n), 0.5)
     idx = np.arange(n)
     P[idx, (idx + 1) % n] = p
     P[(idx + 1) % n, idx] = 1.0 - p
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     return PreferenceGame(P, _reference(mu, n, rng), beta, name=f"cyclic(n={n}, p={p:g})")
 
 
@@ -164,7 +168,7 @@ def dice_game(dice, beta: float, *, mu=None, seed=None) -> PreferenceGame:
         for j in range(n):
             a, b = faces[i][:, None], faces[j][None, :]
             P[i, j] = np.mean((a > b) + 0.5 * (a == b))
-    return PreferenceGame(P, _reference(mu, n, np.random.default_rng(seed)), beta,
+    return PreferenceGame(P, _reference(mu, n, _rng(seed)), beta,
                           name=f"dice({n})")
 
 

@@ -14,7 +14,15 @@ import math
 
 import numpy as np
 
-from .._validation import as_float_array, check_in_range, check_positive_int
+from .._validation import (
+    ArgumentTypeError,
+    as_float_array,
+    check_in_range,
+    check_model_size,
+    check_positive_int,
+    check_real,
+    show,
+)
 from ..mdp import TabularMDP
 
 __all__ = ["GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
@@ -24,11 +32,19 @@ RANDOM_REWARDS = ("uniform", "binary", "sparse")
 
 # ----------------------------------------------------------------------------- validation helpers
 def _probability(name: str, value, *, lo: float = 0.0, hi: float = 1.0) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
-    value = float(value)
-    if not (lo <= value <= hi):  # also rejects NaN
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    if hi == math.inf:
+        return check_real(name, value, lo=lo)
+    return check_real(name, value, lo=lo, hi=hi)
+
+
+def _concentration(name: str, value, k: int) -> float:
+    """A Dirichlet concentration: positive, normal (not subnormal) and with ``k * value`` finite
+    (numpy's Dirichlet sums ``k`` gamma draws of mean ``value``; beyond that they overflow and
+    the rows come out as zeros or NaN)."""
+    value = check_real(name, value, lo=0.0, lo_open=True)
+    if value < np.finfo(np.float64).tiny or not math.isfinite(k * value):
+        raise ValueError(f"{name} = {value!r} is outside the range numpy's Dirichlet sampler handles for "
+                         f"{k} categories: [{np.finfo(np.float64).tiny!r}, {np.finfo(np.float64).max / k:.3g}]")
     return value
 
 
@@ -38,7 +54,10 @@ def _rng(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.SeedSequence) or (
             isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0):
         return np.random.default_rng(seed)
-    raise ValueError(f"seed must be None, a non-negative int, a SeedSequence or a Generator, got {seed!r}")
+    message = f"seed must be None, a non-negative int, a SeedSequence or a Generator, got {show(seed)}"
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        raise ValueError(message)
+    raise ArgumentTypeError(message)
 
 
 def _seed_label(seed) -> str:
@@ -89,17 +108,17 @@ def random_mdp(S: int, A: int, H: int, *, concentration: float = 1.0, n_successo
     solver benchmarks and regret curves. No closed-form optimal value.
     """
     S, A, H = check_positive_int("S", S), check_positive_int("A", A), check_positive_int("H", H)
-    conc = _probability("concentration", concentration, lo=0.0, hi=math.inf)
-    if conc == 0.0 or not math.isfinite(conc):
-        raise ValueError(f"concentration must be a finite number > 0, got {concentration!r}")
     if n_successors is not None:
         n_successors = check_positive_int("n_successors", n_successors)
         if n_successors > S:
             raise ValueError(f"n_successors must be <= S = {S}, got {n_successors}")
-    if reward not in RANDOM_REWARDS:
-        raise ValueError(f"reward must be one of {RANDOM_REWARDS}, got {reward!r}")
+    conc = _concentration("concentration", concentration, S if n_successors is None else n_successors)
+    if not isinstance(reward, str) or reward not in RANDOM_REWARDS:
+        raise ValueError(f"reward must be one of {RANDOM_REWARDS}, got {show(reward)}")
     if not isinstance(stationary, (bool, np.bool_)):
-        raise ValueError(f"stationary must be True or False, got {stationary!r}")
+        raise ArgumentTypeError(f"stationary must be True or False, got {show(stationary)}")
+    check_model_size({"S": S, "A": A, "H": H}, 8.0 * S * A * ((1 if stationary else H) * S + 2 * H),
+                     "the transitions and rewards")
     rng = _rng(seed)
 
     G = 1 if stationary else H
@@ -178,6 +197,7 @@ def riverswim(S: int = 6, H: int = 20, *, p_right: float = 0.35, p_left: float =
     """
     S = check_positive_int("S", S, minimum=2)
     H = check_positive_int("H", H)
+    check_model_size({"S": S, "H": H}, 8.0 * 2 * S * (S + 2 * H), "the transitions and rewards")
     p_right = _probability("p_right", p_right)
     p_left = _probability("p_left", p_left)
     if p_right + p_left > 1.0:
@@ -263,7 +283,11 @@ def deep_sea(N: int, *, move_cost: float = 0.01, stochastic: bool = False,
     c = _probability("move_cost", move_cost)
     for flag, value in (("stochastic", stochastic), ("randomize_actions", randomize_actions)):
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{flag} must be True or False, got {value!r}")
+            raise ArgumentTypeError(f"{flag} must be True or False, got {show(value)}")
+    # N stages of an N x N grid; randomised actions store the transitions per stage
+    check_model_size({"N": N}, 8.0 * 2 * N * N * ((N if randomize_actions else 1) * N + 2),
+                     "the transitions and rewards")
+    rng = _rng(seed)  # validated even when unused (randomize_actions=False): a bad seed is a mistake
     p = 1.0 - 1.0 / N if stochastic else 1.0
     cols = np.arange(N)
     left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, N - 1)
@@ -278,7 +302,7 @@ def deep_sea(N: int, *, move_cost: float = 0.01, stochastic: bool = False,
     label = f"deep_sea(N={N}" + (", stochastic" if stochastic else "")
     if not randomize_actions:
         return TabularMDP.stationary(P, R, N, 0, reward_noise=reward_noise, name=label + ")")
-    flip = _rng(seed).integers(0, 2, size=(N, N)).astype(bool)  # flip[h, s]: action 0 means right
+    flip = rng.integers(0, 2, size=(N, N)).astype(bool)  # flip[h, s]: action 0 means right
     Ph = np.where(flip[:, :, None, None], P[None, :, ::-1, :], P[None])
     Rh = np.where(flip[:, :, None], R[None, :, ::-1], R[None])
     return TabularMDP(Ph, Rh, 0, reward_noise=reward_noise,
@@ -329,6 +353,7 @@ def chain(N: int, H: int | None = None, *, small: float = 0.001, large: float = 
     """
     N = check_positive_int("N", N, minimum=2)
     H = N + 9 if H is None else check_positive_int("H", H)
+    check_model_size({"N": N, "H": H}, 8.0 * 2 * N * (N + 2 * H), "the transitions and rewards")
     small, large = _probability("small", small), _probability("large", large)
     slip = _probability("slip", slip)
     idx = np.arange(N)
@@ -443,6 +468,8 @@ def gridworld(layout, H: int, *, slip: float = 0.0, rewards: dict[str, float] | 
     cells = gridworld_cells(rows)
     if not cells:
         raise ValueError("layout has no free cell")
+    check_model_size({"H": H}, 8.0 * len(cells) * len(GRID_MOVES) * (len(cells) + 2 * H),
+                     f"the transitions and rewards of {len(cells)} cells")
     index = {cell: k for k, cell in enumerate(cells)}
     n = len(cells)
     starts, reward_of = [], np.zeros(n)

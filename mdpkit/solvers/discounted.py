@@ -33,7 +33,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import as_float_array, check_positive_int, check_stochastic, readonly
+from .._validation import (
+    ArgumentTypeError,
+    as_float_array,
+    check_positive_int,
+    check_real,
+    check_stochastic,
+    check_sums_finite,
+    readonly,
+    show,
+)
 from ..mdp import TabularMDP
 
 _PAX = ("s", "a", "s'")
@@ -96,20 +105,31 @@ def _validate_model(P, R, gamma):
         raise ValueError(f"P must have shape (S, A, S) with S, A >= 1, got {P.shape}")
     check_stochastic("P", P, _PAX)
     R = as_float_array("R", R, shape=(S, A), axis_names=("s", "a"))
-    return P, R, _validate_gamma(gamma)
+    gamma = _validate_gamma(gamma)
+    # |V*| <= max|R| / (1 - gamma) and every iterate's step is bounded by a few times that:
+    # 4 / (1 - gamma) x |R| finite keeps Q, TV and the error bounds finite.
+    check_sums_finite("R", R, _horizon_factor(gamma), f"the discounted return bound at gamma = {gamma!r}",
+                      ("s", "a"))
+    return P, R, gamma
+
+
+def _horizon_factor(gamma: float) -> float:
+    return 4.0 / (1.0 - gamma)
 
 
 def _validate_gamma(gamma) -> float:
     if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
-        raise ValueError(f"gamma must be a real number in [0, 1), got {gamma!r}")
+        raise ArgumentTypeError(f"gamma must be a real number in [0, 1), got {show(gamma)}")
     gamma = float(gamma)
     if not 0.0 <= gamma < 1.0:  # also rejects NaN
         raise ValueError(f"gamma = {gamma!r} is outside [0, 1)")
     return gamma
 
 
-def _validate_V(name, V, S):
-    return as_float_array(name, V, shape=(S,), axis_names=("s",))
+def _validate_V(name, V, S, gamma):
+    V = as_float_array(name, V, shape=(S,), axis_names=("s",))
+    check_sums_finite(name, V, _horizon_factor(gamma), f"the Bellman step bound at gamma = {gamma!r}", ("s",))
+    return V
 
 
 # ---------------------------------------------------------------------------- operator
@@ -137,7 +157,7 @@ def bellman_optimality_operator(P, R, gamma, V):
         ``R + gamma * P @ V``.
     """
     P, R, gamma = _validate_model(P, R, gamma)
-    return _bellman(P, R, gamma, _validate_V("V", V, P.shape[0]))
+    return _bellman(P, R, gamma, _validate_V("V", V, P.shape[0], gamma))
 
 
 def _validate_max_iter(max_iter):
@@ -184,11 +204,9 @@ def value_iteration(P, R, gamma, *, tol=1e-8, max_iter=None, V0=None,
     """
     P, R, gamma = _validate_model(P, R, gamma)
     S = P.shape[0]
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or not tol > 0 \
-            or not np.isfinite(tol):
-        raise ValueError(f"tol must be a finite real number > 0, got {tol!r}")
+    tol = check_real("tol", tol, lo=0.0, lo_open=True)
     max_iter = _validate_max_iter(max_iter)
-    V = np.zeros(S) if V0 is None else _validate_V("V0", V0, S)
+    V = np.zeros(S) if V0 is None else _validate_V("V0", V0, S, gamma)
     history = [V.copy()] if record_history else None
     # bound factor: ||V_k - V*|| <= gamma/(1-gamma) ||V_k - V_{k-1}||
     factor = gamma / (1.0 - gamma)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _kernels
-from .._validation import as_float_array, check_instance
+from .._validation import ArgumentTypeError, as_float_array, check_instance, check_sums_finite, show
 from ..mdp import TabularMDP, validate_policy
 
 #: ``method="auto"`` takes the CSR path when at most this fraction of the stored transition
@@ -71,13 +71,26 @@ def _batched_rewards(mdp: TabularMDP, rewards) -> tuple[np.ndarray, bool]:
         if R.shape != (H, S, A):
             raise ValueError(f"rewards must have shape (H, S, A) = ({H}, {S}, {A}) or "
                              f"(B, H, S, A), got {R.shape}")
+        check_reward_sums("rewards", R, H, ("h", "s", "a"))
         return R[None], False
     if R.shape[1:] != (H, S, A):
         raise ValueError(f"rewards must have shape (B, H, S, A) = (*, {H}, {S}, {A}), got {R.shape}")
+    check_reward_sums("rewards", R, H, ("b", "h", "s", "a"))
     return R, True
 
 
+def check_reward_sums(name: str, R: np.ndarray, H: int, axis_names) -> None:
+    """Reject rewards whose H-stage returns can overflow: ``H * |R|`` must be finite.
+
+    A value is a probability-weighted sum of at most ``H`` rewards, so this is exactly what
+    keeps every backup finite (an ``inf`` would turn into ``nan`` at the next ``inf - inf``).
+    """
+    check_sums_finite(name, R, H, f"the H = {H}-stage return", axis_names)
+
+
 def _resolve_method(mdp: TabularMDP, method: str) -> str:
+    if not isinstance(method, str):
+        raise ArgumentTypeError(f"method must be one of {METHODS}, got {show(method)}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
@@ -185,8 +198,12 @@ def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
     rewards : array_like, shape (H, S, A), optional
     """
     check_mdp(mdp)
-    V = as_float_array("V", V, shape=(mdp.H + 1, mdp.S))
-    R = mdp.R if rewards is None else as_float_array("rewards", rewards, shape=(mdp.H, mdp.S, mdp.A))
+    V = as_float_array("V", V, shape=(mdp.H + 1, mdp.S), axis_names=("h", "s"))
+    R = mdp.R if rewards is None else as_float_array("rewards", rewards, shape=(mdp.H, mdp.S, mdp.A),
+                                                     axis_names=("h", "s", "a"))
+    # |V[h] - R - P V[h+1]| <= 2 max|V| + max|R| must not overflow.
+    check_sums_finite("V", V, 3, "the residual bound 2|V| + |R|", ("h", "s"))
+    check_sums_finite("rewards", R, 3, "the residual bound 2|V| + |R|", ("h", "s", "a"))
     worst = abs(V[mdp.H]).max()
     for h in range(mdp.H):
         P_h = mdp.P_stages[h if mdp.P_stages.shape[0] > 1 else 0]
