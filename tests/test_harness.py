@@ -260,6 +260,10 @@ def test_learner_receives_no_model(mdp, reward_info):
     setting, seed = rec.received[0]
     assert type(seed) is int and 0 <= seed < 2 ** 63
     assert isinstance(setting, learners.Setting)
+    for field in ("S", "A", "H", "K"):
+        assert type(getattr(setting, field)) is int
+    assert type(setting.stationary) is bool and type(setting.reward_info) is str
+    assert all(type(x) is float for x in setting.reward_range)
     assert (setting.rewards is not None) == (reward_info == "known")
     if setting.rewards is not None:
         np.testing.assert_array_equal(setting.rewards, mdp.R)

@@ -124,7 +124,7 @@ class EpisodicLearner(Protocol):
         """The policy deployed in the coming episode: ``(H, S)`` int or ``(H, S, A)`` float."""
 
     def observe(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """One finished episode (read-only arrays).
+        """One finished episode (fresh arrays the harness never touches again; the learner may keep them).
 
         Parameters
         ----------
