@@ -439,7 +439,8 @@ def test_bad_policy_names_the_episode(bad, match):
 def test_other_integer_dtypes_and_lists_are_accepted():
     mdp = envs.riverswim(S=3, H=4)
     pol = np.ones((4, 3), dtype=np.int32)
-    a = learners.run(FixedPolicies([pol, pol.tolist()]), mdp, K=4, seed=0)
+    view = np.broadcast_to(np.ones(3, dtype=np.int64), (4, 3))  # read-only, not contiguous
+    a = learners.run(FixedPolicies([pol, pol.tolist(), view]), mdp, K=4, seed=0)
     b = learners.run(FixedPolicies([pol.astype(np.int64)]), mdp, K=4, seed=0)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.extras["policy_changed"].tolist() == [True, False, False, False]
