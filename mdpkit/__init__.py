@@ -1,14 +1,35 @@
-"""mdpkit: exact tabular MDP models and solvers, instances and provably-efficient RL algorithms."""
-from . import algorithms, audit, envs, games, solvers
-from .games import NashSolution, PreferenceGame, regularized_nash, unregularized_nash
-from .linear import Exploration, LinearMixtureMDP, PlanResult
-from .lowrank import LowRankMarkovGame, LowRankMDP
-from .markov_game import MarkovGame, nash_gap, solve_game
-from .mdp import SparseTransitions, TabularMDP
-from .simulation import Trajectories, simulate
-from .solvers import Solution, bellman_residual, evaluate, solve
-from .solvers.discounted import DiscountedSolution, policy_iteration, value_iteration
-from .solvers.lp import InfeasibleError, solve_constrained, solve_lp
+"""mdpkit: exact tabular MDP models and solvers, instances and provably-efficient RL algorithms.
+
+Submodules and the names below are imported on first access (PEP 562 module ``__getattr__``):
+``import mdpkit`` loads neither numba nor scipy, so a command that needs one solver does not pay
+for the kernels, LP machinery and game solvers it does not use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+#: Public name -> submodule (relative to ``mdpkit``) that defines it.
+_LAZY_ATTRIBUTES = {
+    "NashSolution": "games", "PreferenceGame": "games", "regularized_nash": "games",
+    "unregularized_nash": "games",
+    "Exploration": "linear", "LinearMixtureMDP": "linear", "PlanResult": "linear",
+    "LowRankMarkovGame": "lowrank", "LowRankMDP": "lowrank",
+    "MarkovGame": "markov_game", "nash_gap": "markov_game", "solve_game": "markov_game",
+    "SparseTransitions": "mdp", "TabularMDP": "mdp",
+    "Trajectories": "simulation", "simulate": "simulation",
+    "Solution": "solvers.exact", "bellman_residual": "solvers.exact", "evaluate": "solvers.exact",
+    "solve": "solvers.exact",
+    "DiscountedSolution": "solvers.discounted", "policy_iteration": "solvers.discounted",
+    "value_iteration": "solvers.discounted",
+    "InfeasibleError": "solvers.lp", "solve_constrained": "solvers.lp", "solve_lp": "solvers.lp",
+}
+
+#: Submodules reachable as attributes of ``mdpkit`` without an explicit import.
+_LAZY_SUBMODULES = ("algorithms", "audit", "envs", "games", "gym", "learners", "linear", "lowrank",
+                    "markov_game", "mdp", "simulation", "solvers", "testing")
 
 __all__ = [
     "LowRankMDP",
@@ -43,4 +64,30 @@ __all__ = [
     "unregularized_nash",
     "value_iteration",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
+        globals()[name] = value  # later accesses are plain attribute lookups
+        return value
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from . import algorithms, audit, envs, games, solvers
+    from .games import NashSolution, PreferenceGame, regularized_nash, unregularized_nash
+    from .linear import Exploration, LinearMixtureMDP, PlanResult
+    from .lowrank import LowRankMarkovGame, LowRankMDP
+    from .markov_game import MarkovGame, nash_gap, solve_game
+    from .mdp import SparseTransitions, TabularMDP
+    from .simulation import Trajectories, simulate
+    from .solvers import Solution, bellman_residual, evaluate, solve
+    from .solvers.discounted import DiscountedSolution, policy_iteration, value_iteration
+    from .solvers.lp import InfeasibleError, solve_constrained, solve_lp

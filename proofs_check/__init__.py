@@ -4,15 +4,47 @@ A :class:`Claim` declares a measured quantity, the bound, a statistical acceptan
 mutants (broken variants the rule must reject). :func:`run_claims` sweeps claims through any
 ``concurrent.futures.Executor``, persisting every run in a :class:`ResultStore`; the
 ``proofs-check`` command line wraps it. See ``docs/verify_your_own_claim.md``.
+
+The names below are imported on first access (PEP 562), so ``proofs-check --help`` does not load
+scipy.stats, the runner or the claim modules.
 """
-from .claim import Claim, Grid, Mutant, MutantVerdict, Paper, Provenance, Run, RuleOutcome, Sweep, Verdict
-from .claims import load_claims
-from .rules import BoundHolds, Contraction, HighProbability, Rate, Rule
-from .runner import InlineExecutor, SweepReport, derive_seed, make_executor, run_claims
-from .store import ResultStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+#: Public name -> submodule that defines it.
+_LAZY_ATTRIBUTES = {
+    **dict.fromkeys(("Claim", "Grid", "Mutant", "MutantVerdict", "Paper", "Provenance", "Run", "RuleOutcome",
+                     "Sweep", "Verdict"), "claim"),
+    "load_claims": "claims",
+    **dict.fromkeys(("BoundHolds", "Contraction", "HighProbability", "Rate", "Rule"), "rules"),
+    **dict.fromkeys(("InlineExecutor", "SweepReport", "derive_seed", "make_executor", "run_claims"), "runner"),
+    "ResultStore": "store",
+}
 
 __all__ = [
     "BoundHolds", "Claim", "Contraction", "Grid", "HighProbability", "InlineExecutor", "Mutant",
     "MutantVerdict", "Paper", "Provenance", "Rate", "ResultStore", "Rule", "RuleOutcome", "Run", "Sweep",
     "SweepReport", "Verdict", "derive_seed", "load_claims", "make_executor", "run_claims",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .claim import Claim, Grid, Mutant, MutantVerdict, Paper, Provenance, Run, RuleOutcome, Sweep, Verdict
+    from .claims import load_claims
+    from .rules import BoundHolds, Contraction, HighProbability, Rate, Rule
+    from .runner import InlineExecutor, SweepReport, derive_seed, make_executor, run_claims
+    from .store import ResultStore
