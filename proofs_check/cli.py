@@ -200,9 +200,9 @@ def _print_verdicts(sweep, width: int | None = None) -> None:
 
 
 def _cut(text: str, width: int) -> str:
-    """``text`` on one line, cut to ``width`` characters (at least 30) with "..." if longer."""
+    """``text`` on one line, cut to ``width`` characters (at least 12) with "..." if longer."""
     text = " ".join(text.split())
-    width = max(width, 30)
+    width = max(width, 12)
     return text if len(text) <= width else text[:width - 3].rstrip() + "..."
 
 

@@ -392,6 +392,13 @@ class ResultStore:
             args = (claim_id,)
         return {tuple(r[:5]): bytes(r[5]) for r in self._db.execute(sql, args)}
 
+    @_translate_errors
+    def run_index(self, claim_id: str) -> list[tuple]:
+        """``(variant, params, seed_index, code_version, checksum, finished_at)`` of every stored run of
+        ``claim_id`` (no payloads, nothing verified: a cheap index for freshness checks)."""
+        return self._db.execute("SELECT variant, params, seed_index, code_version, checksum, finished_at "
+                                "FROM runs WHERE claim_id=?", (claim_id,)).fetchall()
+
     # ------------------------------------------------------------------ verdicts
     @_translate_errors
     def put_verdict(self, verdict: Verdict, code_version: str) -> None:

@@ -268,3 +268,177 @@ def test_console_script_is_installed():
         pytest.skip("run `pip install -e . --no-deps` to install the console script")
     res = subprocess.run(["proofs-check", "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "run" in res.stdout
+
+
+# ---------------------------------------------------------------------------- user errors: one line, exit 2
+def _one_line_error(text):
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("proofs-check: ") and "Traceback" not in text, text
+    return lines[0]
+
+
+def test_out_that_is_a_file_is_one_line_for_every_command(tmp_path, capsys):
+    a_file = tmp_path / "results"
+    a_file.write_text("not a directory")
+    for args in (["run", "synthetic.slow_bound", "--workers", "1", "--no-progress"], ["list"],
+                 ["show", "synthetic.slow_bound"], ["report"]):
+        code, text = _cli(capsys, *args, "--claims-module", SYNTH, "--out", str(a_file))
+        assert code == 2, args
+        assert _one_line_error(text) == f"proofs-check: --out {a_file} is a file, not a results directory"
+
+
+def test_out_that_cannot_be_created_is_one_line_and_missing_parents_are_made(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for bad in (a_file / "sub", "/proc/proofs_check_cannot_write_here"):
+        code, text = _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", str(bad),
+                          "--workers", "1", "--no-progress")
+        assert code == 2
+        assert _one_line_error(text).startswith(f"proofs-check: cannot create the results directory {bad}: ")
+    deep = tmp_path / "new" / "nested" / "out"
+    code, text = _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", str(deep),
+                      "--workers", "1", "--no-progress")
+    assert code == 0 and (deep / "results.sqlite").is_file()
+
+
+def test_unreachable_scheduler_is_one_line_naming_the_address(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    import socket
+
+    import proofs_check.runner as runner
+
+    monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT", 2.0)
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    start = time.perf_counter()
+    code, text = _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", str(tmp_path),
+                      "--scheduler", address, "--no-progress")
+    assert code == 2 and time.perf_counter() - start < 60
+    line = _one_line_error(text)
+    assert line.startswith(f"proofs-check: cannot reach the Dask scheduler at {address} within 2 s")
+
+
+@pytest.mark.parametrize("command", ["run", "list", "show", "report"])
+def test_damaged_store_is_one_line_naming_the_file(tmp_path, capsys, command):
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(b"garbage, not SQLite" * 500)
+    args = {"run": ["run", "synthetic.slow_bound", "--workers", "1", "--no-progress"], "list": ["list"],
+            "show": ["show", "synthetic.slow_bound"], "report": ["report", "synthetic"]}[command]
+    code, text = _cli(capsys, *args, "--claims-module", SYNTH, "--out", str(tmp_path))
+    assert code == 2
+    line = _one_line_error(text)
+    assert f"{db} is damaged" in line and f"move it aside (mv {db} {db}.damaged)" in line
+
+
+def test_read_only_commands_create_nothing(tmp_path, capsys):
+    missing = tmp_path / "missing"
+    for args in (["list"], ["show", "synthetic.slow_bound"], ["report"]):
+        _cli(capsys, *args, "--claims-module", SYNTH, "--out", str(missing))
+        assert not missing.exists(), args
+    out = tmp_path / "store"
+    assert _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", str(out),
+                "--workers", "1", "--no-progress")[0] == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    for args in (["list"], ["show", "synthetic.slow_bound"]):
+        assert _cli(capsys, *args, "--claims-module", SYNTH, "--out", str(out))[0] == 0
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_corrupt_stored_verdict_is_reported_by_list_and_show(tmp_path, capsys):
+    out = str(tmp_path)
+    assert _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", out, "--workers", "1",
+                "--no-progress")[0] == 0
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    db.execute("UPDATE verdicts SET verdict = substr(verdict, 1, 50)")   # truncated, as in the issue
+    db.commit()
+    db.close()
+    code, text = _cli(capsys, "list", "--claims-module", SYNTH, "--out", out)
+    assert code == 0
+    assert re.search(r"^synthetic.slow_bound .* corrupt \(rerun\)$", text, re.M)
+    assert ("proofs-check: the stored checksum mismatch for verdict of synthetic.slow_bound (quick budget) is "
+            "corrupt and ignored; `proofs-check run synthetic.slow_bound` recomputes it") in text
+    code, text = _cli(capsys, "show", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", out)
+    assert code == 0 and "evidence: none yet" in text and "is corrupt and ignored" in text
+    code, text = _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", out, "--workers",
+                      "1", "--no-progress")
+    assert code == 0
+    code, text = _cli(capsys, "list", "--claims-module", SYNTH, "--out", out)
+    assert "corrupt" not in text and re.search(r"^synthetic.slow_bound .* PASS \(quick\)$", text, re.M)
+
+
+def test_corrupt_runs_are_reported_counted_and_recomputed_never_silently(tmp_path, capsys):
+    out = str(tmp_path)
+    args = ["synthetic.slow_bound", "--claims-module", SYNTH, "--out", out]
+    assert _cli(capsys, "run", *args, "--workers", "1", "--no-progress")[0] == 0
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    db.execute("UPDATE runs SET payload = ? WHERE variant = 'claim' AND seed_index = 1",
+               (b'{"u":{"data":[0.5,0.5,0.5],"shape":[3]}}',))
+    db.commit()
+    db.close()
+    _cli(capsys, "report", *args)   # reads the store only: deletes nothing
+    with ResultStore(tmp_path, readonly=True) as store:
+        assert store.count() == 12
+    # run: reported (which runs) before anything is recomputed, then counted in the summary line
+    code, text = _cli(capsys, "run", *args, "--workers", "1", "--no-progress")
+    assert code == 0
+    assert "2 corrupt stored run(s) found; they will be recomputed and replaced:" in text
+    assert 'synthetic.slow_bound/claim {"i":0,"sleep":0.0} seed 1: checksum mismatch' in text
+    assert 'synthetic.slow_bound/claim {"i":1,"sleep":0.0} seed 1: checksum mismatch' in text
+    assert "12 runs (quick): 10 reused from the store, 2 computed, 2 corrupt entries recomputed;" in text
+    code, text = _cli(capsys, "run", *args, "--workers", "1", "--no-progress")
+    assert "corrupt stored run" not in text and "12 reused from the store, 0 computed, 0 corrupt" in text
+
+
+def test_summaries_are_cut_to_the_terminal_and_findings_take_one_short_line(tmp_path, capsys, monkeypatch):
+    module = tmp_path / "pc_findings.py"
+    long_finding = "A long finding. " + "Evidence follows at great length, " * 100
+    module.write_text(FINDINGS_MODULE.replace('finding="x is shifted by 2 on purpose"', f'finding={long_finding!r}'))
+    monkeypatch.setenv("COLUMNS", "70")
+    code, text = _cli(capsys, "run", "finding", "--claims-module", str(module), "--out", str(tmp_path / "o"),
+                      "--workers", "1", "--no-progress")
+    assert code == 1   # finding.gone no longer reproduces
+    table = text[text.index("verdict "):text.index("\n\n", text.index("verdict "))].splitlines()
+    assert len(table) == 5 and all(len(line) <= 70 for line in table), table
+    assert table[1].startswith("FAIL (documented)     finding.false  1/1 caught  ") and table[1].endswith("...")
+    assert table[2] == "                      documented finding: A long finding."
+    assert table[3].startswith("PASS (finding gone?)  finding.gone   1/1 caught  ")
+    assert table[4] == "                      documented finding: said to fail, but it holds"
+
+
+def test_progress_names_the_claim_and_covers_the_verdicts(tmp_path, capsys):
+    code = main(["run", "synthetic", "--claims-module", SYNTH, "--out", str(tmp_path), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert re.search(r"runs: 100%.*\b312/312\b.*synthetic\.(mean_rate|slow_bound)", err), err[-500:]
+    assert re.search(r"verdicts: 100%.*\b2/2\b.*synthetic\.slow_bound", err), err[-500:]
+
+
+def test_a_second_run_on_the_same_store_refuses_while_the_first_runs(tmp_path):
+    """Two real processes: the second gets one line and exit status 2 (the first holds the lock),
+    the first is unaffected, and a run after it reuses every run."""
+    out = tmp_path / "shared"
+    cmd = [sys.executable, "-m", "proofs_check.cli", "run", "synthetic.slow_bound", "--full", "--workers", "1",
+           "--claims-module", SYNTH, "--out", str(out), "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROOFS_CHECK_CODE_VERSION="lock-test")
+    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while _count(out / "results.sqlite") < 3 and time.time() < deadline and first.poll() is None:
+            time.sleep(0.05)
+        assert first.poll() is None, first.communicate()
+        second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert first.poll() is None   # the refusal came while the first was still running
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr == (f"proofs-check: the results store {out / 'results.sqlite'} is in use by another "
+                                 f"proofs-check run (pid {first.pid}); wait for it to finish or give another "
+                                 "--out\n")
+        stdout, stderr = first.communicate(timeout=120)
+        assert first.returncode == 0, stdout + stderr
+    finally:
+        if first.poll() is None:
+            first.kill()
+    total = 2 * len(SLOW_BOUND.sweep.full) * SLOW_BOUND.sweep.seeds_full
+    third = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0 and f"{total} runs (full): {total} reused from the store, 0 computed" in third.stdout
