@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._validation import ArgumentTypeError
 from ..algorithms import _ucbvi_kernels as kern
 from ..algorithms.ucbvi import check_bonus, check_bool, check_nonnegative, check_open_unit
 from .protocol import Setting
@@ -120,7 +121,7 @@ class JitclassLearner:
 
     def __init__(self, factory, name: str | None = None):
         if not callable(factory):
-            raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+            raise ArgumentTypeError(f"factory must be callable, got {type(factory).__name__}")
         self.factory = factory
         self.name = name or getattr(factory, "__name__", "jitclass learner")
 

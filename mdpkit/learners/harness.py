@@ -39,7 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import _kernels
-from .._validation import as_float_array, check_positive_int, check_seed, readonly
+from .._validation import ArgumentTypeError, as_float_array, check_episodes, check_seed, readonly
 from ..algorithms.results import RunResult
 from ..algorithms.ucbvi import check_bool, check_open_unit
 from ..mdp import TabularMDP, validate_policy
@@ -51,6 +51,9 @@ from .protocol import REWARD_INFO, Setting
 
 __all__ = ["run", "run_reward_free", "make_setting", "learner_seed", "RewardFreeAudit"]
 
+#: Bytes per episode the results take (values, regret, four per-episode extras, and the Python
+#: list slots and floats that hold the timings while running): K is checked against memory up front.
+EPISODE_BYTES = 256
 #: Distinct policies evaluated per numba call of the audit.
 _AUDIT_BATCH = 256
 #: Progress-bar refresh period, in episodes.
@@ -85,7 +88,7 @@ def _root(seed) -> np.random.SeedSequence:
 def _check_learner(learner, methods: tuple[str, ...]) -> str:
     missing = [m for m in methods if not callable(getattr(learner, m, None))]
     if missing:
-        raise TypeError(f"learner must have methods {', '.join(methods)}; {type(learner).__name__} lacks "
+        raise ArgumentTypeError(f"learner must have methods {', '.join(methods)}; {type(learner).__name__} lacks "
                         f"{', '.join(missing)}")
     return str(getattr(learner, "name", type(learner).__name__))
 
@@ -186,7 +189,7 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
     """
     name = _check_learner(learner, ("start", "policy", "observe"))
     mdp = check_mdp(mdp)
-    K = check_positive_int("K", K)
+    K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
     root = _root(seed)
     if reward_info not in ("known", "observed"):
         raise ValueError(f"reward_info must be 'known' or 'observed' for run(), got {reward_info!r} "
@@ -313,7 +316,7 @@ def run_reward_free(learner, mdp: TabularMDP, *, K: int, seed, rewards) -> Rewar
     """
     name = _check_learner(learner, ("start", "policy", "observe", "plan"))
     mdp = check_mdp(mdp)
-    K = check_positive_int("K", K)
+    K = check_episodes(K, 0.0, "the exploration episodes")
     root = _root(seed)
     H, S, A = mdp.H, mdp.S, mdp.A
     R_batch = as_float_array("rewards", rewards, ndim=4, shape=(None, H, S, A))
