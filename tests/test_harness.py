@@ -207,7 +207,7 @@ def test_seed_sequence_argument_is_not_consumed():
 
 
 # ============================================================================ isolation
-_MODEL_TYPES = (mdpkit.TabularMDP, mdpkit.LinearMixtureMDP, mdpkit.LowRankMDP)
+_MODEL_TYPES = (mdpkit.TabularMDP, mdpkit.LinearMixtureMDP, mdpkit.LowRankMDP, mdpkit.PreferenceGame)
 
 
 def reaches_a_model(obj, _seen=None, _depth=0) -> bool:
@@ -398,6 +398,63 @@ def test_reward_free_audit_is_exact_and_shrinks_with_exploration():
         assert np.all(audit.gaps >= -1e-12)
         np.testing.assert_allclose(audit.optimal_values, mdpkit.solve(mdp, rewards=rewards).value, rtol=1e-12)
     assert long.gaps.max() < 0.05 and long.gaps.max() < short.gaps.max()
+
+
+# ============================================================================ dueling (preference games)
+class PlugInDueler:
+    """Test dueling learner: uniform opponents, a smoothed empirical preference matrix, and the
+    regularised equilibrium of that estimate as its policy."""
+
+    name = "plug-in dueler"
+
+    def start(self, setting, seed):
+        self.setting, n = setting, setting.n
+        self.wins, self.duels = np.zeros((n, n)), np.zeros((n, n))
+        self.received = [(setting, seed)]
+
+    def propose(self):
+        P_hat = (self.wins + 1.0) / (self.duels + 2.0)  # P_hat + P_hat^T = 1 by construction
+        np.fill_diagonal(P_hat, 0.5)
+        estimate = mdpkit.PreferenceGame(P_hat, self.setting.mu, self.setting.beta)
+        n = self.setting.n
+        return mdpkit.regularized_nash(estimate).policy, np.full(n, 1.0 / n)
+
+    def observe(self, y, y_prime, outcome):
+        self.received.append((y, y_prime, outcome))
+        if y != y_prime:
+            winner, loser = (y, y_prime) if outcome else (y_prime, y)
+            self.wins[winner, loser] += 1
+            self.duels[y, y_prime] += 1
+            self.duels[y_prime, y] += 1
+
+
+def test_dueling_audit_is_exact_and_sees_only_comparisons():
+    game = envs.random_preference_game(n=4, beta=0.1, seed=0)
+    star = mdpkit.regularized_nash(game)
+    short = learners.run_dueling(PlugInDueler(), game, rounds=5, seed=0)
+    learner = PlugInDueler()
+    long = learners.run_dueling(learner, game, rounds=400, seed=0)
+    for audit in (short, long):
+        for k in (0, audit.policies.shape[0] - 1):
+            assert audit.kl_to_equilibrium[k] == pytest.approx(mdpkit.games.kl(star.policy, audit.policies[k]),
+                                                               rel=1e-9, abs=1e-15)
+            assert audit.exploitability[k] == mdpkit.games.exploitability(game, audit.policies[k])
+    assert long.kl_to_equilibrium[-1] < 0.01 * short.kl_to_equilibrium[-1]
+    # the documented stream: y ~ pi_k, y' ~ uniform, o ~ Bernoulli(P[y, y']) from default_rng(seed), 3 per round
+    u = np.random.default_rng(0).random((400, 3))
+    for k in (0, 1, 399):
+        y, y_prime, outcome = learner.received[1 + k]
+        assert y == int(np.searchsorted(_kernels.cumulative_rows(long.policies[k]), u[k, 0], side="right"))
+        assert y_prime == int(np.searchsorted(_kernels.cumulative_rows(np.full(4, 0.25)), u[k, 1], side="right"))
+        assert outcome == int(u[k, 2] < game.P[y, y_prime])
+    setting, seed = learner.received[0]
+    assert isinstance(setting, learners.PreferenceSetting) and type(seed) is int
+    assert all(type(x) is int for r in learner.received[1:] for x in r)
+    assert not reaches_a_model(learner.received)
+    with pytest.raises(ValueError, match="round 0"):
+        learners.run_dueling(types.SimpleNamespace(start=lambda s, z: None, observe=lambda *a: None,
+                                                   propose=lambda: (np.ones(4), np.ones(4) / 4)),
+                             game, rounds=2, seed=0)
 
 
 # ============================================================================ validation

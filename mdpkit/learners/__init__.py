@@ -3,7 +3,8 @@
 - :mod:`.protocol` -- what a learner may know (:class:`Setting`) and the methods the harness calls
   (:class:`EpisodicLearner`; :class:`RewardFreeLearner`, :class:`DuelingLearner` shapes).
 - :mod:`.harness` -- :func:`run` (any episodic learner, exact per-episode values, regret, constraint
-  audit, timings) and :func:`run_reward_free`.
+  audit, timings) and :func:`run_reward_free`; :mod:`.dueling` -- :func:`run_dueling` (preference
+  games, one sampled comparison per round, exact KL to the equilibrium and exploitability).
 - :mod:`.environment` -- the harness's episodes (the project simulator, UCBVI's random stream).
 - reference learners, one per file: :class:`UCBVI` (plain Python), :class:`QLearningUCB`,
   :class:`PSRL`, :class:`EpsilonGreedy`; :mod:`.adapters`: :class:`NumbaUCBVI`, :class:`JitclassLearner`.
@@ -18,6 +19,7 @@ Example
 200
 """
 from .adapters import JitclassLearner, NumbaUCBVI
+from .dueling import DuelingAudit, run_dueling
 from .epsilon_greedy import EpsilonGreedy
 from .harness import RewardFreeAudit, make_setting, run, run_reward_free
 from .protocol import REWARD_INFO, DuelingLearner, EpisodicLearner, PreferenceSetting, RewardFreeLearner, Setting
@@ -25,6 +27,6 @@ from .psrl import PSRL
 from .q_learning_ucb import QLearningUCB
 from .ucbvi import UCBVI
 
-__all__ = ["DuelingLearner", "EpisodicLearner", "EpsilonGreedy", "JitclassLearner", "NumbaUCBVI", "PSRL",
+__all__ = ["DuelingAudit", "DuelingLearner", "EpisodicLearner", "EpsilonGreedy", "JitclassLearner", "NumbaUCBVI", "PSRL",
            "PreferenceSetting", "QLearningUCB", "REWARD_INFO", "RewardFreeAudit", "RewardFreeLearner", "Setting",
-           "UCBVI", "make_setting", "run", "run_reward_free"]
+           "UCBVI", "make_setting", "run", "run_dueling", "run_reward_free"]

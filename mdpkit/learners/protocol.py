@@ -27,7 +27,9 @@ Protocols
 :class:`DuelingLearner`
     Proposes two response distributions, observes one sampled pair and the binary preference
     outcome: the shape of the preference-game learners (``nash_mp``, ``nash_md``, ``mmd``,
-    ``mwu``, ``nash_mp_approx``). Protocol only: no harness or adapter implements it yet.
+    ``mwu``, ``nash_mp_approx``). Harness: :func:`~mdpkit.learners.dueling.run_dueling`; the
+    built-in preference algorithms are not adapted to it yet (the exact ones query the full
+    preference oracle ``P pi`` rather than single comparisons).
 
 Policies
 --------
@@ -194,7 +196,7 @@ class DuelingLearner(Protocol):
     Each round the learner proposes two response distributions; the environment draws
     ``y ~ first``, ``y' ~ second`` and ``o ~ Bernoulli(P[y, y'])`` and reports them. The deployed
     policy of the round is ``first``, audited exactly (KL to the regularised equilibrium,
-    exploitability) with :mod:`mdpkit.games`. Protocol only: no harness implements it yet.
+    exploitability) with :mod:`mdpkit.games` by :func:`~mdpkit.learners.dueling.run_dueling`.
     """
 
     def start(self, setting: PreferenceSetting, seed: int) -> None:
