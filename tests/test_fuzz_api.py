@@ -240,3 +240,45 @@ def _mutate(arr: np.ndarray, kind: str, flat_index: int):
 def test_malformed_arrays_are_rejected_by_name(site, kind, flat_index):
     label, fn, kwargs, arg = site
     check_call(label, fn, kwargs, arg, _mutate(kwargs[arg], kind, flat_index))
+
+
+# ----------------------------------------------------------------------------- the cases the issue measured
+_U64_MAX = np.uint64(2**64 - 1)
+ISSUE_CASES = [
+    # (call, exception type, message pattern)
+    (lambda: mdpkit.TabularMDP(np.ones((0, 2, 2, 2)) / 2, np.zeros((0, 2, 2)), 0), ValueError,
+     r"^P must have at least one stage \(H >= 1\), got shape \(0, 2, 2, 2\)$"),
+    (lambda: mdpkit.TabularMDP(NONSTAT.P.astype(complex), NONSTAT.R, 0), TypeError,
+     r"^P must be real, got a complex array; the imaginary part is not dropped silently$"),
+    (lambda: mdpkit.TabularMDP.stationary(MDP.P_stages[0], MDP.R[0] + 0j, 2, 0), TypeError, r"^R must be real"),
+    (lambda: mdpkit.solve(MDP, rewards=np.full((2, 3, 2), 1e308)), ValueError,
+     r"^rewards\[h=0, s=0, a=0\] = 1e\+308: the H = 2-stage return \(2 x this entry\) overflows float64"),
+    (lambda: mdpkit.evaluate(MDP, DET, rewards=np.full((4, 2, 3, 2), 1e308)), ValueError,
+     r"^rewards\[b=0, h=0, s=0, a=0\] = 1e\+308: the H = 2-stage return"),
+    (lambda: discounted.value_iteration(MDP.P_stages[0], np.full((3, 2), 1e307), 0.9), ValueError,
+     r"^R\[s=0, a=0\] = 1e\+307: the discounted return bound at gamma = 0\.9"),
+    (lambda: mdpkit.simulate(MDP, DET, n_episodes=10**12, seed=0), ValueError,
+     r"^n_episodes = 1000000000000 would need 5\.6e\+13 bytes for the states, actions and rewards of "
+     r"H = 2 stages, more than this machine's .* bytes of memory$"),
+    (lambda: mdpkit.regularized_nash(PGAME.P), TypeError,
+     r"^game must be a mdpkit\.games\.PreferenceGame, got ndarray$"),
+    (lambda: mdpkit.solve_game(MGAME.R), TypeError, r"^game must be a mdpkit\.MarkovGame, got ndarray$"),
+    (lambda: ucbvi.run(MDP, K=2, seed="0"), TypeError,
+     r"^seed must be a non-negative int or a numpy\.random\.SeedSequence, got str '0'$"),
+    (lambda: ucbvi.run(MDP, K=2, seed=0, delta="0.1"), TypeError, r"^delta must be a real number in \(0, 1\)"),
+    (lambda: hf_rfe.explore(LMDP, K=2, seed=0, beta_scale="1"), TypeError, r"^beta_scale must be a real number"),
+    (lambda: ucrl_rfe.explore(LMDP, K=2, seed=0, delta=None), TypeError, r"^delta must be a real number"),
+    (lambda: lsvi_ucb.run(LRMDP, K=2, seed=1.5), TypeError, r"^seed must be a non-negative int"),
+    (lambda: nash_mp_approx.run(PGAME, iters=1, seed=-1), ValueError, r"^seed must be a non-negative int"),
+    (lambda: lsvi_ucb.run(MDP, K=2, seed=0), TypeError, r"^lrmdp must be a mdpkit\.LowRankMDP, got TabularMDP$"),
+    (lambda: mdpkit.evaluate(MDP, np.array([[0, _U64_MAX, 0], [0, 0, 0]], dtype=np.uint64)), ValueError,
+     r"^policy\[h=0, s=1\] = 18446744073709551615 is not in \[0, 2\)$"),
+    (lambda: ucbvi.run(MDP, K=2**62, seed=0), ValueError, r"^K = 4611686018427387904 would need .* bytes"),
+    (lambda: nash_md.run(PGAME, iters=2**62), ValueError, r"^iters = 4611686018427387904 would need"),
+]
+
+
+@pytest.mark.parametrize("call, exc_type, pattern", ISSUE_CASES, ids=[str(i) for i in range(len(ISSUE_CASES))])
+def test_the_issue_cases_raise_clear_errors(call, exc_type, pattern):
+    with pytest.raises(exc_type, match=pattern):
+        call()

@@ -259,3 +259,74 @@ def test_regularized_nash_n1000_beta_1e4():
     g = random_preference_game(1000, 1e-4, seed=0, mu="random")
     sol = regularized_nash(g)
     assert np.all(np.isfinite(sol.log_policy)) and sol.exploitability < 1e-12
+
+
+# ----------------------------------------------------------------------------- log-probability inputs
+def test_metrics_from_log_probabilities_equal_those_from_probabilities():
+    rng = np.random.default_rng(5)
+    game = random_preference_game(7, 0.3, seed=5)
+    p, q = random_policy(rng, 7), random_policy(rng, 7)
+    assert kl(np.log(p), np.log(q), log=True) == pytest.approx(kl(p, q), rel=1e-13, abs=1e-16)
+    for regularized in (True, False):
+        assert exploitability(game, np.log(p), log=True, regularized=regularized) == pytest.approx(
+            exploitability(game, p, regularized=regularized), rel=1e-13, abs=1e-16)
+        assert duality_gap(game, np.log(p), np.log(q), log=True, regularized=regularized) == pytest.approx(
+            duality_gap(game, p, q, regularized=regularized), rel=1e-12, abs=1e-15)
+
+
+def test_metrics_from_log_probabilities_stay_exact_where_probabilities_underflow():
+    # q puts mass exp(-1e4) on y = 1: an exact zero in float64, so the KL from probabilities is
+    # inf; from log-probabilities it is the exact 0.5 * 1e4 + 0.5 log(0.5) + 0.5 log(0.5).
+    log_p = np.log([0.5, 0.5])
+    log_q = np.array([0.0, -1e4])
+    log_q -= logsumexp(log_q)
+    assert np.exp(log_q)[1] == 0.0
+    assert kl(np.exp(log_p), np.exp(log_q)) == np.inf
+    assert kl(log_p, log_q, log=True) == pytest.approx(0.5e4 + np.log(0.5), rel=1e-15)
+    # exploitability of a policy with an underflowed entry: finite and equal to the prob-space
+    # formula evaluated on the logits (the P @ pi term is unaffected by a 1e-4343 mass).
+    game = cyclic_game(3, 1e-3)
+    log_pi = np.array([0.0, -1e4, -1e4 - 1.0])
+    log_pi -= logsumexp(log_pi)
+    e = exploitability(game, log_pi, log=True)
+    lbr = best_response(game, np.exp(log_pi), log=True)
+    assert e == game.beta * kl_log(log_pi, lbr) and np.isfinite(e)
+
+
+@pytest.mark.parametrize("log_pi, pattern", [
+    ([np.nan, 0.0], r"^p\[y=0\] = nan is not a log-probability"),
+    ([np.inf, 0.0], r"^p\[y=0\] = inf is not a log-probability"),
+    ([0.0, 0.0], r"^exp\(p\) sums to 2\.0"),
+    ([1e308, 0.0], r"^exp\(p\) sums to inf \(logsumexp 1e\+308\)"),
+    ([-np.inf, -np.inf], r"^p is -inf everywhere"),
+    ([[0.0]], r"^p must have shape"),
+    (["x", 0.0], r"^p must be a numeric array"),
+    ([0j, 0.0], r"^p must be real"),
+])
+def test_log_probability_arguments_are_validated(log_pi, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        kl(log_pi, [0.0, -np.inf], log=True)
+
+
+def test_game_arguments_of_the_wrong_type_raise_type_error_naming_game():
+    game = cyclic_game(3, 0.1)
+    calls = [lambda g: regularized_nash(g), lambda g: unregularized_nash(g),
+             lambda g: exploitability(g, game.mu), lambda g: duality_gap(g, game.mu),
+             lambda g: best_response(g, game.mu), lambda g: fixed_point_residual(g, game.log_mu)]
+    for call in calls:
+        for wrong in (game.P, None, game.mu.tolist()):
+            with pytest.raises(TypeError, match=r"^game must be a mdpkit\.games\.PreferenceGame, got "):
+                call(wrong)
+            with pytest.raises(ValueError):  # the same error is a ValueError too (older callers)
+                call(wrong)
+
+
+def test_regularized_nash_failure_reports_the_failing_stage_and_its_own_acceptance():
+    game = random_preference_game(5, 1e-12, seed=0)
+    with pytest.raises(RuntimeError) as err:
+        regularized_nash(game)
+    message = str(err.value)
+    assert "at the continuation stage beta=" in message
+    residual, acceptance = (float(x) for x in
+                            __import__("re").search(r"residual (\S+) > that stage's acceptance (\S+) ", message).groups())
+    assert residual > acceptance  # the comparison printed is the one that failed

@@ -18,6 +18,7 @@ from mdpkit.envs.preference import (
     nontransitive_dice_game,
     random_preference_game,
 )
+from mdpkit import games
 from mdpkit.games import exploitability, kl_log, log_ratio_span, regularized_nash
 
 ALGORITHMS = [nash_mp, nash_md, mmd, mwu, nash_mp_approx]
@@ -291,3 +292,85 @@ def test_nash_mp_needs_fewer_queries_than_nash_md():
         return res.queries[hit[0]] if hit.size else np.inf
 
     assert first_query(mp) < first_query(md)
+
+
+# ----------------------------------------------------------------------------- small beta: no underflow
+# Whole runs re-derived in probability space (the textbook updates, normalised by a sum): where
+# nothing underflows, the log-space iterates equal them to rounding.
+def _reference_runs(game, iters):
+    P, mu, beta = game.P, game.mu, game.beta
+
+    def md():
+        pi, out = mu.copy(), [mu]
+        for t in range(iters):
+            eta = 2.0 / (beta * (t + 2))
+            mix = pi ** (1 - eta * beta) * mu ** (eta * beta)
+            mix /= mix.sum()
+            pi = mix * np.exp(eta * (P @ mix))
+            pi /= pi.sum()
+            out.append(pi)
+        return np.array(out)
+
+    def mp(eta=2 * beta):
+        def prox(center, opp):
+            x = center ** (1 / (1 + eta)) * mu ** (eta / (1 + eta)) * np.exp((eta / beta) * (P @ opp) / (1 + eta))
+            return x / x.sum()
+        pi, out = mu.copy(), [mu]
+        for _ in range(iters):
+            pi = prox(pi, prox(pi, pi))
+            out.append(pi)
+        return np.array(out)
+
+    def magnetic(eta=4 * beta):
+        pi, out = mu.copy(), [mu]
+        for _ in range(iters):
+            x = (pi * mu ** (eta * beta) * np.exp(eta * (P @ pi))) ** (1 / (1 + eta * beta))
+            pi = x / x.sum()
+            out.append(pi)
+        return np.array(out)
+
+    return {nash_md: md(), nash_mp: mp(), mmd: magnetic()}
+
+
+@pytest.mark.parametrize("beta, seed", [(0.2, 1), (0.05, 2), (1.0, 3)])
+def test_log_space_iterates_equal_probability_space_runs_to_rounding(beta, seed):
+    game = random_preference_game(6, beta, seed=seed)
+    for alg, reference in _reference_runs(game, 60).items():
+        policies = alg.run(game, iters=60).policies
+        assert (reference > 1e-300).all()  # a case without underflow
+        np.testing.assert_allclose(policies, reference, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("alg", [nash_md, nash_mp, mmd, nash_mp_approx])
+def test_small_beta_log_iterates_stay_finite_and_score_exactly(alg):
+    # beta = 1e-4: log pi* spans ~1/beta, far below float64's exp range, so probabilities
+    # underflow to exact zeros -- the log-policies must not.
+    game = random_preference_game(30, 1e-4, seed=0)
+    star = regularized_nash(game)
+    kwargs = dict(seed=0, inner_steps=5, batch_size=5) if alg is nash_mp_approx else {}
+    result = alg.run(game, iters=20, **kwargs)
+    assert np.isfinite(result.log_policies).all()
+    np.testing.assert_array_equal(result.policies, np.exp(result.log_policies))
+    for log_pi in result.log_policies:
+        exact = games.kl(star.log_policy, log_pi, log=True)
+        assert np.isfinite(exact) and exact == kl_log(star.log_policy, log_pi)
+        e = exploitability(game, log_pi, log=True)
+        assert np.isfinite(e) and 0.0 <= e <= 1.0 + 1e-12
+    if alg is nash_md:
+        # its first step (eta_0 = 1/beta) is sharp enough that probabilities really underflow:
+        # scored from probabilities the KL is inf, from log-probabilities it is the exact value.
+        last = result.policies[-1]
+        assert (last == 0).any()
+        assert games.kl(star.policy, last) == np.inf
+        assert np.isfinite(games.kl(star.log_policy, result.log_policies[-1], log=True))
+
+
+def test_seed_of_deterministic_methods_is_still_validated():
+    game = cyclic_game(3, 0.1)
+    for alg in (nash_md, nash_mp, mmd):
+        with pytest.raises(TypeError, match="^seed must be"):
+            alg.run(game, iters=2, seed="0")
+        with pytest.raises(ValueError, match="^seed must be"):
+            alg.run(game, iters=2, seed=-1)
+    with pytest.raises(TypeError, match="^seed must be"):
+        nash_mp_approx.run(game, iters=2, seed=1.5)

@@ -35,9 +35,15 @@ class PreferenceRunResult:
     Attributes
     ----------
     policies : ndarray, shape (iters + 1, n)
-        ``policies[k]`` is the k-th iterate (``policies[0]`` = ``init``).
+        ``policies[k]`` is the k-th iterate (``policies[0]`` = ``init``): ``exp(log_policies)``.
+        For small ``beta`` some probabilities are below the smallest float64 (``log pi`` spans
+        up to ``1/beta``) and show as exact zeros here, so ``games.kl(star.policy, policies[k])``
+        is ``inf`` although the exact KL is finite.
     log_policies : ndarray, shape (iters + 1, n)
-        The same in log space (finite even where ``policies`` underflows).
+        The iterates as computed: every update is done on logits and normalised with a
+        log-sum-exp, so these are finite wherever the exact iterate is positive. Score them with
+        ``games.kl(star.log_policy, log_policies[k], log=True)`` and
+        ``games.exploitability(game, log_policies[k], log=True)``.
     queries : ndarray, shape (iters + 1,), int64
         Preference queries used to produce each iterate: a query is one evaluation of the
         preference oracle ``y -> P(y > pi)`` against one opponent policy (exact methods) or

@@ -52,9 +52,12 @@ from .nash_mp import default_eta
 __all__ = ["run", "approx_prox_step"]
 
 
-def _sample(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    # Inverse-CDF sampling; min() guards the last bin against cdf[-1] = 1 - 1e-16.
-    return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.shape[0] - 1)
+def _sample(p: np.ndarray, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    # Inverse-CDF sampling; min() guards against u >= cdf[-1] = 1 - 1e-16 by falling back to the
+    # last bin with non-zero probability (the last bin, unless its probability underflowed to an
+    # exact 0 -- sampling it would then divide by 0 in the importance weight and give NaN).
+    last_with_mass = int(np.flatnonzero(p > 0)[-1])
+    return np.minimum(np.searchsorted(cdf, u, side="right"), last_with_mass)
 
 
 def approx_prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.ndarray,
@@ -89,8 +92,8 @@ def approx_prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.
     theta = log_center.copy()
     for s in range(inner_steps):
         pi_theta = np.exp(theta)
-        y = _sample(np.cumsum(pi_theta), rng.random(batch_size))
-        y_opp = _sample(opp_cdf, rng.random(batch_size))
+        y = _sample(pi_theta, np.cumsum(pi_theta), rng.random(batch_size))
+        y_opp = _sample(opponent, opp_cdf, rng.random(batch_size))
         outcome = (rng.random(batch_size) < P[y, y_opp]).astype(np.float64)
         r_hat = np.zeros(n)
         np.add.at(r_hat, y, (outcome - 0.5) / pi_theta[y])
