@@ -159,7 +159,7 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
     learner : EpisodicLearner
         Any object with ``start(setting, seed)``, ``policy()`` and ``observe(states, actions,
         rewards)`` (see :class:`~.protocol.EpisodicLearner`). Optional attributes ``name`` (str)
-        and ``hyper`` (dict, read after ``start``) label the result.
+        and ``hyper`` (dict, read when the run ends) label the result.
     mdp : TabularMDP
         The true model. Never passed to the learner.
     K : int
