@@ -14,9 +14,8 @@ from mdpkit.algorithms import contrastive_ucb
 from mdpkit.algorithms.contrastive import ContrastiveLearner, feature_angle
 from mdpkit.envs.lowrank import combination_lock, random_lowrank_mdp
 from mdpkit.markov_game import coarse_correlated_equilibrium
-from proofs_check import ResultStore, derive_seed, run_claims
+from proofs_check import derive_seed
 from proofs_check.claims import contrastive_ucb as claims
-from proofs_check.runner import make_executor
 from mdpkit.algorithms import lsvi_ucb, ucbvi  # the comparison claim's tests
 from mdpkit.envs.lowrank import block_mdp
 
@@ -165,10 +164,8 @@ def test_misaligned_buffer_mutant_shifts_positives_and_restores_the_buffer():
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    with threadpool_limits(limits=1), ResultStore(tmp_path_factory.mktemp("contrastive_quick")) as store, \
-            make_executor(2, None) as executor:
-        return run_claims(list(MINE), store=store, budget="quick", executor=executor)
+def quick_report(quick_sweep):
+    return quick_sweep(MINE)
 
 
 def test_quick_budget_gives_the_expected_verdicts_and_catches_every_mutant(quick_report):
@@ -236,10 +233,8 @@ def test_comparison_observable_matches_direct_runs():
 
 
 @pytest.fixture(scope="module")
-def comparison_quick_report(tmp_path_factory):
-    with threadpool_limits(limits=1), ResultStore(tmp_path_factory.mktemp("comparison_quick")) as store, \
-            make_executor(2, None) as executor:
-        return run_claims([claims.EPISODES_VS_BASELINES], store=store, budget="quick", executor=executor)
+def comparison_quick_report(quick_sweep):
+    return quick_sweep([claims.EPISODES_VS_BASELINES])
 
 
 def test_comparison_quick_budget_reproduces_its_finding(comparison_quick_report):

@@ -1,6 +1,7 @@
 """HF-UCRL-RFE++ claims: observables are exact and reproducible; quick budget verdicts, every mutant caught.
 
-One quick-budget run of all hf_rfe claims (2 worker processes) is shared by the verdict tests.
+One quick-budget sweep of all hf_rfe claims (conftest's session-wide ``quick_sweep``, 2 worker
+processes) is shared by the verdict tests.
 ``hf_rfe.gap_rate`` and ``hf_rfe.d_scaling`` were documented findings while the relaxed oracle broke
 its (ubiquitous) ties by lowest action index; the tests below pin down that mechanism and that the
 random tie-break explores every tied action. ``hf_rfe.horizon_free`` measures the episodes after
@@ -12,9 +13,8 @@ import pytest
 
 from mdpkit import audit
 from mdpkit.algorithms import hf_rfe as hf_algorithm
-from proofs_check import ResultStore, derive_seed, load_claims, run_claims
+from proofs_check import derive_seed, load_claims
 from proofs_check.claims import hf_rfe
-from proofs_check.runner import make_executor
 from mdpkit.envs.linear import three_state_hard
 
 KNOWN_FAILURES = {claim.id for claim in hf_rfe.CLAIMS if claim.finding}
@@ -172,9 +172,8 @@ def test_saturated_oracle_ties_every_action():
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    with ResultStore(tmp_path_factory.mktemp("hf_rfe_quick")) as store, make_executor(2) as executor:
-        return run_claims(hf_rfe.CLAIMS, store=store, budget="quick", executor=executor)
+def quick_report(quick_sweep):
+    return quick_sweep(hf_rfe.CLAIMS)
 
 
 def test_quick_budget_verdicts_and_every_mutant_caught(quick_report):

@@ -1,6 +1,7 @@
 """Nash-MP claims: observables are exact and reproducible; quick budget verdicts, every mutant caught.
 
-One quick-budget run of all nash claims is shared by the verdict tests (module-scoped fixture).
+One quick-budget sweep of all nash claims (conftest's session-wide ``quick_sweep``) is shared by
+the verdict tests.
 ``nash.mp_fewer_queries_than_md`` is a documented finding (``Claim.finding``): it is refuted by
 instances where Nash-MD's first step (a full regularised best response to mu) already lands
 within 1e-6 of pi*, and the test below pins down that this is the only way it fails.
@@ -11,7 +12,7 @@ import pytest
 from mdpkit.algorithms import nash_mp
 from mdpkit.envs.preference import random_preference_game
 from mdpkit.games import kl_log, log_ratio_span, regularized_nash, exploitability
-from proofs_check import ResultStore, derive_seed, load_claims, run_claims
+from proofs_check import derive_seed, load_claims
 from proofs_check.claims import nash
 
 KNOWN_FAILURES = {claim.id for claim in nash.CLAIMS if claim.finding}
@@ -89,9 +90,8 @@ def test_n2_games_are_solved_by_nash_md_in_one_query():
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    with ResultStore(tmp_path_factory.mktemp("nash_quick")) as store:
-        return run_claims(nash.CLAIMS, store=store, budget="quick")
+def quick_report(quick_sweep):
+    return quick_sweep(nash.CLAIMS)
 
 
 def test_quick_budget_passes_and_catches_every_mutant(quick_report):

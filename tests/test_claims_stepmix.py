@@ -10,9 +10,8 @@ import pytest
 
 import mdpkit
 from mdpkit.algorithms import stepmix, ucbvi
-from proofs_check import ResultStore, derive_seed, load_claims, run_claims
+from proofs_check import derive_seed, load_claims
 from proofs_check.claims import stepmix as claims
-from proofs_check.runner import make_executor
 
 
 def test_registry_holds_the_stepmix_claims():
@@ -110,10 +109,9 @@ def test_provenance_marks_the_reconstructed_mechanisms_and_no_invented_exponent(
     assert "Theorem" not in bf.paper.cite() and "recalled" in bf.paper.cite()
 
 
-def test_quick_budget_passes_and_catches_every_mutant(tmp_path):
-    """Runs the whole quick budget on 2 workers (about 35 s)."""
-    with ResultStore(tmp_path) as store, make_executor(2, None) as executor:
-        report = run_claims(claims.CLAIMS, store=store, budget="quick", executor=executor)
+def test_quick_budget_passes_and_catches_every_mutant(quick_sweep):
+    """The whole quick budget (the session's shared sweep on 2 workers, about 35 s)."""
+    report = quick_sweep(claims.CLAIMS)
     verdicts = {r.verdict.claim_id: r.verdict for r in report.results}
     for cid, v in verdicts.items():
         assert v.passed, (cid, v.summary)

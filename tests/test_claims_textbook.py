@@ -51,9 +51,8 @@ def test_mc_mutant_one_trajectory_error_does_not_depend_on_n():
     assert errs[16] == pytest.approx(errs[4096], rel=1e-12)
 
 
-def test_quick_budget_passes_and_catches_every_mutant(tmp_path):
-    with ResultStore(tmp_path) as store:
-        report = run_claims(textbook.CLAIMS, store=store, budget="quick")
+def test_quick_budget_passes_and_catches_every_mutant(quick_sweep):
+    report = quick_sweep(textbook.CLAIMS)
     for res in report.results:
         v = res.verdict
         assert v.passed, (v.claim_id, v.summary)
