@@ -14,14 +14,99 @@ Conventions
 
 Each kernel has a plain-numpy counterpart in :mod:`mdpkit.solvers.reference` and is tested
 against it.
+
+Threads
+-------
+The dense sweeps have ``*_parallel`` twins that split each stage's states over threads (numba
+``prange``; the stages stay sequential, as each needs ``V[h + 1]``). A state's entries are computed
+by the same inlined per-state function, with the same reduction order, as in the serial kernel,
+so the two give bit-identical results (``tests/test_parallel_kernels.py``).
+:func:`dense_threads` decides which one runs: see it for the size threshold and the thread knobs
+(``numba.set_num_threads``, ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 FASTMATH = {"reassoc", "contract"}
+
+#: A dense sweep runs its ``*_parallel`` kernel only when one stage multiplies at least this many
+#: transition entries by values (``B * S * A * S``); below it, starting and joining the threads
+#: at every stage costs more than the split saves (measured crossover in
+#: ``benchmarks/bench_core.py``, "parallel crossover").
+PARALLEL_MIN_STAGE_WORK = 1_000_000
+
+# One parallel sweep at a time per process: a concurrent caller runs the (bit-identical) serial
+# kernel instead. This keeps numba's workqueue layer, which aborts the process on concurrent
+# use, safe, and two sweeps from two Python threads from oversubscribing the cores.
+_parallel_lock = threading.Lock()
+# Set in a child forked after numba's GNU OpenMP layer was started: that layer kills such a
+# child at its first parallel region, so the child runs serial kernels only.
+_omp_started_before_fork = False
+
+
+def _threading_layer() -> str | None:
+    """numba's threading layer, or None while no parallel kernel has started it."""
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return None
+
+
+def _after_fork_in_child() -> None:
+    global _parallel_lock, _omp_started_before_fork
+    _parallel_lock = threading.Lock()  # a lock held by a parent thread would stay held forever
+    _omp_started_before_fork = _threading_layer() == "omp"
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _prefer_blocking_threading_layer() -> None:
+    # numba's default order (tbb, omp, workqueue) picks GNU OpenMP where TBB is absent; its
+    # threads spin at the per-stage barrier, and on a loaded machine the parallel sweep then ran
+    # 5-8x *slower* than the serial one (S = 500 and 2000, A = 10). workqueue threads sleep
+    # instead and are fork-safe. A layer the user chose (environment or numba.config) is kept.
+    chosen = any(name in os.environ for name in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"))
+    if chosen or numba.config.THREADING_LAYER != "default" or _threading_layer() is not None:
+        return
+    if list(numba.config.THREADING_LAYER_PRIORITY) == ["tbb", "omp", "workqueue"]:
+        numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
+
+
+_prefer_blocking_threading_layer()
+
+
+def dense_threads(stage_work: int) -> int:
+    """Threads a dense sweep should use now; 1 means the serial kernel.
+
+    Parameters
+    ----------
+    stage_work : int
+        Transition entries multiplied per stage, ``B * S * A * S``.
+
+    Returns
+    -------
+    int
+        1 if ``stage_work < PARALLEL_MIN_STAGE_WORK``, if this is a child forked after GNU
+        OpenMP started, or if ``OMP_NUM_THREADS`` (read at every call: ``proofs_check`` sets it
+        to 1 around each observation) is 1; otherwise ``numba.get_num_threads()`` (set by
+        ``numba.set_num_threads`` -- per Python thread -- or the ``NUMBA_NUM_THREADS``
+        environment variable), capped by ``OMP_NUM_THREADS``.
+    """
+    if stage_work < PARALLEL_MIN_STAGE_WORK or _omp_started_before_fork:
+        return 1
+    threads = numba.get_num_threads()
+    omp_limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp_limit.isdigit() and int(omp_limit) >= 1:
+        threads = min(threads, int(omp_limit))
+    return threads
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -96,6 +181,39 @@ def backward_induction_dense(P_stages, R, Q, V, policy):
                 _greedy_stage(Q, V, policy, b, h, s)
 
 
+@njit(cache=True, fastmath=FASTMATH, parallel=True)
+def backward_induction_dense_parallel(P_stages, R, Q, V, policy):
+    """:func:`backward_induction_dense` with each stage's states split over threads.
+
+    Bit-identical to the serial kernel (same per-state functions); same parameters.
+    """
+    B, H, S, A = R.shape
+    G = P_stages.shape[0]
+    V[:, H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        for s in prange(S):
+            _backup_dense(P_stages, R, Q, V, g, h, s)
+            for b in range(B):
+                _greedy_stage(Q, V, policy, b, h, s)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _optimal_backup_single(P_g, R_h, v_next, Q_h, V_h, policy_h, s):
+    # Q_h[s, :] = R_h[s, :] + P_g[s] @ v_next with the greedy max fused into the action loop,
+    # so a stage streams P once with nothing else in the loop.
+    best = -np.inf
+    best_a = 0
+    for a in range(R_h.shape[1]):
+        q = R_h[s, a] + _dot(P_g[s, a], v_next)
+        Q_h[s, a] = q
+        if q > best:  # ties go to the lowest action index, as numpy's argmax does
+            best = q
+            best_a = a
+    V_h[s] = best
+    policy_h[s] = best_a
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def backward_induction_dense_single(P_stages, R, Q, V, policy):
     """:func:`backward_induction_dense` for one reward (the common case), with the greedy max
@@ -114,18 +232,25 @@ def backward_induction_dense_single(P_stages, R, Q, V, policy):
     V[H, :] = 0.0
     for h in range(H - 1, -1, -1):
         g = h if G > 1 else 0
-        v_next = V[h + 1]
+        P_g, R_h, v_next, Q_h, V_h, policy_h = P_stages[g], R[h], V[h + 1], Q[h], V[h], policy[h]
         for s in range(S):
-            best = -np.inf
-            best_a = 0
-            for a in range(A):
-                q = R[h, s, a] + _dot(P_stages[g, s, a], v_next)
-                Q[h, s, a] = q
-                if q > best:  # ties go to the lowest action index, as numpy's argmax does
-                    best = q
-                    best_a = a
-            V[h, s] = best
-            policy[h, s] = best_a
+            _optimal_backup_single(P_g, R_h, v_next, Q_h, V_h, policy_h, s)
+
+
+@njit(cache=True, fastmath=FASTMATH, parallel=True)
+def backward_induction_dense_single_parallel(P_stages, R, Q, V, policy):
+    """:func:`backward_induction_dense_single` with each stage's states split over threads.
+
+    Bit-identical to the serial kernel (same per-state function); same parameters.
+    """
+    H, S, A = R.shape
+    G = P_stages.shape[0]
+    V[H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        P_g, R_h, v_next, Q_h, V_h, policy_h = P_stages[g], R[h], V[h + 1], Q[h], V[h], policy[h]
+        for s in prange(S):
+            _optimal_backup_single(P_g, R_h, v_next, Q_h, V_h, policy_h, s)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -215,6 +340,23 @@ def policy_evaluation_dense(P_stages, R, det_policy, stoch_policy, Q, V):
                 _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
 
 
+@njit(cache=True, fastmath=FASTMATH, parallel=True)
+def policy_evaluation_dense_parallel(P_stages, R, det_policy, stoch_policy, Q, V):
+    """:func:`policy_evaluation_dense` with each stage's states split over threads.
+
+    Bit-identical to the serial kernel (same per-state functions); same parameters.
+    """
+    B, H, S, A = R.shape
+    G = P_stages.shape[0]
+    V[:, H, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        for s in prange(S):
+            _backup_dense(P_stages, R, Q, V, g, h, s)
+            for b in range(B):
+                _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def policy_evaluation_sparse(indptr, indices, data, G, R, det_policy, stoch_policy, Q, V):
     """As :func:`policy_evaluation_dense` with P in CSR form."""
@@ -226,6 +368,48 @@ def policy_evaluation_sparse(indptr, indices, data, G, R, det_policy, stoch_poli
             _backup_sparse(indptr, indices, data, R, Q, V, g, h, s)
             for b in range(B):
                 _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
+
+
+def solve_dense(P_stages, R, Q, V, policy) -> None:
+    """Backward induction on dense P: serial or parallel kernel (see :func:`dense_threads`),
+    the one-reward kernel when ``B = 1``. Bit-identical whichever runs.
+
+    Parameters
+    ----------
+    P_stages : ndarray, shape (G, S, A, S)
+    R : ndarray, shape (B, H, S, A)
+    Q : ndarray, shape (B, H, S, A) -- output
+    V : ndarray, shape (B, H + 1, S) -- output
+    policy : ndarray, shape (B, H, S), int64 -- output
+    """
+    B, _, S, A = R.shape
+    single = B == 1
+    if dense_threads(B * S * A * S) > 1 and _parallel_lock.acquire(blocking=False):
+        try:
+            if single:
+                backward_induction_dense_single_parallel(P_stages, R[0], Q[0], V[0], policy[0])
+            else:
+                backward_induction_dense_parallel(P_stages, R, Q, V, policy)
+            return
+        finally:
+            _parallel_lock.release()
+    if single:
+        backward_induction_dense_single(P_stages, R[0], Q[0], V[0], policy[0])
+    else:
+        backward_induction_dense(P_stages, R, Q, V, policy)
+
+
+def evaluate_dense(P_stages, R, det_policy, stoch_policy, Q, V) -> None:
+    """Policy evaluation on dense P: serial or parallel kernel (see :func:`dense_threads`).
+    Bit-identical whichever runs; parameters as :func:`policy_evaluation_dense`."""
+    B, _, S, A = R.shape
+    if dense_threads(B * S * A * S) > 1 and _parallel_lock.acquire(blocking=False):
+        try:
+            policy_evaluation_dense_parallel(P_stages, R, det_policy, stoch_policy, Q, V)
+            return
+        finally:
+            _parallel_lock.release()
+    policy_evaluation_dense(P_stages, R, det_policy, stoch_policy, Q, V)
 
 
 @njit(cache=True, fastmath=FASTMATH)
