@@ -121,10 +121,8 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
     policy = np.empty((B, H, S), dtype=np.int64)
-    if method == "dense" and B == 1:
-        _kernels.backward_induction_dense_single(mdp.P_stages, R[0], Q[0], V[0], policy[0])
-    elif method == "dense":
-        _kernels.backward_induction_dense(mdp.P_stages, R, Q, V, policy)
+    if method == "dense":  # serial or parallel over states (large models), bit-identical
+        _kernels.solve_dense(mdp.P_stages, R, Q, V, policy)
     elif B == 1:
         csr = mdp.sparse_transitions()
         _kernels.backward_induction_sparse_single(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
@@ -175,7 +173,7 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
     if method == "dense":
-        _kernels.policy_evaluation_dense(mdp.P_stages, R, det, stoch, Q, V)
+        _kernels.evaluate_dense(mdp.P_stages, R, det, stoch, Q, V)
     else:
         csr = mdp.sparse_transitions()
         _kernels.policy_evaluation_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
