@@ -27,12 +27,13 @@ from ._preference_common import (
     PreferenceRunResult,
     check_game,
     check_iters,
+    check_seed_argument,
     check_step,
     initial_log_policy,
     pack,
 )
 
-__all__ = ["run", "step", "default_eta"]
+__all__ = ["run", "step", "default_eta", "reference_iterates"]
 
 
 def default_eta(n: int, horizon: int) -> float:
@@ -51,6 +52,32 @@ def step(game: PreferenceGame, log_pi: np.ndarray, eta: float) -> np.ndarray:
     return log_normalize(log_pi + eta * (game.P @ np.exp(log_pi)))
 
 
+def reference_iterates(game: PreferenceGame, log_pi0: np.ndarray, eta: float,
+                      iters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plain-numpy specification of :func:`run`'s recurrence (a Python loop over :func:`step`).
+
+    Parameters
+    ----------
+    game : PreferenceGame
+    log_pi0 : ndarray, shape (n,)
+        ``log pi_0``.
+    eta : float
+    iters : int
+
+    Returns
+    -------
+    log_policies : ndarray, shape (iters + 1, n)
+    average : ndarray, shape (iters + 1, n)
+        Running means of ``exp(log_policies)``.
+    """
+    logs = [np.asarray(log_pi0, dtype=np.float64)]
+    for _ in range(iters):
+        logs.append(step(game, logs[-1], eta))
+    log_policies = np.array(logs)
+    average = np.cumsum(np.exp(log_policies), axis=0) / np.arange(1, iters + 2)[:, None]
+    return log_policies, average
+
+
 def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None,
         init=None) -> PreferenceRunResult:
     """Run self-play MWU/Hedge with the running average iterate.
@@ -62,7 +89,8 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     iters : int
         Number of updates (one preference query each).
     seed : ignored
-        Deterministic method.
+        Deterministic method; accepted for a uniform ``run`` signature (a malformed one is
+        still rejected).
     eta : float, optional
         Default ``sqrt(8 log(n) / (iters + 1))`` (Hedge tuned to the ``iters + 1`` rounds
         averaged in ``average[-1]``).
@@ -75,15 +103,21 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     PreferenceRunResult
         ``policies`` (last iterates) and ``average`` (running means), both
         ``(iters + 1, n)``; ``queries[t] = t``.
+
+    Notes
+    -----
+    The loop runs in the numba kernel :func:`mdpkit.algorithms._mwu_kernels.hedge_self_play`
+    (loaded on the first call); :func:`reference_iterates` is its plain-numpy specification.
     """
     game = check_game(game)
-    iters = check_iters(iters)
+    iters = check_iters(iters, game)
+    check_seed_argument(seed)
     eta = default_eta(game.n, iters + 1) if eta is None else check_step("eta", eta)
-    log_pi = initial_log_policy(game, init)
-    logs = [log_pi]
-    for _ in range(iters):
-        log_pi = step(game, log_pi, eta)
-        logs.append(log_pi)
-    policies = np.exp(np.array(logs))
-    average = np.cumsum(policies, axis=0) / np.arange(1, iters + 2)[:, None]
-    return pack(logs, list(range(iters + 1)), "mwu", {"eta": eta}, average=average)
+    log_pi0 = initial_log_policy(game, init)
+    from ._mwu_kernels import hedge_self_play  # numba compiles/loads only when MWU is used
+
+    log_policies = np.empty((iters + 1, game.n))
+    log_policies[0] = log_pi0
+    average = np.empty((iters + 1, game.n))
+    hedge_self_play(np.ascontiguousarray(game.P, dtype=np.float64), eta, log_policies, average)
+    return pack(log_policies, list(range(iters + 1)), "mwu", {"eta": eta}, average=average)
