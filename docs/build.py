@@ -74,7 +74,16 @@ def browser_pages() -> list[tuple[str, int]]:
 
 
 def check_browser() -> int:
-    from browser_check import check_pages
+    import tempfile
+
+    from browser_check import check_pages, self_test
+
+    with tempfile.TemporaryDirectory() as workdir:
+        checker_failures = self_test(Path(workdir))
+    for failure in checker_failures:
+        print(f"browser self-test FAILED: {failure}")
+    print(f"browser self-test (a broken page must fail the check): "
+          f"{'FAILED' if checker_failures else 'ok'}")
 
     results = check_pages(HTML, browser_pages(), BUILD / "screenshots")
     for result in results:
@@ -82,7 +91,7 @@ def check_browser() -> int:
               f"rendered, screenshot {Path(result.screenshot).relative_to(DOCS.parent)}")
         for problem in result.problems:
             print(f"    {problem}")
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if all(r.ok for r in results) and not checker_failures else 1
 
 
 def main(argv: list[str] | None = None) -> int:

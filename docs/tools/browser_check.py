@@ -235,6 +235,43 @@ def check_pages(root: Path, pages: list[tuple[str, int]], screenshots: Path) -> 
         browser.close()
 
 
+def _tiny_png() -> bytes:
+    """A valid 2x2 PNG (so the self-test needs no image library)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\x60\xa0" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def self_test(workdir: Path) -> list[str]:
+    """Show that the check can fail: a clean page must pass, a page with a missing image, a
+    console error and an uncaught exception must fail with each of them reported.
+
+    Returns the list of what went wrong with the *checker* (empty: it works)."""
+    site = Path(workdir) / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "dot.png").write_bytes(_tiny_png())
+    (site / "good.html").write_text("<!doctype html><title>good</title><img src='dot.png' alt=''>")
+    (site / "bad.html").write_text(
+        "<!doctype html><title>bad</title><img src='dot.png' alt=''><img src='missing.png' alt=''>"
+        "<script>console.error('self-test error'); throw new Error('self-test exception');</script>")
+    good, bad = check_pages(site, [("good.html", 1), ("bad.html", 0)], Path(workdir) / "shots")
+    failures = []
+    if not good.ok:
+        failures.append(f"a clean page was reported: {good.problems}")
+    expected = {"image not rendered": "missing.png", "console.error": "self-test error",
+                "uncaught exception": "self-test exception"}
+    for kind, needle in expected.items():
+        if not any(p.startswith(kind) and needle in p for p in bad.problems):
+            failures.append(f"not reported on the broken page: {kind} ({needle}); got {bad.problems}")
+    return failures
+
+
 def _page_spec(text: str) -> tuple[str, int]:
     page, _, count = text.partition(":")
     return page, int(count) if count else 0
