@@ -155,6 +155,20 @@ def _controller():
     return _blas_controller[1]
 
 
+def _take_blas_control() -> None:
+    # threadpoolctl >= 3.6 lets only one "controlling" thread resize a process-wide (pthreads)
+    # OpenBLAS pool and silently ignores the others: a worker thread of a threaded executor would
+    # otherwise keep the default pool. Within one_blas_thread's guard the calling thread may take
+    # control (older threadpoolctl has no such rule, nor this method).
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover -- threadpoolctl < 3
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextlib.contextmanager
 def one_blas_thread():
     """Run the body with one BLAS/OpenMP thread in this process, and restore the limits after.
@@ -169,6 +183,7 @@ def one_blas_thread():
         if _blas_depth == 0:
             saved_env = {name: os.environ.get(name) for name in _THREAD_ENV}
             os.environ.update({name: "1" for name in _THREAD_ENV})
+            _take_blas_control()
             _blas_saved = (saved_env, _controller().limit(limits=1))
         _blas_depth += 1
     try:
@@ -179,7 +194,9 @@ def one_blas_thread():
             if _blas_depth == 0:
                 saved_env, limiter = _blas_saved
                 _blas_saved = None
+                _take_blas_control()   # the last to leave may not be the thread that set the limit
                 limiter.restore_original_limits()
+                _take_blas_control()   # and let whichever thread comes next set it again
                 for name, value in saved_env.items():
                     if value is None:
                         os.environ.pop(name, None)

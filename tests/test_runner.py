@@ -215,3 +215,191 @@ def test_common_seeds_over_shares_the_seed_across_an_axis(tmp_path):
         Sweep(quick=Grid(i=[0]), full=Grid(i=[0]), seeds_quick=1, seeds_full=1, common_seeds_over=("K",))
     with pytest.raises(ValueError, match="tuple of axis names"):
         Sweep(quick=Grid(i=[0]), full=Grid(i=[0]), seeds_quick=1, seeds_full=1, common_seeds_over="i")
+
+
+# ---------------------------------------------------------------------------- one BLAS thread everywhere
+def observe_blas_threads(params, seed):
+    """The BLAS thread counts seen inside an observation (and the OpenBLAS environment variable)."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return {"max_threads": np.float64(max(counts)), "n_libraries": np.float64(len(counts)),
+            "env_is_1": np.float64(os.environ.get("OPENBLAS_NUM_THREADS") == "1")}
+
+
+def test_observations_run_with_one_blas_thread_on_every_executor(tmp_path):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from proofs_check.runner import execute_run
+
+    seed = derive_seed("a.b", {}, 0)
+    with threadpool_limits(limits=2):   # as on a 2-core machine, whatever this one has
+        before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        inline, _ = InlineExecutor().submit(execute_run, observe_blas_threads, {}, seed).result()
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    assert inline["n_libraries"] >= 1 and inline["max_threads"] == 1 and inline["env_is_1"] == 1
+    assert after == before   # restored once the observation is over
+    with make_executor(workers=2) as pool:
+        pooled, _ = pool.submit(execute_run, observe_blas_threads, {}, seed).result()
+    assert pooled["max_threads"] == 1
+
+
+def test_one_blas_thread_is_restored_only_when_the_last_concurrent_observation_ends():
+    """Threads of one process (a threaded Dask worker) share the BLAS: the first observation to
+    enter sets the limit, the last to leave restores it -- never under a running observation."""
+    import os
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from proofs_check.runner import one_blas_thread
+
+    def blas_threads():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    with threadpool_limits(limits=2):
+        env = os.environ.get("OPENBLAS_NUM_THREADS")
+        a_in, b_in, a_out, b_out = (threading.Event() for _ in range(4))
+        seen = {}
+
+        def a():
+            with one_blas_thread():
+                a_in.set()
+                b_in.wait(10)
+            a_out.set()
+
+        def b():
+            a_in.wait(10)
+            with one_blas_thread():
+                b_in.set()
+                a_out.wait(10)
+                seen["after_a_left"] = blas_threads()
+            b_out.set()
+
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert seen["after_a_left"] == 1
+        assert blas_threads() == 2 and os.environ.get("OPENBLAS_NUM_THREADS") == env
+
+
+# ---------------------------------------------------------------------------- derived mutants
+def observe_two_draws(params, seed):
+    rng = np.random.default_rng(seed)
+    return {"small": rng.random(3) * 0.5, "large": 1.0 + rng.random(3)}
+
+
+def derive_swapped(observed):
+    return {"small": observed["large"], "large": observed["small"]}
+
+
+def derive_in_place(observed):
+    observed["small"] += 10.0   # a careless derive writing into its input
+    return observed
+
+
+def derive_raises(observed):
+    raise KeyError("no such output")
+
+
+def _two_draws_claim(*mutants):
+    from proofs_check import BoundHolds, Claim, Grid, Paper, Provenance, Sweep
+
+    return Claim(id="synthetic.two_draws", paper=Paper("t"), statement="small < 1",
+                 provenance=Provenance("reconstructed", "test"), observe=observe_two_draws,
+                 sweep=Sweep(Grid(i=[0, 1]), Grid(i=[0, 1]), 4, 4), rule=BoundHolds("small", x="i"),
+                 bound=lambda p: 1.0, mutants=list(mutants))
+
+
+def test_derived_mutant_computes_nothing_and_is_judged_like_any_mutant(tmp_path):
+    from proofs_check import Mutant
+
+    claim = _two_draws_claim(Mutant("swapped", derive=derive_swapped, why="outputs swapped"),
+                             Mutant("in_place", derive=derive_in_place, why="adds 10 in place"))
+    assert [name for name, _ in claim.computed_variants()] == ["claim"]
+    submitted = []
+
+    class Counting(InlineExecutor):
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    with ResultStore(tmp_path) as store:
+        report = run_claims([claim], store=store, executor=Counting())
+        stored_variants = {k[1] for k in store.payloads()}
+    assert submitted == [observe_two_draws] * 8 and stored_variants == {"claim"}
+    assert report.n_runs == report.n_computed == 8 and report.n_derived == 16
+    res = report.results[0]
+    v = res.verdict
+    assert v.passed and [(m.name, m.caught) for m in v.mutants] == [("swapped", True), ("in_place", True)]
+    assert v.mutants[0].summary.startswith("8 of 8 runs exceed the bound")
+    # The careless in-place derive got a copy: the claim's own observations are untouched.
+    assert all(np.all(r.observed["small"] < 0.5) for r in res.runs["claim"])
+    # Derived runs equal the mutant's observation computed from scratch through Claim.variants().
+    from_scratch = dict(claim.variants())["swapped"]
+    for run in res.runs["swapped"]:
+        expected = from_scratch(run.params, derive_seed(claim.id, run.params, run.seed_index))
+        assert all(np.array_equal(run.observed[k], expected[k]) for k in ("small", "large"))
+    # Reused claim runs: the derived mutant is judged again from the store, identically.
+    with ResultStore(tmp_path) as store:
+        again = run_claims([claim], store=store, executor=Counting())
+    assert again.n_computed == 0 and again.results[0].verdict == v and len(submitted) == 8
+
+
+def test_derive_that_raises_is_reported_not_caught(tmp_path):
+    from proofs_check import Mutant
+
+    claim = _two_draws_claim(Mutant("broken", derive=derive_raises, why="raises"))
+    with ResultStore(tmp_path) as store:
+        v = run_claims([claim], store=store).results[0].verdict
+    assert v.passed and not v.mutants[0].caught
+    assert v.mutants[0].summary == "derive raised KeyError: 'no such output'"
+
+
+def test_mutant_needs_exactly_one_of_observe_and_derive_and_not_the_claims_observe():
+    from proofs_check import Mutant
+
+    with pytest.raises(ValueError, match="exactly one of observe"):
+        Mutant("m", why="x")
+    with pytest.raises(ValueError, match="exactly one of observe"):
+        Mutant("m", observe_two_draws, why="x", derive=derive_swapped)
+    with pytest.raises(ValueError, match="derive must be callable"):
+        Mutant("m", derive="not callable", why="x")
+    with pytest.raises(ValueError, match=r"synthetic.two_draws: mutant 'same' has the claim's own observe"):
+        _two_draws_claim(Mutant("same", observe_two_draws, why="x"))
+
+
+def observe_two_draws_again(params, seed):
+    return observe_two_draws(params, seed)
+
+
+def test_a_mutant_recomputing_the_claims_runs_is_flagged_in_the_verdict(tmp_path):
+    from proofs_check import Mutant
+
+    claim = _two_draws_claim(Mutant("copy", observe_two_draws_again, why="the same experiment"),
+                             Mutant("swapped", derive=derive_swapped, why="outputs swapped"))
+    with ResultStore(tmp_path) as store:
+        v = run_claims([claim], store=store).results[0].verdict
+    assert not v.mutants[0].caught and v.mutants[1].caught
+    assert v.notes == ("mutant copy: every run is identical to the claim's (it recomputes the claim's "
+                       "experiment and cannot be caught)",)
+
+
+def test_no_registered_mutant_recomputes_the_claims_own_runs():
+    """Registered claims: no mutant has the claim's observe (or its code); the MWU swapped mutants,
+    which only misreport the claim's Hedge run, are derived."""
+    from proofs_check.claims import load_claims
+
+    claims = load_claims()
+    for claim in claims.values():
+        for m in claim.mutants:
+            if m.derive is None:
+                assert m.observe is not claim.observe and m.observe.__code__ is not claim.observe.__code__, \
+                    (claim.id, m.name)
+    for cid in ("nash.mwu_average_rate", "nash.mwu_last_iterate"):
+        assert [name for name, _ in claims[cid].computed_variants()] == ["claim"]
+        assert claims[cid].mutants[0].derive is not None
