@@ -248,20 +248,22 @@ def check_real(name: str, value, *, lo: float = -math.inf, hi: float = math.inf,
     lo, hi : float
         Bounds; ``lo_open`` / ``hi_open`` exclude them.
     """
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    interval = f" in {left}{lo:g}, {hi:g}{right}" if (lo, hi) != (-math.inf, math.inf) else ""
+    if (lo, hi) == (-math.inf, math.inf):
+        want = "a finite real number"
+    elif hi == math.inf:
+        want = f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    elif lo == -math.inf:
+        want = f"a finite number {'<' if hi_open else '<='} {hi:g}"
+    else:
+        want = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ArgumentTypeError(f"{name} must be a real number{interval}, got {type(value).__name__} "
-                                f"{show(value)}")
+        raise ArgumentTypeError(f"{name} must be {want}, got {type(value).__name__} {show(value)}")
     try:
         x = float(value)
     except OverflowError:  # an int beyond float range
-        raise ValueError(f"{name} = {int(value)} is not a finite float64") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite real number{interval}, got {x!r}")
-    if x < lo or x > hi or (lo_open and x == lo) or (hi_open and x == hi):
-        raise ValueError(f"{name} must be{interval}, got {x!r}")
+        raise ValueError(f"{name} must be {want}, got {int(value)} (not a finite float64)") from None
+    if not math.isfinite(x) or x < lo or x > hi or (lo_open and x == lo) or (hi_open and x == hi):
+        raise ValueError(f"{name} must be {want}, got {x!r}")
     return x
 
 
