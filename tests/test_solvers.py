@@ -140,3 +140,39 @@ def test_solvers_reject_a_raw_array_for_mdp():
                  lambda: mdpkit.bellman_residual(np.asarray(mdp.P), np.zeros((4, 2)))):
         with pytest.raises(ValueError, match="^mdp must be a mdpkit.TabularMDP, got ndarray$"):
             call()
+
+
+@pytest.mark.parametrize("stationary", [True, False])
+def test_results_do_not_depend_on_the_thread_count(stationary, monkeypatch):
+    # Large enough for the dense sweeps to split states over threads (S * A * S >=
+    # _kernels.PARALLEL_MIN_STAGE_WORK): one numba thread (the serial kernels) gives the same bits.
+    import numba
+
+    from mdpkit import _kernels, envs
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # it would cap the threads at 1
+    if numba.get_num_threads() < 2:
+        pytest.skip("numba has a single thread here")
+    mdp = envs.random_mdp(330, 10, 3, stationary=stationary, seed=5)
+    assert _kernels.dense_threads(mdp.S * mdp.A * mdp.S) > 1
+    rewards = np.random.default_rng(6).normal(size=(2, mdp.H, mdp.S, mdp.A))
+    policy = np.random.default_rng(7).dirichlet(np.ones(mdp.A), size=(mdp.H, mdp.S))
+
+    def run():
+        return (mdpkit.solve(mdp, method="dense"), mdpkit.solve(mdp, rewards=rewards, method="dense"),
+                mdpkit.evaluate(mdp, policy, method="dense"))
+
+    threaded = run()
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        single = run()
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(threaded, single):
+        np.testing.assert_array_equal(a.Q, b.Q)
+        np.testing.assert_array_equal(a.V, b.V)
+        np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
+        if a.policy is not None:
+            np.testing.assert_array_equal(a.policy, b.policy)
+    assert mdpkit.bellman_residual(mdp, threaded[0].V) <= 1e-10
