@@ -219,10 +219,10 @@ def coarse_correlated_equilibrium(Q_max, Q_min) -> np.ndarray:
     sigma : ndarray, shape (A, B)
         Joint distribution over action pairs.
     """
-    Q_max = as_float_array("Q_max", Q_max, ndim=2, axis_names=("a", "b"))
-    Q_min = as_float_array("Q_min", Q_min, shape=Q_max.shape, axis_names=("a", "b"))
     # The deviation constraints hold differences of payoffs: half the limit keeps them below it.
+    Q_max = as_float_array("Q_max", Q_max, ndim=2, axis_names=("a", "b"))
     _check_payoffs("Q_max", Q_max, LP_MAX_COEFFICIENT / 2)
+    Q_min = as_float_array("Q_min", Q_min, shape=Q_max.shape, axis_names=("a", "b"))
     _check_payoffs("Q_min", Q_min, LP_MAX_COEFFICIENT / 2)
     A, B = Q_max.shape
     # Row a' of the max player's deviation constraints: sum_ab sigma[a,b] (Q_max[a',b] - Q_max[a,b]) <= 0.

@@ -17,7 +17,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from .._validation import as_float_array, check_model_size, check_positive_int, check_real, show
+from .._validation import (
+    ArgumentTypeError,
+    as_float_array,
+    check_model_size,
+    check_positive_int,
+    check_real,
+    show,
+)
 from ..games import PreferenceGame
 from .tabular import _rng
 
@@ -156,6 +163,9 @@ def dice_game(dice, beta: float, *, mu=None, seed=None) -> PreferenceGame:
     mu : None, "random" or array_like, shape (n,)
     seed : int, SeedSequence or None
     """
+    if isinstance(dice, (str, bytes)) or not isinstance(dice, (list, tuple, np.ndarray)) or np.ndim(dice) == 0:
+        raise ArgumentTypeError(f"dice must be a sequence of dice (sequences of face values), got "
+                                f"{type(dice).__name__} {show(dice)}")
     faces = [as_float_array(f"dice[{i}]", d, ndim=1) for i, d in enumerate(dice)]
     n = len(faces)
     if n < 1:
