@@ -70,9 +70,10 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _prefer_blocking_threading_layer() -> None:
     # numba's default order (tbb, omp, workqueue) picks GNU OpenMP where TBB is absent; its
-    # threads spin at the per-stage barrier, and on a loaded machine the parallel sweep then ran
-    # 5-8x *slower* than the serial one (S = 500 and 2000, A = 10). workqueue threads sleep
-    # instead and are fork-safe. A layer the user chose (environment or numba.config) is kept.
+    # threads spin at the per-stage join, and on a loaded machine (2 cores, ~9 runnable
+    # processes) the parallel sweep then ran 5-8x *slower* than the serial one at S = 500,
+    # A = 10, H = 100; workqueue's ran 0.8-2x faster. workqueue threads sleep instead, and the
+    # layer is fork-safe. A layer the user chose (environment or numba.config) is kept.
     chosen = any(name in os.environ for name in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"))
     if chosen or numba.config.THREADING_LAYER != "default" or _threading_layer() is not None:
         return
