@@ -60,11 +60,13 @@ def check_links() -> int:
 
 
 def browser_pages() -> list[tuple[str, int]]:
-    """Home page, the first tutorial, every claims page (with as many images as stored figures)."""
+    """Home page, the first tutorial, getting started, every claims page (with as many images as
+    stored figures), and the API index and one module page."""
     tutorials = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "tutorials").glob("*.html")
                        if p.name != "index.html") if (HTML / "tutorials").is_dir() else []
     pages = [("index.html", 1), (tutorials[0] if tutorials else "verify_your_own_claim.html", 0),
-             ("getting_started.html", 0)]
+             ("getting_started.html", 0), ("api/index.html", 0),
+             ("api/generated/mdpkit.solvers.exact.html", 0)]
     figures = DOCS / "claims" / "figures"
     for page in sorted((HTML / "claims").glob("*.html")):
         family = page.stem
