@@ -22,8 +22,10 @@ Contents
   :func:`fixed_point_residual`, :func:`kl`, :func:`kl_log`, :func:`log_ratio_span`.
 
 Every policy argument is a probability vector of shape ``(n,)``; functions whose name or
-argument says ``log`` take log-probabilities instead (needed for small ``beta``, where
-equilibrium probabilities underflow: ``log pi*`` spans up to ``1/beta``).
+argument says ``log`` take log-probabilities instead, and :func:`kl`, :func:`exploitability`
+and :func:`duality_gap` take them with ``log=True`` (needed for small ``beta``, where
+probabilities underflow to exact zeros: ``log pi*`` spans up to ``1/beta``; score the
+algorithms' ``log_policies`` against ``NashSolution.log_policy`` then).
 
 This module is meant to grow a ``MarkovGame`` (two-player zero-sum) class next to
 :class:`PreferenceGame`; nothing below assumes it is the only game type.
@@ -229,6 +231,8 @@ def kl_log(log_p, log_q) -> float:
         non-negative, and it is second-order in the log-ratio error (the naive
         ``sum p * r`` is first-order), so linear-convergence plots stay clean to ~1e-16.
     """
+    check_not_complex("log_p", log_p)
+    check_not_complex("log_q", log_q)
     log_p = np.asarray(log_p, dtype=np.float64)
     log_q = np.asarray(log_q, dtype=np.float64)
     p = np.exp(log_p)
@@ -284,6 +288,8 @@ def log_ratio_span(log_p, log_q) -> float:
 
     Invariant to normalisation constants; zero iff ``p = q``. ``inf`` if either has a zero.
     """
+    check_not_complex("log_p", log_p)
+    check_not_complex("log_q", log_q)
     r = np.asarray(log_p, dtype=np.float64) - np.asarray(log_q, dtype=np.float64)
     if not np.all(np.isfinite(r)):
         return float("inf")

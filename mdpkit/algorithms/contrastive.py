@@ -43,7 +43,7 @@ import numpy as np
 from scipy.linalg import subspace_angles
 from scipy.special import expit, log_expit, logsumexp
 
-from .._validation import as_float_array, check_positive_int, check_stochastic
+from .._validation import as_float_array, check_not_complex, check_positive_int, check_stochastic
 from ._contrastive_kernels import (_loss_and_grad_kernel, _mean_loss_grad, _minimize_box,
                                    _select_block)
 from .._validation import check_seed
@@ -351,6 +351,7 @@ class ContrastiveLearner:
         weight : float or array_like
             Positive weights (default 1 per sample).
         """
+        check_not_complex("weight", weight)
         stage, anchor, next_state, label, weight = np.broadcast_arrays(
             np.asarray(stage), np.asarray(anchor), np.asarray(next_state), np.asarray(label),
             np.asarray(weight, dtype=np.float64))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_model_size, check_positive_int, check_real
+from .._validation import as_float_array, check_model_size, check_positive_int, check_real
 from .tabular import _concentration, _rng
 from ..linear import LinearMixtureMDP
 
@@ -67,7 +67,7 @@ def _signs(d: int, signs, seed) -> np.ndarray:
     if signs is None:
         rng = _rng(seed)
         return rng.choice(np.array([-1.0, 1.0]), size=d - 1)
-    signs = np.asarray(signs, dtype=np.float64)
+    signs = as_float_array("signs", signs)
     if signs.shape != (d - 1,):
         raise ValueError(f"signs must have shape (d - 1,) = ({d - 1},), got {signs.shape}")
     bad = np.flatnonzero(np.abs(signs) != 1.0)
