@@ -29,6 +29,7 @@ directory), and take no lock.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import textwrap
@@ -159,7 +160,9 @@ def _run(selected, args, out) -> int:
     except ValueError as exc:
         print(f"proofs-check: {exc}", file=sys.stderr)
         return 2
-    md, _ = write_report(sweep, out, load_claims(args.claims_module))   # every loaded claim
+    everything = load_claims(args.claims_module)
+    with _progress_bar("report", len(everything), not args.no_progress) as progress:
+        md, _ = write_report(sweep, out, everything, progress=progress)   # every loaded claim
     _print_verdicts(sweep)
     derived = f"; {sweep.n_derived} mutant runs derived from the claims' runs" if sweep.n_derived else ""
     print(f"\n{sweep.n_runs} runs ({budget}): {sweep.n_reused} reused from the store, {sweep.n_computed} "
@@ -179,6 +182,23 @@ def _run(selected, args, out) -> int:
     else:
         print(f"all {len(sweep.results)} claims pass and every mutant is caught")
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(desc: str, total: int, enabled: bool):
+    """A tqdm bar on stderr as a ``progress(claim_id)`` callback: one step per claim, named."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="claim", disable=not enabled, file=sys.stderr)
+
+    def progress(claim_id: str) -> None:
+        bar.set_postfix_str(claim_id, refresh=False)
+        bar.update(1)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 def _print_verdicts(sweep, width: int | None = None) -> None:

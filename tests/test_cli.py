@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from proofs_check import ResultStore, make_executor, run_claims
+from proofs_check.claims import load_claims
 from proofs_check.cli import main
 from test_pc_synthetic import SLOW_BOUND
 
@@ -392,7 +393,7 @@ def test_corrupt_runs_are_reported_counted_and_recomputed_never_silently(tmp_pat
 
 
 def test_summaries_are_cut_to_the_terminal_and_findings_take_one_short_line(tmp_path, capsys, monkeypatch):
-    module = tmp_path / "pc_findings.py"
+    module = tmp_path / "pc_long_findings.py"   # a module name of its own: loaded modules are cached
     long_finding = "A long finding. " + "Evidence follows at great length, " * 100
     module.write_text(FINDINGS_MODULE.replace('finding="x is shifted by 2 on purpose"', f'finding={long_finding!r}'))
     monkeypatch.setenv("COLUMNS", "70")
@@ -413,6 +414,8 @@ def test_progress_names_the_claim_and_covers_the_verdicts(tmp_path, capsys):
     assert code == 0
     assert re.search(r"runs: 100%.*\b312/312\b.*synthetic\.(mean_rate|slow_bound)", err), err[-500:]
     assert re.search(r"verdicts: 100%.*\b2/2\b.*synthetic\.slow_bound", err), err[-500:]
+    n_loaded = len(load_claims([SYNTH]))   # the report covers every loaded claim
+    assert re.search(rf"report: 100%.*\b{n_loaded}/{n_loaded}\b.*synthetic\.slow_bound", err), err[-500:]
 
 
 def test_a_second_run_on_the_same_store_refuses_while_the_first_runs(tmp_path):
