@@ -19,6 +19,9 @@ from proofs_check.claims import contrastive_ucb as claims
 from mdpkit.algorithms import lsvi_ucb, ucbvi  # the comparison claim's tests
 from mdpkit.envs.lowrank import block_mdp
 
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "contrastive_ucb"
+
 RECOVERY = {"S": 10, "A": 2, "d": 2, "n": 400}
 MDP = {"instance": 0, "H": 2, "A": 2, "obs": 2, "bonus_scale": 0.1, "K": 4}
 GAME = {"instance": 0, "S": 3, "A": 2, "B": 2, "H": 2, "d": 2, "bonus_scale": 0.1, "K": 3}

@@ -18,6 +18,8 @@ from proofs_check.claims import hf_rfe
 from mdpkit.envs.linear import three_state_hard
 
 KNOWN_FAILURES = {claim.id for claim in hf_rfe.CLAIMS if claim.finding}
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "hf_rfe"
 
 SMALL_PARAMS = {
     "hf_rfe.certificate": {"H": 5, "K": 20, "beta_scale": 0.01},

@@ -16,6 +16,8 @@ from proofs_check import derive_seed, load_claims
 from proofs_check.claims import nash
 
 KNOWN_FAILURES = {claim.id for claim in nash.CLAIMS if claim.finding}
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "nash"
 
 
 def test_registry_holds_the_nash_claims():

@@ -13,6 +13,9 @@ from mdpkit.algorithms import stepmix, ucbvi
 from proofs_check import derive_seed, load_claims
 from proofs_check.claims import stepmix as claims
 
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "stepmix"
+
 
 def test_registry_holds_the_stepmix_claims():
     registered = load_claims()

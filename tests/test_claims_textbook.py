@@ -6,6 +6,9 @@ from mdpkit.solvers.discounted import policy_iteration
 from proofs_check import ResultStore, derive_seed, load_claims, run_claims
 from proofs_check.claims import textbook
 
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "textbook"
+
 
 def test_registry_holds_the_textbook_claims():
     claims = load_claims()
