@@ -7,7 +7,7 @@
    warning fails the build and every cross-reference must resolve (nitpicky);
 2. every local ``href``/``src`` of the built HTML must resolve to a file and anchor
    (``docs/tools/check_links.py``; external links are not fetched);
-3. headless Chromium opens the home page, a tutorial, and every claims-catalogue page: every
+3. headless Chromium opens the home page, every tutorial, and every claims-catalogue page: every
    image must render and no console error may occur; screenshots go to
    ``docs/_build/screenshots/`` (``docs/tools/browser_check.py``).
 
@@ -60,13 +60,13 @@ def check_links() -> int:
 
 
 def browser_pages() -> list[tuple[str, int]]:
-    """Home page, the first tutorial, getting started, every claims page (with as many images as
-    stored figures), and the API index and one module page."""
+    """Home page, every tutorial (docs/verify_your_own_claim.md and docs/tutorials/*), getting
+    started, every claims page (with at least as many images as stored figures), and the API
+    index and one module page."""
     tutorials = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "tutorials").glob("*.html")
                        if p.name != "index.html") if (HTML / "tutorials").is_dir() else []
-    pages = [("index.html", 1), (tutorials[0] if tutorials else "verify_your_own_claim.html", 0),
-             ("getting_started.html", 0), ("api/index.html", 0),
-             ("api/generated/mdpkit.solvers.exact.html", 0)]
+    pages = [("index.html", 1), ("verify_your_own_claim.html", 0)] + [(page, 0) for page in tutorials]
+    pages += [("getting_started.html", 0), ("api/index.html", 0), ("api/generated/mdpkit.solvers.exact.html", 0)]
     figures = DOCS / "claims" / "figures"
     for page in sorted((HTML / "claims").glob("*.html")):
         family = page.stem

@@ -12,7 +12,9 @@ docstring warnings known to come from code outside the docs (so ``-W`` stays mea
    its own (``TabularEnv.step`` over ``gymnasium.Env.step``, ``InlineExecutor.submit`` over
    ``concurrent.futures.Executor.submit``) would inherit that library's docstring, written for
    another documentation toolchain; it is replaced by a one-line pointer to the original.
-3. **Known docstring warnings.** :data:`KNOWN_WARNINGS` lists warnings raised by docstrings in
+3. **numpydoc's own warnings** (a section it cannot parse is dropped from the page, and reported
+   only as a Python ``UserWarning``) are turned into Sphinx warnings, so ``-W`` sees them.
+4. **Known docstring warnings.** :data:`KNOWN_WARNINGS` lists warnings raised by docstrings in
    ``mdpkit/`` and ``proofs_check/`` that the docs cannot fix (the code has other owners). They
    are printed as "known docstring warning" and do not fail ``-W``; every other warning does. An
    entry that no longer matches anything is reported at the end of the build so it gets removed.
@@ -25,6 +27,7 @@ import logging
 import re
 
 from docutils import nodes
+from sphinx.util import logging as sphinx_logging
 
 OWN_PACKAGES = ("mdpkit", "proofs_check")
 
@@ -39,6 +42,10 @@ KNOWN_WARNINGS: list[tuple[str, str, str]] = [
      "observe_mc_error: autosummary's one-line summary stops at 'i.i.d.' inside ``...``"),
     ("proofs_check.claims.hf_rfe.rst", "start-string without end-string",
      "fine_checkpoints: autosummary's one-line summary stops at 'j = 0 ..' inside ``...``"),
+    ("mdpkit/learners/", "Unknown section Attributes (after ``start``)",
+     "UCBVI, QLearningUCB, NumbaUCBVI: numpydoc knows no section 'Attributes (after ``start``)' and "
+     "drops it, so those attributes are missing from the reference (name it 'Attributes' and say "
+     "'set by start()' in the descriptions)"),
     ("docstring of mdpkit.algorithms.stepmix", "more than one target found for cross-reference 'ucbvi'",
      "stepmix module docstring: :mod:`ucbvi` is ambiguous (mdpkit.algorithms.ucbvi or "
      "mdpkit.learners.ucbvi); Sphinx links the first, write :mod:`~mdpkit.algorithms.ucbvi`"),
@@ -56,7 +63,7 @@ KNOWN_PROBLEMATIC_PAGES = (
 
 _matched: set[int] = set()
 _printed: set[str] = set()
-_logger = logging.getLogger("sphinx.api_refs")
+_logger = sphinx_logging.getLogger(__name__)
 
 
 def _location_text(location) -> str:
@@ -81,7 +88,7 @@ class _KnownWarningFilter(logging.Filter):
         for i, (where, what, _why) in enumerate(KNOWN_WARNINGS):
             if what in text and (where in location or where in text):
                 _matched.add(i)
-                line = f"{location}: {text.splitlines()[0]}"
+                line = f"{location}: {text.splitlines()[0]}" if location else text.splitlines()[0]
                 if line in _printed:       # one filter per Sphinx handler: print each once
                     return False
                 _printed.add(line)
@@ -95,6 +102,23 @@ def _install_filter(app) -> None:
     # Sphinx counts (and, with -W, fails on) warnings in its handlers' filters; ours must run first.
     for handler in logging.getLogger("sphinx").handlers:
         handler.filters.insert(0, _KnownWarningFilter())
+
+
+def _numpydoc_warnings_to_sphinx(app) -> None:
+    """numpydoc reports a docstring section it cannot parse (and then drops) as a Python
+    UserWarning, which ``-W`` would not see; route those through Sphinx's logger as warnings."""
+    import warnings
+
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if "numpydoc" in str(filename):
+            _logger.warning("numpydoc: %s", message, type="numpydoc", subtype="docstring")
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.filterwarnings("always", category=UserWarning, module=r"numpydoc\..*")
 
 
 def _report_stale(app, exception) -> None:
@@ -230,6 +254,7 @@ def _reference(builder, fromdoc, todoc, anchor, contnode, title):
 
 def setup(app):
     app.connect("builder-inited", _install_filter)
+    app.connect("builder-inited", _numpydoc_warnings_to_sphinx)
     app.connect("build-finished", _report_stale)
     app.connect("autodoc-process-docstring", _drop_third_party_docstring)
     app.connect("missing-reference", _resolve)
