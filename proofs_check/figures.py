@@ -207,7 +207,7 @@ def plot_claim(result, path, *, stale: bool = False) -> Path:
     claim, verdict = result.claim, result.verdict
     kind = getattr(claim.rule, "kind", "bound")
     fig, (ax, ax_check) = plt.subplots(2, 1, figsize=(10, 7.6), gridspec_kw={"height_ratios": [3, 2]})
-    fig.subplots_adjust(left=0.10, right=0.70, top=0.86, bottom=0.14, hspace=0.40)
+    fig.subplots_adjust(left=0.10, right=0.70, top=0.85, bottom=0.14, hspace=0.40)
     if kind == "contraction":
         layout, caption = _plot_contraction(claim, result, ax, ax_check)
     elif kind == "rate":
@@ -251,17 +251,20 @@ def _plain_log_ticks(ax) -> None:
 
 
 def _header(fig, claim, verdict, stale, layout) -> None:
+    from .report import KIND_COLOURS, verdict_kind
+
     label = verdict.label if verdict is not None else "NO RESULTS"
     title = f"{claim.id}: {label}" + ("   [STALE: runs for older code]" if stale else "")
     fig.text(0.5, 0.985, title, ha="center", va="top", fontsize=12, weight="bold",
-             color="#c62828" if stale else "black")
-    lines = [textwrap.shorten(claim.statement, 150, placeholder=" ..."),
-             f"provenance: {claim.provenance.kind} | {textwrap.shorten(claim.paper.cite(), 100, placeholder=' ...')}"]
+             color=KIND_COLOURS[verdict_kind(verdict)])
+    lines = [textwrap.shorten(claim.statement, 160, placeholder=" ..."),
+             f"provenance: {claim.provenance.kind} | {textwrap.shorten(claim.paper.cite(), 110, placeholder=' ...')}"]
     if layout.fixed:
-        lines[-1] += " | fixed: " + ", ".join(f"{k}={_fmt(v)}" for k, v in layout.fixed.items())
+        lines.append(textwrap.shorten("fixed: " + ", ".join(f"{k}={_fmt(v)}" for k, v in layout.fixed.items()),
+                                      160, placeholder=" ..."))
     if verdict is not None:
-        lines.append("rule: " + textwrap.shorten(verdict.summary, 150, placeholder=" ..."))
-    fig.text(0.5, 0.952, "\n".join(lines), ha="center", va="top", fontsize=8)
+        lines.append("rule: " + textwrap.shorten(verdict.summary, 160, placeholder=" ..."))
+    fig.text(0.5, 0.955, "\n".join(lines), ha="center", va="top", fontsize=7.5)
 
 
 def _seeds_text(Y) -> str:
@@ -313,8 +316,8 @@ def _plot_bound(claim, result, ax, ax_check):
                 ax.plot(x, np.nanmax(Y, axis=0), ls="none", marker="x", ms=4, color=color)
                 if variant == "claim":
                     ax.plot(x, bounds, **_REF)
+            all_vals.append(Y.ravel())
             if variant == "claim":
-                all_vals.append(Y.ravel())
                 all_bounds.append(bounds)
             if not is_hp:
                 with warnings.catch_warnings():
@@ -335,7 +338,7 @@ def _plot_bound(claim, result, ax, ax_check):
         ax.plot([], [], ls="none", marker="x", color="gray", label="max over seeds")
         what = (f"line: median over {n_seeds} seeds; band: {_BAND[0]:.0%}-{_BAND[1]:.0%} of seeds (the claim's; "
                 "every variant's with one setting); x: the largest seed; dotted black: the bound")
-    ax.set_ylabel(claim.observed + (" (largest entry)" if _is_array(result, obs) else ""))
+    _ylabel(ax, claim.observed + (" (largest entry)" if _is_array(result, obs) else ""))
     if is_hp:
         _plot_failure_rates(claim, result, ax_check, layout)
         check = (f"bottom: fraction of runs above the bound, bar up to its Clopper-Pearson "
@@ -383,13 +386,18 @@ def _symlog(ax, linthresh) -> None:
         if sign * end <= linthresh:
             continue
         first, last = int(np.floor(np.log10(linthresh))), int(np.ceil(np.log10(abs(end))))
-        step = max(1, int(np.ceil((last - first + 1) / 4)))
+        step = max(1, int(np.ceil((last - first + 1) / 3)))
         ticks += [sign * 10.0 ** e for e in range(last, first - 1, -step)]
     ax.set_yticks(sorted(ticks), [_tick_text(t) for t in sorted(ticks)], fontsize=7)
 
 
 def _tick_text(v) -> str:
     return "0" if v == 0 else f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("1e0", "1")
+
+
+def _ylabel(ax, text) -> None:
+    """Axis label wrapped to the panel height (long observed-quantity names)."""
+    ax.set_ylabel("\n".join(textwrap.wrap(text, 45)[:3]), fontsize=9 if len(text) <= 45 else 8)
 
 
 def _is_array(result, obs) -> bool:
@@ -412,10 +420,13 @@ def _offset(vi, n_variants):
 
 
 def _strip(ax, pos, Y, color, marker):
-    """Each seed's value as a point, jittered (fixed generator: figures reproduce)."""
+    """Each seed's value as a point, jittered (fixed generator: figures reproduce); non-finite ones counted."""
     rng = np.random.default_rng(0)
     for j, p in enumerate(pos):
         col = Y[:, j]
+        if (~np.isfinite(col)).any():
+            ax.annotate(f"{int((~np.isfinite(col)).sum())} not finite", (p, 1.0), xycoords=("data", "axes fraction"),
+                        fontsize=6, ha="center", va="bottom", color=color)
         col = col[np.isfinite(col)]
         ax.scatter(p + rng.uniform(-0.06, 0.06, col.size), col, s=8, color=color, alpha=0.5, marker=marker,
                    linewidths=0)
@@ -435,10 +446,11 @@ def _categorical_axis(ax, layout, cat_keys):
     _auto_log_y(ax)
 
 
-def _numeric_axes(ax, x_name, xs, values):
-    """Log x for a wide positive range; log y for positive data spanning more than a decade."""
+def _numeric_axes(ax, x_name, xs, values, log_x=False):
+    """Log x for a wide positive range (or ``log_x``: a log-log fit is drawn); log y for positive
+    data spanning more than a decade."""
     xv = np.asarray([v for v in xs if isinstance(v, (int, float))], dtype=np.float64)
-    if xv.size >= 2 and xv.min() > 0 and xv.max() / xv.min() >= 8:
+    if xv.size >= 2 and xv.min() > 0 and (log_x or xv.max() / xv.min() >= 8):
         ax.set_xscale("log")
         ax.set_xticks(xv, [_fmt(v) for v in xs], fontsize=7)
     elif xv.size >= 1:
@@ -483,7 +495,7 @@ def _plot_failure_rates(claim, result, ax_check, layout):
             ax_check.plot(p, frac, marker=mk, color=color, ms=5,
                           label=layout.variant_name(v) if g["group"] == groups[0] else None)
             ax_check.plot(p, g["upper"], marker="_", color=color, ms=10)
-    ax_check.axhline(rule.delta, color="black", ls=":", lw=1, label=f"delta = {rule.delta:g}")
+    ax_check.axhline(rule.delta, **_REF, label=f"delta = {rule.delta:g}")
     labels = []
     for key in groups:
         try:
@@ -548,13 +560,13 @@ def _plot_rate(claim, result, ax, ax_check):
     ax.plot([], [], **_REF, label=f"claimed {x_name}^{rule.exponent:g}, level fitted")
     if any(not rule.in_range(v) for v in xs_all):
         ax.plot([], [], ls="none", marker="o", mfc="white", color="gray", label="outside the fitted range")
-    _numeric_axes(ax, x_name, xs_all, None)
+    _numeric_axes(ax, x_name, xs_all, None, log_x=True)
     if claim_vals:
         v = np.concatenate(claim_vals)
         v = v[np.isfinite(v)]
         if v.size and v.min() > 0:
             ax.set_yscale("log")
-    ax.set_ylabel(claim.observed)
+    _ylabel(ax, claim.observed)
     # Bottom: the slope CIs against the accepted band.
     lo_ok, hi_ok = rule.exponent - rule.tolerance, rule.exponent + rule.tolerance
     if rule.sided == "two":
@@ -634,7 +646,7 @@ def _plot_contraction(claim, result, ax, ax_check):
             line = np.linspace(min(lo_hi), max(lo_hi), 2)
             ax.plot(line, line * (1 + rule.tolerance), **_REF, label="claimed factor (passes below)")
         ax.set_xlabel("claimed factor per iteration")
-        ax.set_ylabel(f"fitted factor of {claim.observed}")
+        _ylabel(ax, f"fitted factor of {claim.observed}")
         layout.one_setting = True   # colours are per variant here
         what = f"each point one run ({n_seeds} seeds per setting, {len(layout.settings)} settings)"
     else:
@@ -646,7 +658,7 @@ def _plot_contraction(claim, result, ax, ax_check):
             if v.size:
                 ax.set_ylim(v.min() * 0.1, v.max() * 1e3)
         ax.set_xlabel("iteration k")
-        ax.set_ylabel(claim.observed)
+        _ylabel(ax, claim.observed)
         what = (f"line: median over {n_seeds} seeds; band: {_BAND[0]:.0%}-{_BAND[1]:.0%} of seeds; errors at or "
                 f"below {rule.floor:g} (rounding) are not drawn nor fitted")
     rng = np.random.default_rng(0)
@@ -654,8 +666,13 @@ def _plot_contraction(claim, result, ax, ax_check):
     for setting, variant, color, mk, ratios in strip:
         pos = _grouped_position(layout, variant, setting)
         r = ratios[np.isfinite(ratios)]
-        ax_check.scatter(pos + rng.uniform(-width / 4, width / 4, r.size), r, s=10, color=color, marker=mk,
-                         alpha=0.6, linewidths=0)
+        over = r > 1 + rule.tolerance
+        jitter = pos + rng.uniform(-width / 4, width / 4, r.size)
+        ax_check.scatter(jitter[~over], r[~over], s=10, color=color, marker=mk, alpha=0.6, linewidths=0)
+        ax_check.scatter(jitter[over], r[over], s=28, color=color, marker=mk, edgecolors="black", linewidths=0.8)
+        if (~np.isfinite(ratios)).any():   # no fitted factor (e.g. diverged): a violation the strip cannot place
+            ax_check.annotate(f"{int((~np.isfinite(ratios)).sum())} not fitted", (pos, 1 + rule.tolerance),
+                              fontsize=6, ha="center", va="bottom", color=color)
         if r.size:
             ax_check.plot([pos - width / 2.5, pos + width / 2.5], [np.median(r)] * 2, color=color, lw=2)
     ax_check.axhline(1 + rule.tolerance, **_REF, label=f"claimed x (1 + {rule.tolerance:g}): passes below")
@@ -663,5 +680,6 @@ def _plot_contraction(claim, result, ax, ax_check):
     _auto_log_y(ax_check)
     ax_check.set_ylabel("fitted factor / claimed\n(one point per run)", fontsize=8)
     caption = (f"Top: {what}. Bottom: what the rule checks, each run's least-squares contraction factor over "
-               "the claimed one (bar: median); the claim passes when every run is below the dotted line.")
+               "the claimed one (bar: median; black edge: above the line); the claim passes when every run is "
+               "below the dotted line.")
     return layout, caption

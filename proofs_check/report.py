@@ -53,8 +53,8 @@ _CACHE_FORMAT = "proofs_check report cache 1"
 #: Verdict kinds and their colours (HTML) -- one place, so table, headline and sections agree.
 KIND_COLOURS = {"pass": "#1a7f37", "documented": "#b35900", "fail": "#c62828", "undecided": "#6e7781",
                 "none": "#6e7781"}
-KIND_NAMES = {"pass": "pass", "documented": "documented finding reproduces",
-              "fail": "fail / needs review", "undecided": "undecided", "none": "no verdict"}
+KIND_NAMES = {"pass": "pass", "documented": "documented (the finding reproduces)",
+              "fail": "fail or need review", "undecided": "undecided", "none": "no verdict"}
 
 
 @dataclass

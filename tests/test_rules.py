@@ -163,6 +163,45 @@ def test_rate_property_true_exponent_passes_shifted_fails(exponent, seed):
     assert not off.evaluate(runs, None, seed=seed).passed
 
 
+def _reference_ci(rule, runs, seed):
+    """The Rate interval as first written: one ``linregress`` per bootstrap resample (slow, plain)."""
+    xs = sorted({r.params["n"] for r in runs})
+    seeds = sorted({r.seed_index for r in runs})
+    table = {(r.params["n"], r.seed_index): float(r.observed["y"]) for r in runs}
+    Y = np.array([[table[(x, s)] for x in xs] for s in seeds])
+    x = np.asarray(xs, dtype=np.float64)
+
+    def statistic(idx):
+        sub = Y[idx.astype(np.int64)].mean(axis=0)
+        return loglog_slope(x, sub) if np.all(sub > 0) else np.nan
+
+    res = stats.bootstrap((np.arange(len(seeds), dtype=np.float64),), statistic, vectorized=False,
+                          n_resamples=rule.n_resamples, confidence_level=rule.confidence, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@pytest.mark.parametrize("exponent, n_seeds, noise, seed", [(-0.5, 30, 0.3, 1), (0.0, 12, 0.8, 2),
+                                                            (0.5, 5, 1.5, 3), (-1.0, 40, 0.05, 4)])
+def test_rate_vectorised_bootstrap_matches_one_linregress_per_resample(exponent, n_seeds, noise, seed):
+    runs = _power_law(exponent, XS, n_seeds=n_seeds, noise=noise, seed=seed)
+    rule = Rate("y", "n", exponent=exponent, tolerance=0.1, justification=JUST, n_resamples=500)
+    ci = rule.evaluate(runs, None, seed=seed).numbers["groups"][0]["ci"]
+    np.testing.assert_allclose(ci, _reference_ci(rule, runs, seed), rtol=0, atol=1e-12)
+
+
+def test_rate_vectorised_bootstrap_keeps_nan_resamples():
+    # A positive mean carried by one seed: resamples without it have a negative mean, their slope
+    # is undefined (NaN), and the interval is NaN -- a FAIL -- exactly as with one linregress each.
+    runs = _runs({(x, s): (20.0 if s == 0 else -1.0) * x ** -0.5 for x in XS for s in range(8)})
+    rule = Rate("y", "n", exponent=0.0, tolerance=0.1, justification=JUST, n_resamples=300)
+    with np.errstate(all="ignore"), pytest.warns(Warning):
+        ref = _reference_ci(rule, runs, 9)
+    with pytest.warns(Warning):
+        out = rule.evaluate(runs, None, seed=9)
+    assert np.isnan(ref).all() and np.isnan(out.numbers["groups"][0]["ci"]).all() and not out.passed
+
+
 # ---------------------------------------------------------------------------------------- Contraction
 def _geometric_runs(factors_by_seed, length=40, e0=5.0):
     return [Run("claim", {"gamma": 0.9}, s, {"err": e0 * np.cumprod(np.r_[1.0, f[:length - 1]])})
