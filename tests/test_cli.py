@@ -418,16 +418,39 @@ def test_progress_names_the_claim_and_covers_the_verdicts(tmp_path, capsys):
     assert re.search(rf"report: 100%.*\b{n_loaded}/{n_loaded}\b.*synthetic\.slow_bound", err), err[-500:]
 
 
+WAITING_MODULE = '''
+import os, time
+import numpy as np
+from proofs_check import BoundHolds, Claim, Grid, Mutant, Paper, Provenance, Sweep
+
+def observe(params, seed):
+    # Holds the sweep open until the test creates the release file (at most 60 s).
+    deadline = time.time() + 60
+    while params["i"] == 1 and not os.path.exists(os.environ["PC_RELEASE"]) and time.time() < deadline:
+        time.sleep(0.02)
+    return {"x": np.random.default_rng(seed).random(2)}
+
+def derive_shifted(observed):
+    return {"x": observed["x"] + 1.0}
+
+CLAIMS = [Claim(id="wait.until_released", paper=Paper("t"), statement="x < 1",
+                provenance=Provenance("reconstructed", "test"), observe=observe,
+                sweep=Sweep(Grid(i=[0, 1]), Grid(i=[0, 1]), 3, 3), rule=BoundHolds("x", x="i"),
+                bound=lambda p: 1.0, mutants=[Mutant("shifted", derive=derive_shifted, why="adds 1")])]
+'''
+
+
 def test_a_second_run_on_the_same_store_refuses_while_the_first_runs(tmp_path):
     """Two real processes: the second gets one line and exit status 2 (the first holds the lock),
     the first is unaffected, and a run after it reuses every run."""
-    out = tmp_path / "shared"
-    cmd = [sys.executable, "-m", "proofs_check.cli", "run", "synthetic.slow_bound", "--full", "--workers", "1",
-           "--claims-module", SYNTH, "--out", str(out), "--no-progress"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PROOFS_CHECK_CODE_VERSION="lock-test")
+    module, release, out = tmp_path / "pc_waiting.py", tmp_path / "release", tmp_path / "shared"
+    module.write_text(WAITING_MODULE)
+    cmd = [sys.executable, "-m", "proofs_check.cli", "run", "wait", "--workers", "1", "--claims-module",
+           str(module), "--out", str(out), "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROOFS_CHECK_CODE_VERSION="lock-test", PC_RELEASE=str(release))
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 60   # the i = 0 runs are stored; the first then waits for the release
         while _count(out / "results.sqlite") < 3 and time.time() < deadline and first.poll() is None:
             time.sleep(0.05)
         assert first.poll() is None, first.communicate()
@@ -437,11 +460,13 @@ def test_a_second_run_on_the_same_store_refuses_while_the_first_runs(tmp_path):
         assert second.stderr == (f"proofs-check: the results store {out / 'results.sqlite'} is in use by another "
                                  f"proofs-check run (pid {first.pid}); wait for it to finish or give another "
                                  "--out\n")
+        release.touch()
         stdout, stderr = first.communicate(timeout=120)
         assert first.returncode == 0, stdout + stderr
+        assert "6 runs (quick): 0 reused from the store, 6 computed" in stdout
     finally:
+        release.touch()
         if first.poll() is None:
             first.kill()
-    total = 2 * len(SLOW_BOUND.sweep.full) * SLOW_BOUND.sweep.seeds_full
     third = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert third.returncode == 0 and f"{total} runs (full): {total} reused from the store, 0 computed" in third.stdout
+    assert third.returncode == 0 and "6 runs (quick): 6 reused from the store, 0 computed" in third.stdout
