@@ -44,6 +44,9 @@ nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_raise_on_error = True     # a failing cell fails the build (and so CI)
 nb_execution_timeout = 240             # seconds per cell; the whole build must stay <= 5 min
 nb_execution_show_tb = True
+# Run each notebook in a fresh temporary directory: what a tutorial writes (a proofs-check
+# results folder, my_claims.py ...) never lands in docs/ and cannot leak between notebooks.
+nb_execution_in_temp = True
 
 # --- API reference ------------------------------------------------------------------------------
 autosummary_generate = True
