@@ -271,7 +271,10 @@ def make_executor(workers: int | None = None, scheduler: str | None = None):
             raise SchedulerError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
+            raise SchedulerError(f"invalid Dask scheduler address {scheduler!r} ({exc}); expected e.g. "
+                                 "tcp://host:8786") from None
+        except (OSError, TimeoutError) as exc:
             raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT:g} s "
                                  f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})"
                                  ) from None

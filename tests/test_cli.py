@@ -319,6 +319,9 @@ def test_unreachable_scheduler_is_one_line_naming_the_address(tmp_path, capsys, 
     assert code == 2 and time.perf_counter() - start < 60
     line = _one_line_error(text)
     assert line.startswith(f"proofs-check: cannot reach the Dask scheduler at {address} within 2 s")
+    code, text = _cli(capsys, "run", "synthetic.slow_bound", "--claims-module", SYNTH, "--out", str(tmp_path),
+                      "--scheduler", "nonsense", "--no-progress")
+    assert code == 2 and _one_line_error(text).startswith("proofs-check: invalid Dask scheduler address 'nonsense' (")
 
 
 @pytest.mark.parametrize("command", ["run", "list", "show", "report"])
