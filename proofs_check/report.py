@@ -31,10 +31,12 @@ never hidden; a mutant that is not caught is reported the same way.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import html
 import inspect
 import json
+import multiprocessing
 import os
 import re
 import tempfile
@@ -112,7 +114,8 @@ def verdict_kind(verdict: Verdict | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------- entry point
-def build_report(claims, store, out_dir, budget: str, *, progress=None, results=None) -> tuple[Path, Path]:
+def build_report(claims, store, out_dir, budget: str, *, progress=None, results=None,
+                 workers: int | None = None) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and one figure per claim with stored runs.
 
     Parameters
@@ -130,6 +133,9 @@ def build_report(claims, store, out_dir, budget: str, *, progress=None, results=
         Verdicts and runs a sweep just computed (``proofs-check run``): used for those claims
         instead of re-reading the store when they are complete for the current code; a claim
         whose observe raised is shown with the sweep's verdict (its failed runs are not stored).
+    workers : int, optional
+        Processes drawing the figures to redraw (forked; default: the CPU count, at most 8).
+        ``1`` draws in this process.
 
     Returns
     -------
@@ -142,11 +148,15 @@ def build_report(claims, store, out_dir, budget: str, *, progress=None, results=
     _remove_orphaned_temporaries(out)
     fresh = {r.claim.id: r for r in (results or ()) if r.verdict is not None}
     rendering = _rendering_source_hash()
-    entries = []
+    entries, jobs = [], []
     for claim in claim_list:
-        entries.append(_entry(claim, store, out, budget, rendering, fresh.get(claim.id)))
-        if progress is not None:
+        entry, job = _entry(claim, store, out, budget, rendering, fresh.get(claim.id))
+        entries.append(entry)
+        if job is not None:
+            jobs.append(job)
+        elif progress is not None:
             progress(claim.id)
+    _draw_all(jobs, out, workers, progress)
     md_path, html_path = out / "report.md", out / "report.html"
     atomic_write(md_path, _markdown(entries, budget))
     atomic_write(html_path, _html(entries, budget))
@@ -187,12 +197,7 @@ def _run_index(store, claim_id: str) -> list[tuple]:
 
     Checksums only, no payloads: enough to decide freshness and the cache key.
     """
-    index = getattr(store, "run_index", None)
-    if index is not None:
-        return list(index(claim_id))
-    # The store has no public index query; read it through its (integrity-checked) connection.
-    return store._db.execute("SELECT variant, params, seed_index, code_version, checksum, finished_at "
-                             "FROM runs WHERE claim_id=?", (claim_id,)).fetchall()
+    return list(store.run_index(claim_id))
 
 
 def _stored_variants(claim) -> list[str]:
@@ -235,7 +240,18 @@ def _choose_runs(claim, index, budget, current_version):
     return "not run", current_version, {}, missing, len(expected)
 
 
-def _entry(claim, store, out, budget, rendering, fresh) -> ReportEntry:
+@dataclass
+class _FigureJob:
+    """A figure to (re)draw, and the cache entry to write once it is drawn."""
+
+    entry: ReportEntry
+    runs: dict
+    cache_path: Path
+    key: str
+
+
+def _entry(claim, store, out, budget, rendering, fresh):
+    """``(ReportEntry, _FigureJob or None)`` of one claim: cached, or judged with its figure to draw."""
     from .runner import code_version, judge
 
     current = code_version(claim)
@@ -249,11 +265,11 @@ def _entry(claim, store, out, budget, rendering, fresh) -> ReportEntry:
     elif fresh is not None and status != "current":
         fresh = None
     if status == "not run":
-        return ReportEntry(claim, status, None, 0, expected, missing, version)
+        return ReportEntry(claim, status, None, 0, expected, missing, version), None
     if status == "incomplete":
         return ReportEntry(claim, status, None, len(digests), expected, missing, version,
                            note=f"{missing} of {expected} runs missing for the current code: run {rerun} "
-                                "to compute them")
+                                "to compute them"), None
     note = (f"stored runs are for older code (version {version}); the current code ({current}) lacks "
             f"{missing} of {expected} runs: run {rerun} to refresh" if status == "stale" else "")
     if fresh is not None and fresh.errors:
@@ -264,7 +280,7 @@ def _entry(claim, store, out, budget, rendering, fresh) -> ReportEntry:
     cached = _read_cache(cache_path, key, out / figure)
     if cached is not None:
         return ReportEntry(claim, status, Verdict.from_json(cached["verdict"]), cached["n_runs"], expected,
-                           missing, version, figure, note)
+                           missing, version, figure, note), None
     if fresh is not None:
         runs, verdict = fresh.runs, fresh.verdict
     else:
@@ -273,17 +289,16 @@ def _entry(claim, store, out, budget, rendering, fresh) -> ReportEntry:
             return ReportEntry(claim, "incomplete", None, len(digests) - len(corrupt), expected,
                                missing + (len(corrupt) if status == "current" else 0), version,
                                note=f"{len(corrupt)} stored runs are corrupt (checksum or encoding): run "
-                                    f"{rerun} to recompute them")
+                                    f"{rerun} to recompute them"), None
         errors = _derive(claim, runs)
         try:
             verdict = judge(claim, runs, budget, errors)
         except ValueError as exc:
             return ReportEntry(claim, "error", None, len(digests), expected, missing, version,
-                               note=f"the rule cannot judge the stored runs: {exc}")
+                               note=f"the rule cannot judge the stored runs: {exc}"), None
     n_runs = sum(len(v) for v in runs.values())
-    _draw(claim, verdict, runs, status, version, out / figure)
-    _write_cache(cache_path, key, verdict, n_runs, out / figure)
-    return ReportEntry(claim, status, verdict, n_runs, expected, missing, version, figure, note)
+    entry = ReportEntry(claim, status, verdict, n_runs, expected, missing, version, figure, note)
+    return entry, _FigureJob(entry, runs, cache_path, key)
 
 
 def _derive(claim, runs) -> dict:
@@ -314,12 +329,52 @@ def _load_runs(claim, store, digests, version):
     return runs, corrupt
 
 
-def _draw(claim, verdict, runs, status, version, path) -> None:
+def _draw(job: _FigureJob, out: Path) -> None:
     from .figures import plot_claim   # matplotlib only when a figure is (re)drawn
     from .runner import ClaimResult
 
-    result = ClaimResult(claim, verdict, runs, code_version=version)
-    plot_claim(result, path, stale=(status == "stale"))
+    e = job.entry
+    plot_claim(ClaimResult(e.claim, e.verdict, job.runs, code_version=e.runs_version), out / e.figure,
+               stale=(e.status == "stale"))
+
+
+#: Figure jobs of the running build_report, inherited by forked drawing processes (claims hold
+#: lambdas, which do not pickle; a forked process needs nothing sent but the job's index).
+_PENDING: list = []
+
+
+def _draw_pending(index: int, out: str) -> None:
+    _draw(_PENDING[index], Path(out))
+
+
+def _draw_all(jobs, out: Path, workers, progress) -> None:
+    """Draw every job's figure (in forked processes when there are several), then cache it."""
+    global _PENDING
+
+    def done(job):
+        _write_cache(job.cache_path, job.key, job.entry.verdict, job.entry.n_runs, out / job.entry.figure)
+        if progress is not None:
+            progress(job.entry.claim.id)
+
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8)
+    workers = min(int(workers), len(jobs))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in jobs:
+            _draw(job, out)
+            done(job)
+        return
+    from . import figures  # noqa: F401 -- imported once here, not in every drawing process
+
+    _PENDING = list(jobs)
+    try:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_draw_pending, i, str(out)): job for i, job in enumerate(jobs)}
+            for future in cf.as_completed(futures):
+                future.result()
+                done(futures[future])
+    finally:
+        _PENDING = []
 
 
 # ---------------------------------------------------------------------------------------- cache

@@ -68,6 +68,7 @@ def _sweep(out, claims, budget="quick"):
 
 
 def _build(out, claims=ALL, budget="quick", **kw):
+    kw.setdefault("workers", 1)   # spies on plot_claim see only this process's calls
     with ResultStore(out, readonly=True) as store:
         return build_report(claims, store, out, budget, **kw)
 
@@ -146,8 +147,8 @@ def test_figures_and_verdicts_are_cached_per_claim(tmp_path, monkeypatch):
     real = runner.judge
     monkeypatch.setattr(runner, "judge", lambda claim, *a, **kw: judged.append(claim.id) or real(claim, *a, **kw))
     calls = []
-    md, _ = _build(tmp_path, [PASSING, FAILING, NEVER_RUN], progress=calls.append)
-    assert calls == ["rep.passing", "rep.failing", "rep.never_run"]          # once per claim
+    md, _ = _build(tmp_path, [PASSING, FAILING, NEVER_RUN], progress=calls.append, workers=1)
+    assert sorted(calls) == ["rep.failing", "rep.never_run", "rep.passing"]  # once per claim
     assert sorted(drawn) == sorted(judged) == ["rep.failing", "rep.passing"]  # cold: both
     first = md.read_text()
 
@@ -355,3 +356,18 @@ def test_sigkill_while_writing_leaves_old_or_new_complete_files(tmp_path):
     _build(tmp_path)                                  # the next report removes the killed writers' temporaries
     assert not [p for p in leftovers if p.exists()]
     _check_consistent(tmp_path)
+
+
+def test_figures_drawn_in_worker_processes_are_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROOFS_CHECK_CODE_VERSION", "v")
+    inline, forked = tmp_path / "inline", tmp_path / "forked"
+    _sweep(inline, [PASSING, FAILING, MEAN_RATE])
+    _sweep(forked, [PASSING, FAILING, MEAN_RATE])
+    calls = []
+    md1, html1 = _build(inline, workers=1)
+    md2, html2 = _build(forked, workers=2, progress=calls.append)
+    assert sorted(calls) == sorted(c.id for c in ALL)
+    assert md1.read_text() == md2.read_text() and html1.read_text() == html2.read_text()
+    for name in ("rep.passing", "rep.failing", "synthetic.mean_rate"):
+        assert (inline / "figures" / f"{name}.png").read_bytes() == (forked / "figures" / f"{name}.png").read_bytes()
+    assert json.loads((forked / ".cache" / "report-quick" / "rep.failing.json").read_text())["figure_sha256"]
