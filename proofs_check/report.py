@@ -149,14 +149,28 @@ def build_report(claims, store, out_dir, budget: str, *, progress=None, results=
     fresh = {r.claim.id: r for r in (results or ()) if r.verdict is not None}
     rendering = _rendering_source_hash()
     entries, jobs = [], []
+    # progress() follows the report's order: a claim is announced once it and every claim before
+    # it are done (figures may finish in any order in the drawing processes).
+    finished, announced = set(), [0]
+
+    def done(claim_id):
+        finished.add(claim_id)
+        while announced[0] < len(claim_list) and claim_list[announced[0]].id in finished:
+            if progress is not None:
+                progress(claim_list[announced[0]].id)
+            announced[0] += 1
+
     for claim in claim_list:
         entry, job = _entry(claim, store, out, budget, rendering, fresh.get(claim.id))
         entries.append(entry)
         if job is not None:
             jobs.append(job)
-        elif progress is not None:
-            progress(claim.id)
-    _draw_all(jobs, out, workers, progress)
+        elif not jobs:
+            done(claim.id)
+        else:
+            finished.add(claim.id)
+    _draw_all(jobs, out, workers, done)
+    done(None)   # claims after the last figure
     md_path, html_path = out / "report.md", out / "report.html"
     atomic_write(md_path, _markdown(entries, budget))
     atomic_write(html_path, _html(entries, budget))
@@ -348,13 +362,12 @@ def _draw_pending(index: int, out: str) -> None:
 
 
 def _draw_all(jobs, out: Path, workers, progress) -> None:
-    """Draw every job's figure (in forked processes when there are several), then cache it."""
+    """Draw every job's figure (in forked processes when there are several), cache it, ``progress(claim_id)``."""
     global _PENDING
 
     def done(job):
         _write_cache(job.cache_path, job.key, job.entry.verdict, job.entry.n_runs, out / job.entry.figure)
-        if progress is not None:
-            progress(job.entry.claim.id)
+        progress(job.entry.claim.id)
 
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
