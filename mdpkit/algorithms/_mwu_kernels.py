@@ -38,14 +38,15 @@ def hedge_self_play(P, eta, log_policies, average):
     pi = np.empty(n)
     logits = np.empty(n)
     running_sum = np.zeros(n)
+    for y in range(n):
+        pi[y] = np.exp(log_policies[0, y])
     for t in range(T + 1):
-        log_pi = log_policies[t]
         for y in range(n):
-            pi[y] = np.exp(log_pi[y])
             running_sum[y] += pi[y]              # sequential sum: the same order as np.cumsum
             average[t, y] = running_sum[y] / (t + 1)
         if t == T:
             break
+        log_pi = log_policies[t]
         largest = -np.inf
         for y in range(n):
             win_rate = 0.0                       # P(y > pi_t), the one preference query
@@ -56,7 +57,11 @@ def hedge_self_play(P, eta, log_policies, average):
         total = 0.0
         for y in range(n):
             logits[y] -= largest
-            total += np.exp(logits[y])
+            pi[y] = np.exp(logits[y])
+            total += pi[y]
         log_total = np.log(total)
         for y in range(n):
             log_policies[t + 1, y] = logits[y] - log_total
+            # pi_{t+1} from the normalisation's exponentials: n exponentials per step instead of 2n
+            # (exp(log pi_{t+1}) would differ from it by rounding only).
+            pi[y] /= total
