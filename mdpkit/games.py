@@ -10,7 +10,7 @@ a symmetric constant-sum game (``J(pi, pi') + J(pi', pi) = 1``). For ``beta > 0`
 ``pi*_beta`` exists and is unique (NLHF, Munos et al. 2024, Proposition 1, [SECONDARY]).
 Reconstructed: its characterisation as the fixed point ``pi*_beta ∝ mu * exp(P @ pi*_beta / beta)``
 follows from first-order conditions (checked numerically), not from the paper. See
-``shared/papers/nash-mp.md`` for provenance.
+``docs/papers/nash.md#nash-exact-equilibrium-and-metrics`` for provenance.
 
 Contents
 --------
@@ -551,7 +551,7 @@ def regularized_nash(game: PreferenceGame, *, continuation_start: float = 0.1,
     Notes
     -----
     Reconstructed: the fixed-point characterisation follows from first-order conditions
-    (shared/papers/nash-mp.md §1.2); the solver design is ours.
+    (docs/papers/nash.md#nash-exact-equilibrium-and-metrics); the solver design is ours.
     """
     game = check_game(game)
     continuation_start = check_real("continuation_start", continuation_start, lo=0.0, lo_open=True)

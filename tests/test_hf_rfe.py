@@ -210,7 +210,7 @@ def test_hf_hyperparameters_follow_the_theorem():
     assert hp["n_moments"] == int(np.ceil(np.log2(7e5)))
     assert hp["alpha"] == pytest.approx(10 ** -0.5) and hp["gamma"] == pytest.approx(4 ** -0.25)
     assert hp["lam"] == pytest.approx(1.0)
-    assert 3e3 < hp["beta_K"] < 4e3  # shared/papers/hf-reward-free.md 3.6: ~3.4e3 with base-2 logs
+    assert 3e3 < hp["beta_K"] < 4e3  # docs/papers/hf_rfe.md#hf-rfe-hyper-parameters: ~3.4e3 with base-2 logs
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)

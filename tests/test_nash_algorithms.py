@@ -76,8 +76,8 @@ def test_nash_mp_kl_bound_named_families(game):
 
 
 def test_kl_bound_check_has_teeth():
-    """The same check fails for the mutants eta = 8 beta and 'extrapolation removed' (shared/papers
-    nash-mp.md: eta = 8 beta oscillates for small beta)."""
+    """The same check fails for the mutants eta = 8 beta and 'extrapolation removed' (see
+    docs/papers/nash.md#nash-step-size: eta = 8 beta oscillates for small beta)."""
     game = random_preference_game(5, 0.01, seed=0, mu="random")
     star = regularized_nash(game).log_policy
     k0 = kl_log(star, game.log_mu)

@@ -514,7 +514,7 @@ def largest_feasible_rho(counts_sas, counts_sa, inv_n, inv_sqrt_n, R, mu0, pess_
     accepted iterate has a *computed* value ``>= threshold``.
 
     Reconstructed: the convexity is this package's derivation for its own pessimistic backup (only
-    the lower clip at 0, deterministic ``pi^k``; ``shared/papers/stepmix.md`` section 5), not a
+    the lower clip at 0, deterministic ``pi^k``; ``docs/papers/stepmix.md#stepmix-the-path-and-its-choice-rule``), not a
     result from the paper.
 
     Returns
@@ -631,7 +631,7 @@ def choose_path_point(counts_sas, counts_sa, inv_n, inv_sqrt_n, R, mu0, pess_coe
     """StepMix's choice: the lexicographically largest certified path point ``(t, rho)``.
 
     Reconstructed: the path and this choice rule are this package's reading of StepMix
-    (``shared/papers/stepmix.md`` section 5); the paper's rule was not available.
+    (``docs/papers/stepmix.md#stepmix-the-path-and-its-choice-rule``); the paper's rule was not available.
 
     ``(H - 1, 1)`` (``pi^k`` itself) if ``f_k = f_{H-1}(1) >= threshold``; else the largest ``t``
     with ``f_t(0) >= threshold`` and the largest certified ``rho`` there; else the baseline

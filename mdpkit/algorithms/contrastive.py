@@ -21,7 +21,7 @@ estimates ``P`` and ``span(phi_hat)`` estimates ``span(phi*)`` (``phi`` is ident
 invertible ``d x d`` transform).
 
 Reconstructed: the Contrastive UCB paper body was unavailable; this loss is the NCE/CTRL-style
-binary form of shared/papers/contrastive-ucb.md section 1.2 (a softmax InfoNCE loss would lose
+binary form of docs/papers/contrastive_ucb.md#contrastive-ucb-contrastive-loss (a softmax InfoNCE loss would lose
 the bilinear form).
 
 The gradient is analytic: with ``w = softmax(theta[x] + vartheta[:, s'])`` (the posterior over the

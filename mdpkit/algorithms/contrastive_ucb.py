@@ -20,7 +20,7 @@ Per episode ``k`` (MDP)::
               V_h = max_a Q_h, pi^k_h = argmax_a Q_h
     6. deploy pi^k; record its EXACT value under the true model (mdpkit.evaluate)
 
-Reconstructed: the paper body was unavailable (shared/papers/contrastive-ucb.md section 2): the
+Reconstructed: the paper body was unavailable (docs/papers/contrastive_ucb.md#contrastive-ucb-online-algorithm): the
 data collection (roll-in + one uniform action per stage, Rep-UCB style), the Gram matrix over the
 exploration anchors, both planners and the cap at the remaining horizon ``H - h`` (tighter than the
 digest's ``H`` and still optimistic, since every true value is at most ``H - h``) are the standard
@@ -324,7 +324,7 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
     and the output policies are the marginals ``mu^k_h(a|s) = sum_b sigma``, ``nu^k_h(b|s) = sum_a sigma``.
 
     Reconstructed: ULCB + CCE follows Xie, Chen, Wang, Yang (COLT 2020) with the learned model in
-    place of known features (shared/papers/contrastive-ucb.md section 3); model-based planning only.
+    place of known features (docs/papers/contrastive_ucb.md#contrastive-ucb-markov-game-variant); model-based planning only.
 
     Parameters
     ----------

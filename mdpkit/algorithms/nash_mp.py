@@ -10,7 +10,7 @@ unavailable)::
         pi_{k+1}   = argmin_pi (1/beta) P(pi_{k+1/2} > pi) + KL(pi||mu) + (1/eta) KL(pi||pi_k)
 
 Closed form of each step, in log space. Reconstructed: derived from each step's first-order
-conditions, not read from the paper ([RECONSTRUCTED], shared/papers/nash-mp.md §2.1)::
+conditions, not read from the paper (reconstructed, docs/papers/nash.md#nash-closed-form-steps)::
 
     log pi_next = (log pi_k + eta log mu + (eta/beta) P pi_opp) / (1 + eta) + const
 
@@ -18,7 +18,7 @@ Two preference-oracle calls per iteration (``P pi_k`` and ``P pi_{k+1/2}``), so 
 iterations ``N = 2k`` queries. The abstract ([PAPER]) claims last-iterate linear convergence of
 ``KL(pi*_beta || pi)`` at rate ``(1 + 2 beta)^(-N/2)``. Reconstructed: the explicit bound
 ``KL(pi*_beta || pi_k) <= (1 + 2 beta)^(-N/2) KL(pi*_beta || pi_0)`` (with ``eta = 2 beta``) is
-(T1) of shared/papers/nash-mp.md §3.1; the paper's theorem and constants were unavailable.
+(T1) of docs/papers/nash.md#nash-reconstructed-rate-statements; the paper's theorem and constants were unavailable.
 
 Step-size conventions: ``eta`` multiplies the KL-to-centre term as ``1/eta`` (Nash-MP form);
 the NLHF/MMD-style step on the preference term is ``eta' = eta / beta`` (``eta = 2 beta``

@@ -5,14 +5,14 @@ under Episode-wise Constraints", ICML, arXiv:2306.06265. Only the abstract was a
 goal (a conservative constraint relative to the baseline that holds in every episode w.h.p., with
 constraint-free regret order), the names StepMix (a mixture that "smoothly interpolates between the
 baseline and the optimistic policy") and EpsMix ("randomisation-based"), and the offline-baseline
-extension are the paper's. Everything below marked "Reconstructed:" follows ``shared/papers/stepmix.md``.
+extension are the paper's. Everything below marked "Reconstructed:" follows ``docs/papers/stepmix.md#stepmix-reconstructed-steps``.
 
 Reconstructed: the constraint's form ``V^{pi_k}(s_1) >= (1 - alpha) V^b`` (the standard form in
 conservative exploration; the abstract gives no formula).
 
 Reconstructed: the mechanisms below -- StepMix's path of policies and its choice rule, and
-EpsMix's per-episode coin with its closed-form ``rho_k`` (``shared/papers/stepmix.md`` sections
-5-6); the abstract names the algorithms but does not describe them.
+EpsMix's per-episode coin with its closed-form ``rho_k`` (``docs/papers/stepmix.md#stepmix-the-path-and-its-choice-rule`` and
+``#stepmix-epsmix-the-episode-coin``); the abstract names the algorithms but does not describe them.
 
 Pseudocode (per episode ``k``; ``thr = (1 - alpha) V^b``)::
 
@@ -118,7 +118,7 @@ def path_policy(policy_k, baseline, t: int, rho: float, *, n_actions: int | None
     """The StepMix path point ``(t, rho)`` as an explicit Markov policy.
 
     Reconstructed: the path (optimistic prefix, mixture at one step, baseline suffix) is this
-    package's reading of "smoothly interpolates" (``shared/papers/stepmix.md`` section 5).
+    package's reading of "smoothly interpolates" (``docs/papers/stepmix.md#stepmix-the-path-and-its-choice-rule``).
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ arXiv:1703.05449 (UCBVI-CH and UCBVI-BF).
 
 Provenance: the pseudocode below, its bonus constants (``7 H L``, ``8 L Var``, ``14 H L / 3 N``,
 ``1e4 H^3 S^2 A L^2``) and ``L = ln(5 S A T / delta)`` are recalled from the UCBVI paper and were
-not verified against its text here; ``shared/papers/`` gives only the regret form
+not verified against its text here; the secondary source we have (``docs/papers/textbook.md#textbook-ucbvi-as-recalled``) gives only the regret form
 ``O~(sqrt(H S A T) + H^2 S^2 A + H sqrt(T))`` [SECONDARY].
 
 Pseudocode (rewards known, transitions learned; ``L = ln(5 S A T / delta)``, ``T = K H``)::

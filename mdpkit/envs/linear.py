@@ -232,7 +232,7 @@ def long_horizon_two_state(d: int, H: int, *, rel_gap: float = 0.5, signs=None, 
 
     Notes
     -----
-    Reconstructed (shared/papers/hf-reward-free.md 5.3, after Zhou, Gu & Szepesvari 2021): the
+    Reconstructed (docs/papers/hf_rfe.md#hf-rfe-instances, after Zhou, Gu & Szepesvari 2021): the
     original is stage-dependent with per-step rewards; this is its homogeneous, normalised
     variant with one ``mu``, and ``Delta`` is tied to ``delta0`` (rather than to ``K``) so that the
     instance is valid for every ``H``. Features follow the two-block pattern of the module doc.
@@ -288,7 +288,7 @@ def random_linear_mixture(S: int, A: int, d: int, H: int, *, seed=None, concentr
 
     Notes
     -----
-    Reconstructed (shared/papers/hf-reward-free.md 5.4): a standard construction, not from the paper.
+    Reconstructed (docs/papers/hf_rfe.md#hf-rfe-instances): a standard construction, not from the paper.
     """
     S, A, d, H = (check_positive_int(n, v) for n, v in (("S", S), ("A", A), ("d", d), ("H", H)))
     check_model_size({"S": S, "A": A, "d": d, "H": H}, 8.0 * S * A * (3 * d * S + H),

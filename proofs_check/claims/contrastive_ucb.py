@@ -1,6 +1,6 @@
 """Claims of "Contrastive UCB" (Qiu, Wang, Bai, Yang & Wang, ICML 2022), arXiv:2207.14800.
 
-Only the abstract (and secondary summaries) were available (``shared/papers/contrastive-ucb.md``):
+Only the abstract (and secondary summaries) were available (``docs/papers/contrastive_ucb.md``):
 "the contrastive loss recovers the true representation" and "O~(1/eps^2) episodes for an
 eps-optimal policy / eps-approximate Nash equilibrium" are the paper's; the loss, the data
 collection, the planners and every executable form below are reconstructed (see
@@ -171,7 +171,7 @@ KERNEL_RECOVERY = Claim(
     provenance=Provenance("reconstructed",
                           "'The contrastive loss recovers the true transition' is the abstract's; the binary "
                           "logistic loss, i.i.d. uniform anchors and the sqrt(log(|F| n / delta) / n) MLE-style "
-                          "rate are reconstructed (shared/papers/contrastive-ucb.md sections 1.2, 4, 6.2)."),
+                          "rate are reconstructed (docs/papers/contrastive_ucb.md#contrastive-ucb-contrastive-loss)."),
     observe=observe_recovery,
     sweep=_RECOVERY_SWEEP,
     rule=Rate("tv_error", param="n", exponent=-0.5, tolerance=0.1, sided="upper",
@@ -278,7 +278,7 @@ SUBOPTIMALITY_RATE = Claim(
                           "O~(1/eps^2) episodes for an eps-optimal policy is the abstract's; the algorithm (roll-in "
                           "+ uniform-action data, model-based optimistic planning, bonus 0.1 H sqrt(d) ||phi||, "
                           "cold refits on a doubling schedule), the mixture output and the combination-lock "
-                          "instance are reconstructed (shared/papers/contrastive-ucb.md section 2)."),
+                          "instance are reconstructed (docs/papers/contrastive_ucb.md#contrastive-ucb-online-algorithm)."),
     observe=observe_suboptimality,
     sweep=Sweep(quick=Grid(instance=[0], H=[3], A=[2], obs=[3], bonus_scale=[_BONUS_SCALE], K=[50, 200]),
                 full=Grid(instance=[0, 1, 2], H=[3, 4], A=[2], obs=[3], bonus_scale=[_BONUS_SCALE],
@@ -350,7 +350,7 @@ NASH_GAP_RATE = Claim(
     provenance=Provenance("reconstructed",
                           "O~(1/eps^2) for an eps-approximate NE is the abstract's; ULCB + CCE (Xie et al. 2020) "
                           "with the learned model, and the average of the per-episode gaps as the measured "
-                          "quantity, are reconstructed (shared/papers/contrastive-ucb.md section 3)."),
+                          "quantity, are reconstructed (docs/papers/contrastive_ucb.md#contrastive-ucb-markov-game-variant)."),
     observe=observe_nash_gap,
     sweep=Sweep(quick=Grid(instance=[2], S=[5], A=[2], B=[2], H=[2], d=[2], bonus_scale=[_BONUS_SCALE], K=[40, 160]),
                 full=Grid(instance=[0, 1, 2], S=[5], A=[2], B=[2], H=[2], d=[2], bonus_scale=[_BONUS_SCALE],
@@ -511,8 +511,8 @@ EPISODES_VS_BASELINES = Claim(
                           "The comparison is our reading of the paper's motivation (representation learning "
                           "beats tabular exploration when S >> d; oracle features are the upper reference); the "
                           "instance, eps, the common bonus multiplier 0.1, the one-trajectory data mode, the "
-                          "factor |A| (the uniform-action one-step-back argument, shared/papers/contrastive-ucb.md "
-                          "section 1.2) and the majority reading are reconstructed."),
+                          "factor |A| (the uniform-action one-step-back argument, docs/papers/contrastive_ucb.md"
+                          "#contrastive-ucb-contrastive-loss) and the majority reading are reconstructed."),
     observe=observe_episodes_vs_baselines,
     # Quick: S = 20 = 10 d, the largest size at which Contrastive UCB reaches eps within the quick K
     # (S = 30 and 90 need K ~ 1000, 5-9 s per run; measured).

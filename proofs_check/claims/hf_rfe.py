@@ -222,7 +222,7 @@ HORIZON_FREE = Claim(
     provenance=Provenance("reconstructed", "The H-independence is Thm 2.6.3 / Cor 2.6.4 of the paper; the test "
                                            "is reconstructed: the relaxed exploration oracle (random tie-breaking "
                                            "among its maximisers, seeded), the two-state "
-                                           "long-horizon chain of shared/papers/hf-reward-free.md 5.3, and a "
+                                           "long-horizon chain of docs/papers/hf_rfe.md#hf-rfe-instances, and a "
                                            "practical radius beta_scale=0.01 (0.3 for the UCRL-RFE mutant) "
                                            "because the theorem's radius leaves exploration uninformed at any "
                                            "feasible K. Episodes needed = the checkpoint from which the worst "

@@ -1,7 +1,7 @@
 """StepMix / EpsMix (Li, Huang, Shen & Yang, ICML 2023) and the UCBVI-BF bound they build on.
 
 Li et al., "Near-optimal Conservative Exploration in Reinforcement Learning under Episode-wise
-Constraints", arXiv:2306.06265. Only the abstract was available (``shared/papers/stepmix.md``):
+Constraints", arXiv:2306.06265. Only the abstract was available (``docs/papers/stepmix.md``):
 the claims "no episode-wise violation w.h.p." and "regret of the same order as without the
 constraint" are the paper's; their executable form (threshold ``(1 - alpha) V^b``, exact audit of
 every deployed policy, the rate and offset checks) is reconstructed, and so are the algorithms
@@ -143,8 +143,8 @@ NO_VIOLATION = Claim(
                "the exact value of every deployed policy satisfies V^{pi_k}(s_1) >= (1 - alpha) V^b, "
                "for StepMix and EpsMix (delta = 0.05)."),
     provenance=Provenance("reconstructed",
-                          "The guarantee is the abstract's; reconstructed (shared/papers/stepmix.md sections "
-                          "3-6): the constraint form (1 - alpha) V^b, the known-V^b mode, the L1 (Weissman) "
+                          "The guarantee is the abstract's; reconstructed (docs/papers/stepmix.md"
+                          "#stepmix-reconstructed-steps): the constraint form (1 - alpha) V^b, the known-V^b mode, the L1 (Weissman) "
                           "pessimistic bonus that makes it provable, and the StepMix and EpsMix mechanisms "
                           "themselves (path and choice rule; per-episode coin)."),
     observe=observe_safety,
@@ -210,8 +210,8 @@ REGRET_RATE = Claim(
     provenance=Provenance("reconstructed",
                           "The abstract claims 'the same order as in the constraint-free setting'; the "
                           "reconstructed rate is O~(sqrt(H^3 S A K)), checked as an upper bound on the slope, "
-                          "on reconstructed StepMix and EpsMix mechanisms (shared/papers/stepmix.md sections "
-                          "5-6)."),
+                          "on reconstructed StepMix and EpsMix mechanisms (docs/papers/stepmix.md"
+                          "#stepmix-the-path-and-its-choice-rule)."),
     observe=observe_regret,
     sweep=Sweep(quick=Grid(family=["river3"], algorithm=["ucbvi", "stepmix", "epsmix"], K=[16000, 32000, 64000]),
                 full=Grid(family=["river3", "riverswim"], algorithm=["ucbvi", "stepmix", "epsmix"],
@@ -274,7 +274,7 @@ OFFSET_BOUNDED = Claim(
                "does not grow with K once the conservative phase is over."),
     provenance=Provenance("reconstructed",
                           "'Same order as constraint-free' in the abstract; the K-independent additive term is "
-                          "the reconstructed bound shape (shared/papers/stepmix.md section 8.2), checked on the "
+                          "the reconstructed bound shape (docs/papers/stepmix.md#stepmix-reconstructed-bound-shape), checked on the "
                           "reconstructed StepMix mechanism (sections 5-6)."),
     observe=observe_offset,
     sweep=Sweep(quick=Grid(family=["river3"], alpha=[0.2], K=[16000, 32000, 64000]),
@@ -300,7 +300,7 @@ OFFSET_VS_ALPHA = Claim(
                "Reg_StepMix(K) - Reg_UCBVI(K) is decreasing in alpha."),
     provenance=Provenance("reconstructed",
                           "Reconstructed bound shape: the additive term blows up as alpha V^b -> 0 "
-                          "(shared/papers/stepmix.md section 8.2, which leaves its exponent unknown); only "
+                          "(docs/papers/stepmix.md#stepmix-reconstructed-bound-shape, which leaves its exponent unknown); only "
                           "monotonicity is checked, on the reconstructed StepMix mechanism (sections 5-6)."),
     observe=observe_offset,
     sweep=Sweep(quick=Grid(family=["river3"], alpha=[0.1, 0.2, 0.4], K=[32000]),
@@ -309,8 +309,8 @@ OFFSET_VS_ALPHA = Claim(
     # The rule decides on exponent + tolerance = 0 only (pass iff the CI's upper end <= 0); -0.5 is no
     # claimed rate. The figure's reference curve is that edge, slope 0: no invented exponent.
     rule=Rate("offset", param="alpha", exponent=-0.5, tolerance=0.5, sided="upper",
-              justification=("only monotonicity is claimed, no exponent (unknown, shared/papers/stepmix.md "
-                             "8.2): -0.5 + 0.5 just puts the acceptance edge at slope 0, i.e. the CI's upper "
+              justification=("only monotonicity is claimed, no exponent (unknown, docs/papers/stepmix.md"
+                             "#stepmix-reconstructed-bound-shape): -0.5 + 0.5 just puts the acceptance edge at slope 0, i.e. the CI's upper "
                              "end must be <= 0")),
     bound=lambda p: 1.0,
     mutants=[
@@ -386,7 +386,7 @@ UCBVI_BF_BOUND = Claim(
                "(L over S A H triples). Checked on every seed."),
     provenance=Provenance("reconstructed",
                           "The form O~(sqrt(HSAT) + H^2 S^2 A + H sqrt(T)) is in the notes only as a secondary "
-                          "source (shared/papers/stepmix.md section 4); the constants, L and the theorem they "
+                          "source (docs/papers/textbook.md#textbook-ucbvi-as-recalled); the constants, L and the theorem they "
                           "come from are recalled, not verified against the paper, and the stage-dependent "
                           "adjustment S -> H S is ours."),
     observe=observe_ucbvi_bound,
