@@ -268,6 +268,136 @@ class Derived:
         return f"Derived({self.__qualname__})"
 
 
+#: What a documented finding expects of the rule: the claim fails, or a mutant is not caught.
+FINDING_EXPECTS = ("FAIL", "MUTANT NOT CAUGHT")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The value a finding's statistic was recorded at for one budget, and the band it must stay in.
+
+    Attributes
+    ----------
+    recorded : float
+        The statistic as measured when the finding was written.
+    band : tuple of float
+        ``(lo, hi)``, ``lo <= recorded <= hi``: the values seed-to-seed variability can produce.
+        A value outside it is ``FINDING CHANGED``.
+    why : str
+        One line: how the band was obtained (e.g. "bootstrap over seeds, 99.9% range, widened 25%").
+    """
+
+    recorded: float
+    band: tuple
+    why: str
+
+    def __post_init__(self):
+        band = tuple(self.band)
+        if len(band) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in band):
+            raise ValueError(f"Pin.band must be (lo, hi) numbers, got {self.band!r}")
+        if not (np.isfinite(self.recorded) and band[0] <= self.recorded <= band[1]):
+            raise ValueError(f"Pin.recorded = {self.recorded!r} must be finite and inside its band {band}")
+        if not isinstance(self.why, str) or not self.why.strip():
+            raise ValueError("Pin.why must justify the band in one line")
+        object.__setattr__(self, "band", (float(band[0]), float(band[1])))
+
+    @classmethod
+    def binomial(cls, count: int, n: int, why: str, *, confidence: float = 0.999) -> "Pin":
+        """Pin of a count of ``n`` independent runs: the central ``confidence`` binomial range at the
+        recorded rate ``count / n`` (exact quantiles of ``scipy.stats.binom``)."""
+        from scipy import stats
+
+        check_positive_int("n", n)
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 0 <= count <= n:
+            raise ValueError(f"Pin.binomial: count must be an integer in [0, n = {n}], got {count!r}")
+        tail = (1 - confidence) / 2
+        dist = stats.binom(n, count / n)
+        return cls(float(count), (float(dist.ppf(tail)), float(dist.isf(tail))),
+                   f"{why} (binomial {confidence:.1%} range at rate {count}/{n})")
+
+
+class Finding(str):
+    """A documented finding: its text (a ``Finding`` *is* that ``str``) plus the statistic it pins.
+
+    A finding reproduces only if the rule's verdict is still of the ``expect`` kind AND the pinned
+    ``statistic`` lies in the band recorded for the budget. Otherwise the verdict is
+    ``FINDING CHANGED``: a bug that makes the claim fail worse, or differently, is not hidden
+    behind "the claim still fails".
+
+    Parameters
+    ----------
+    text : str
+        The finding with its evidence.
+    statistic : str
+        Dotted path into the verdict's numbers: ``claim.<key>...`` (the rule's numbers on the claim's
+        runs) or ``mutant.<name>.<key>...`` (on a mutant's); integers index lists, e.g.
+        ``claim.groups.0.ci.1`` (upper end of the first group's slope CI), and ``axis=value``
+        selects the group of a per-group list at that parameter value (``claim.groups.instance=2.slope``).
+    expect : {"FAIL", "MUTANT NOT CAUGHT"}
+        What the finding says the check gives.
+    quick, full : Pin
+        Recorded value and band per budget.
+    """
+
+    statistic: str
+    expect: str
+    pins: dict
+
+    def __new__(cls, text: str, *, statistic: str, expect: str, quick: Pin, full: Pin):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("Finding.text must be a non-empty string (the finding and its evidence)")
+        self = super().__new__(cls, text)
+        if not isinstance(statistic, str) or not re.fullmatch(r"(claim|mutant\.[a-z0-9_]+)(\.[A-Za-z0-9_]+(=[A-Za-z0-9_+-]+)?)+",
+                                                               statistic):
+            raise ValueError(f"Finding.statistic must be a dotted path 'claim.<key>...' or "
+                             f"'mutant.<name>.<key>...', got {statistic!r}")
+        if expect not in FINDING_EXPECTS:
+            raise ValueError(f"Finding.expect must be one of {FINDING_EXPECTS}, got {expect!r}")
+        for name, pin in (("quick", quick), ("full", full)):
+            if not isinstance(pin, Pin):
+                raise ValueError(f"Finding.{name} must be a Pin (recorded value and band), got {pin!r}")
+        self.statistic, self.expect, self.pins = statistic, expect, {"quick": quick, "full": full}
+        return self
+
+    def __reduce__(self):
+        return (_make_finding, (str(self), self.statistic, self.expect, self.pins["quick"], self.pins["full"]))
+
+    def lookup(self, numbers: Mapping) -> float:
+        """The pinned statistic in ``numbers = {"claim": {...}, "mutant": {name: {...}}}``; NaN if absent."""
+        node: Any = numbers
+        for part in self.statistic.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, (list, tuple)) and "=" in part:
+                node = _select_group(node, *part.split("=", 1))
+                if node is None:
+                    return float("nan")
+            else:
+                return float("nan")
+        try:
+            return float(node)
+        except (TypeError, ValueError):
+            return float("nan")
+
+
+def _select_group(entries: Sequence, axis: str, value: str):
+    """The entry of a rule's per-group list whose ``group`` (a parameter point's JSON) has ``axis == value``."""
+    for entry in entries:
+        try:
+            params = json.loads(entry["group"])
+        except (TypeError, KeyError, ValueError):
+            continue
+        if isinstance(params, dict) and axis in params and str(params[axis]) == value:
+            return entry
+    return None
+
+
+def _make_finding(text, statistic, expect, quick, full):
+    return Finding(text, statistic=statistic, expect=expect, quick=quick, full=full)
+
+
 @dataclass(frozen=True)
 class Claim:
     """A paper's claim as an executable, falsifiable check.
@@ -295,12 +425,15 @@ class Claim:
         At least one; each must be caught (rule verdict FAIL).
     observed : str
         Human-readable name of the observed quantity (axis label in figures).
-    finding : str
+    finding : Finding or str
         Empty for a claim expected to hold. Otherwise a documented *finding*, with the evidence:
         the claim as stated does not hold for our implementation or instances (verdict FAIL), or
         its check cannot fail at any feasible budget (MUTANT NOT CAUGHT, e.g. a bound larger than
-        any possible regret). The run is "ok" only while the finding reproduces; one that turns
-        into a clean PASS is flagged for review, never hidden.
+        any possible regret). A :class:`Finding` pins the statistic it argues from: it reproduces
+        only while the verdict is of the expected kind and the statistic stays in its band
+        (otherwise ``FINDING CHANGED``). A plain string is an *unpinned* finding (allowed for your
+        own claims, never for the built-in ones): it reproduces whenever the check does not pass
+        cleanly, and the verdict carries a note saying it is unpinned.
     """
 
     id: str
@@ -317,7 +450,8 @@ class Claim:
 
     def __post_init__(self):
         if not isinstance(self.finding, str):
-            raise ValueError(f"Claim {self.id}: finding must be a string (empty if the claim is expected to hold)")
+            raise ValueError(f"Claim {self.id}: finding must be a Finding (pinned) or a string (unpinned; empty "
+                             "if the claim is expected to hold)")
         if not isinstance(self.id, str) or not CLAIM_ID_PATTERN.match(self.id):
             raise ValueError(f"Claim.id must look like 'family.short_name' ([a-z0-9_]+ on both sides), "
                              f"got {self.id!r}")
@@ -359,6 +493,11 @@ class Claim:
         names = [m.name for m in mutants]
         if len(set(names)) != len(names):
             raise ValueError(f"Claim {self.id}: duplicate mutant names {names}")
+        if isinstance(self.finding, Finding) and self.finding.statistic.startswith("mutant."):
+            which = self.finding.statistic.split(".")[1]
+            if which not in names:
+                raise ValueError(f"Claim {self.id}: Finding.statistic {self.finding.statistic!r} names mutant "
+                                 f"{which!r}, not one of {names}")
         object.__setattr__(self, "mutants", mutants)
         if not self.observed:
             object.__setattr__(self, "observed", getattr(self.rule, "observed", "observed"))
@@ -403,22 +542,38 @@ class Run:
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """What a rule concludes on one variant's runs."""
+    """What a rule concludes on one variant's runs.
 
-    passed: bool
+    ``passed`` is ``True`` (PASS), ``False`` (FAIL) or ``None``: UNDECIDED -- the runs cannot
+    decide (non-finite or censored observations, too few points, a degenerate statistic, a
+    quantity that does not move); ``summary`` then starts with ``"UNDECIDED: "`` and the reason.
+    """
+
+    passed: bool | None
     summary: str
     numbers: dict = field(default_factory=dict)
+
+    @classmethod
+    def undecided(cls, reason: str, numbers: dict | None = None) -> "RuleOutcome":
+        """An UNDECIDED outcome with its reason."""
+        return cls(None, f"UNDECIDED: {reason}", dict(numbers or {}))
+
+    @property
+    def decided(self) -> bool:
+        return self.passed is not None
 
 
 @dataclass(frozen=True)
 class MutantVerdict:
-    """The rule's outcome on one mutant; ``caught`` iff the rule FAILS on it."""
+    """The rule's outcome on one mutant; ``caught`` iff the rule FAILS on it (an UNDECIDED outcome
+    is not a catch: ``undecided`` is then True and the summary gives the reason)."""
 
     name: str
     caught: bool
     summary: str
     why: str
     numbers: dict = field(default_factory=dict)
+    undecided: bool = False
 
 
 @dataclass(frozen=True)
@@ -428,8 +583,8 @@ class Verdict:
     Attributes
     ----------
     claim_id : str
-    passed : bool
-        The rule's outcome on the claim's own runs.
+    passed : bool or None
+        The rule's outcome on the claim's own runs; ``None`` if UNDECIDED.
     summary : str
         The rule's one-line summary, e.g. ``"slope CI [-0.53, -0.47] within -0.5 ± 0.1"``.
     numbers : dict
@@ -443,10 +598,21 @@ class Verdict:
     notes : tuple of str
     finding : str
         The claim's documented finding (see :attr:`Claim.finding`); empty if it is expected to hold.
+    finding_check : dict
+        For a pinned finding (:class:`Finding`): ``statistic``, ``value`` (as measured now),
+        ``recorded``, ``band``, ``expect``, ``inside`` (value in band), ``kind`` (FAIL or MUTANT
+        NOT CAUGHT, as observed now) and ``reproduces``. Empty for an unpinned finding or none.
+
+    Verdict kinds (:attr:`label`): ``PASS``; ``FAIL``; ``MUTANT NOT CAUGHT``; ``UNDECIDED`` (the
+    runs cannot decide: the claim's outcome, or -- when the claim passes -- a mutant's, is
+    undecided); for a documented finding, ``FAIL (documented)`` / ``MUTANT NOT CAUGHT
+    (documented)`` while it reproduces, ``FINDING CHANGED`` when its pinned statistic leaves its
+    band or the verdict is of another kind, ``PASS (finding gone?)`` when it passes cleanly.
+    Only ``PASS`` and a reproducing finding are :attr:`ok`.
     """
 
     claim_id: str
-    passed: bool
+    passed: bool | None
     summary: str
     numbers: dict
     n_runs: int
@@ -455,25 +621,45 @@ class Verdict:
     mutants: tuple = ()
     notes: tuple = ()
     finding: str = ""
+    finding_check: dict = field(default_factory=dict)
 
     @property
     def all_mutants_caught(self) -> bool:
         return all(m.caught for m in self.mutants)
 
     @property
+    def undecided(self) -> bool:
+        """The claim's outcome is undecided, or it passes and a mutant's outcome is undecided."""
+        return self.passed is None or (self.passed and any(m.undecided for m in self.mutants))
+
+    @property
     def clean_pass(self) -> bool:
         """The claim passes and every mutant is caught."""
-        return self.passed and self.all_mutants_caught
+        return self.passed is True and self.all_mutants_caught
+
+    @property
+    def finding_changed(self) -> bool:
+        """A pinned finding whose statistic left its band or whose verdict changed kind."""
+        return bool(self.finding_check) and not self.undecided and not self.finding_check["reproduces"]
 
     @property
     def ok(self) -> bool:
-        """As expected: a clean pass, or -- for a documented finding -- the finding reproduces."""
+        """As expected: a clean pass, or -- for a documented finding -- the finding reproduces.
+        Never for UNDECIDED or FINDING CHANGED."""
+        if self.undecided:
+            return False
+        if self.finding_check:
+            return bool(self.finding_check["reproduces"])
         return not self.clean_pass if self.finding else self.clean_pass
 
     @property
     def label(self) -> str:
+        if self.undecided:
+            return "UNDECIDED"
         if self.clean_pass:
             return "PASS (finding gone?)" if self.finding else "PASS"
+        if self.finding_changed:
+            return "FINDING CHANGED"
         base = "FAIL" if not self.passed else "MUTANT NOT CAUGHT"
         return f"{base} (documented)" if self.finding else base
 
@@ -482,7 +668,7 @@ class Verdict:
             "claim_id": self.claim_id, "passed": self.passed, "summary": self.summary,
             "numbers": self.numbers, "n_runs": self.n_runs, "seeds": self.seeds, "budget": self.budget,
             "mutants": [m.__dict__ for m in self.mutants], "notes": list(self.notes),
-            "finding": self.finding},
+            "finding": str(self.finding), "finding_check": self.finding_check},
             sort_keys=True, default=float)
 
     @classmethod

@@ -2,7 +2,28 @@
 
 Every rule takes the finished runs of one variant (the claim itself or a mutant), the claim's
 ``bound`` callable and a seed for any resampling, and returns a
-:class:`~proofs_check.claim.RuleOutcome`. Distributions come from :mod:`scipy.stats` only.
+:class:`~proofs_check.claim.RuleOutcome`: PASS, FAIL, or UNDECIDED (``passed=None``) with the
+reason, when the runs cannot decide. Distributions come from :mod:`scipy.stats` only.
+
+UNDECIDED
+---------
+No runs; a NaN observation; a censored one that could lie on either side of the bound; for
+``Rate``, a non-finite or censored observation in the fit range, fewer than 2 values of the swept
+parameter, a seed-mean that is not positive (no log), one seed (no bootstrap), a bootstrap CI that
+is NaN or has zero width (every resample gives the same slope: a constant or capped quantity, or
+seeds that do not reach the observation), and for ``sided="upper"`` a seed-mean that changes by no
+more than ``min_change`` across the range; for ``Contraction``, a run with fewer than 2 usable
+iterations (NaN fit).
+
+Censoring
+---------
+An observe function reports censored entries of ``observed[name]`` in an extra array
+``observed[name + CENSORED]`` (``":censored"``) of the same shape: ``+1`` where the true value is
+*at least* the reported one (e.g. a target not reached within the budget: the reported count is
+the budget), ``-1`` where it is *at most* the reported one, ``0`` where it is exact. ``BoundHolds``
+and ``HighProbability`` evaluate every run both ways (each censored or NaN entry at its best and
+its worst) and are UNDECIDED when the two disagree; ``Rate`` and ``Contraction`` are UNDECIDED
+on any censored entry they use. ``+inf`` is a value (larger than any bound), not censoring.
 
 Rules
 -----
@@ -39,11 +60,46 @@ def _require_justification(rule: str, justification: str) -> None:
         raise ValueError(f"{rule}: justification must be a one-line reason for the tolerance")
 
 
+#: Suffix of the key that marks censored entries of an observed quantity (see the module docstring).
+CENSORED = ":censored"
+
+
 def _observed(run: Run, name: str) -> np.ndarray:
     if name not in run.observed:
         raise ValueError(f"observed quantity {name!r} missing from run {run.variant} "
                          f"{params_key(run.params)} seed {run.seed_index}; has {sorted(run.observed)}")
     return np.asarray(run.observed[name], dtype=np.float64)
+
+
+def _censoring(run: Run, name: str) -> np.ndarray:
+    """Censoring marks of ``observed[name]`` (+1 / -1 / 0, same shape); zeros if none reported."""
+    value = _observed(run, name)
+    marks = run.observed.get(name + CENSORED)
+    if marks is None:
+        return np.zeros(value.shape)
+    marks = np.asarray(marks, dtype=np.float64)
+    if marks.shape != value.shape or not np.all(np.isin(marks, (-1.0, 0.0, 1.0))):
+        raise ValueError(f"{name + CENSORED!r} of run {run.variant} {params_key(run.params)} seed "
+                         f"{run.seed_index} must hold -1, 0 or +1 with the shape {value.shape} of {name!r}, "
+                         f"got shape {marks.shape}")
+    return marks
+
+
+def _excess_range(run: Run, name: str, bound: np.ndarray) -> tuple[float, float]:
+    """Best and worst case of ``max(observed - bound)`` over a run's entries: equal unless an entry
+    is NaN (anything) or censored (+1: at least the reported value; -1: at most)."""
+    value = _observed(run, name)
+    marks = _censoring(run, name)
+    excess = np.broadcast_to(value - bound, np.broadcast_shapes(value.shape, np.shape(bound)))
+    marks = np.broadcast_to(marks, excess.shape)
+    unknown = np.isnan(excess)
+    best = np.where(unknown | (marks < 0), -np.inf, excess)
+    worst = np.where(unknown | (marks > 0), np.inf, excess)
+    return float(np.max(best)), float(np.max(worst))
+
+
+def _n_unknown(run: Run, name: str) -> int:
+    return int(np.sum(np.isnan(_observed(run, name)) | (_censoring(run, name) != 0)))
 
 
 def _group_by(runs: Sequence[Run], exclude: str | None) -> dict[str, list[Run]]:
@@ -148,18 +204,10 @@ class BoundHolds(Rule):
         where = "every run" if self.quantile is None else f"the {self.quantile:g}-quantile over seeds"
         return f"{self.observed} <= bound on {where}"
 
-    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
-        if not runs:
-            return RuleOutcome(False, "no runs", {})
-        worst_ratio, worst_excess, violations, worst_at = -np.inf, -np.inf, 0, None
-        min_bound = np.inf
-        by_point = _group_by(runs, exclude=None)
-        for key, point_runs in by_point.items():
-            params = point_runs[0].params
-            b = np.asarray(bound(params), dtype=np.float64)
-            # Excess per run = max over entries of observed - bound (<= 0 means the bound holds).
-            excess = np.array([np.max(_observed(r, self.observed) - b) for r in point_runs])
-            peak = np.array([np.max(_observed(r, self.observed)) for r in point_runs])
+    def _violations(self, excess_by_point) -> tuple[int, float, dict | None]:
+        """Violations (runs or points), the largest (quantile of) excess and where, for one case."""
+        violations, worst_excess, worst_at = 0, -np.inf, None
+        for params, excess in excess_by_point:
             if self.quantile is None:
                 point_excess = float(excess.max())
                 violations += int(np.sum(excess > 0))
@@ -168,25 +216,52 @@ class BoundHolds(Rule):
                 violations += int(point_excess > 0)
             if point_excess > worst_excess:
                 worst_excess, worst_at = point_excess, params
+        return violations, worst_excess, worst_at
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome.undecided("no runs")
+        worst_ratio, min_bound, unknown_runs = -np.inf, np.inf, 0
+        best_case, worst_case = [], []
+        by_point = _group_by(runs, exclude=None)
+        for key, point_runs in by_point.items():
+            params = point_runs[0].params
+            b = np.asarray(bound(params), dtype=np.float64)
+            # Excess per run = max over entries of observed - bound (<= 0 means the bound holds), at
+            # the best and the worst case of its NaN and censored entries.
+            ranges = np.array([_excess_range(r, self.observed, b) for r in point_runs])
+            best_case.append((params, ranges[:, 0]))
+            worst_case.append((params, ranges[:, 1]))
+            unknown_runs += sum(_n_unknown(r, self.observed) > 0 for r in point_runs)
+            finite = [v[np.isfinite(v)] for v in (_observed(r, self.observed) for r in point_runs)]
+            peak = max((float(v.max()) for v in finite if v.size), default=-np.inf)
             b_max = float(np.max(b))
             min_bound = min(min_bound, float(np.min(np.abs(b))))
             # A ratio only reads well for a positive bound and a non-negative observation; a
             # bound of (near) zero, e.g. "gap - certificate <= 0", is summarised by the excess.
-            if b_max > 0 and peak.max() >= 0:
-                worst_ratio = max(worst_ratio, float(peak.max()) / b_max)
-        passed = violations == 0
+            if b_max > 0 and peak >= 0:
+                worst_ratio = max(worst_ratio, peak / b_max)
+        violations, worst_excess, worst_at = self._violations(best_case)
+        violations_worst, _, _ = self._violations(worst_case)
         unit = "runs" if self.quantile is None else "points"
+        total = len(runs) if self.quantile is None else len(by_point)
+        numbers = {"violations": violations, "max_ratio": worst_ratio, "max_excess": worst_excess,
+                   "worst_params": worst_at, "undecided_runs": unknown_runs}
+        if (violations == 0) != (violations_worst == 0):
+            return RuleOutcome.undecided(
+                f"{unknown_runs} of {len(runs)} runs have NaN or censored entries that could lie on either side "
+                f"of the bound ({violations} to {violations_worst} of {total} {unit} exceed it)", numbers)
+        passed = violations == 0
         # Lead with the difference the rule tests; the ratio only as context, and only where the
         # bound is clearly positive (a ratio to a bound of ~1e-9 says nothing).
         which = "" if self.quantile is None else f"{self.quantile:g}-quantile over seeds of "
         margin = f"max {which}(observed - bound) = {worst_excess:.3g}"
         if np.isfinite(worst_ratio) and min_bound > _TINY_BOUND:
             margin += f" (max observed/bound = {worst_ratio:.3g})"
-        summary = (f"{violations} of {len(runs) if self.quantile is None else len(by_point)} {unit} "
-                   f"exceed the bound; {margin}")
-        return RuleOutcome(passed, summary, {
-            "violations": violations, "max_ratio": worst_ratio, "max_excess": worst_excess,
-            "worst_params": worst_at})
+        summary = f"{violations} of {total} {unit} exceed the bound; {margin}"
+        if unknown_runs:
+            summary += f" ({unknown_runs} runs with NaN or censored entries, decided either way)"
+        return RuleOutcome(passed, summary, numbers)
 
 
 @dataclass(frozen=True)
@@ -220,6 +295,17 @@ class Rate(Rule):
         Confidence level of the bootstrap interval.
     n_resamples : int
         Bootstrap resamples.
+    min_change : float
+        ``sided="upper"`` only: the seed-mean must change by more than this relative amount
+        (``max / min - 1`` over the fit range) or the outcome is UNDECIDED -- a quantity that does
+        not move (e.g. held at a budget cap) passes an upper rate without showing anything. The
+        default 0 rejects only an exactly flat series.
+
+    Notes
+    -----
+    UNDECIDED (never PASS or FAIL) on: a non-finite or censored observation in the fit range,
+    fewer than 2 values of ``param`` in range, a seed-mean that is not positive, one seed, a
+    bootstrap CI that is NaN or of zero width, and (``sided="upper"``) no movement.
     """
 
     observed: str
@@ -232,6 +318,7 @@ class Rate(Rule):
     x_max: float | None = None
     confidence: float = 0.95
     n_resamples: int = 2000
+    min_change: float = 0.0
     kind = "rate"
 
     def __post_init__(self):
@@ -242,6 +329,8 @@ class Rate(Rule):
             raise ValueError(f"Rate.sided must be 'two' or 'upper', got {self.sided!r}")
         if not (0.0 < self.confidence < 1.0):
             raise ValueError(f"Rate.confidence must be in (0, 1), got {self.confidence!r}")
+        if not (np.isfinite(self.min_change) and self.min_change >= 0):
+            raise ValueError(f"Rate.min_change must be finite and >= 0, got {self.min_change!r}")
 
     def describe(self) -> str:
         band = (f"within {self.exponent:g} ± {self.tolerance:g}" if self.sided == "two"
@@ -254,48 +343,70 @@ class Rate(Rule):
 
     def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
         if not runs:
-            return RuleOutcome(False, "no runs", {})
+            return RuleOutcome.undecided("no runs")
         lo_ok, hi_ok = self.exponent - self.tolerance, self.exponent + self.tolerance
         rng = np.random.default_rng(seed)
         results, summaries, passed = [], [], True
         for group_key, group in _group_by(runs, exclude=self.param).items():
+            where = f" for {group_key}" if group_key != "{}" else ""
             xs = sorted({r.params[self.param] for r in group if self.in_range(r.params[self.param])})
             if len(xs) < 2:
-                return RuleOutcome(False, f"fewer than 2 values of {self.param} in the asymptotic range "
-                                          f"for {group_key}", {})
+                return RuleOutcome.undecided(f"fewer than 2 values of {self.param} in the asymptotic range{where}")
             seeds = sorted({r.seed_index for r in group})
-            table = {(r.params[self.param], r.seed_index): float(_observed(r, self.observed)) for r in group
-                     if self.in_range(r.params[self.param])}
+            in_range = [r for r in group if self.in_range(r.params[self.param])]
+            table = {(r.params[self.param], r.seed_index): float(_observed(r, self.observed)) for r in in_range}
             missing = [(x, s) for x in xs for s in seeds if (x, s) not in table]
             if missing:
                 raise ValueError(f"Rate: missing run {self.param}={missing[0][0]}, seed {missing[0][1]}")
+            censored = [r for r in in_range if np.any(_censoring(r, self.observed) != 0)]
+            if censored:
+                r = censored[0]
+                return RuleOutcome.undecided(
+                    f"{len(censored)} censored {self.observed} in the fit range{where} (first: {self.param}="
+                    f"{r.params[self.param]}, seed {r.seed_index}, reported {table[(r.params[self.param], r.seed_index)]:.4g}): "
+                    "a rate fitted through budget-capped values measures the cap")
             # Y[i, j] = observed for seed i at x_j.
             Y = np.array([[table[(x, s)] for x in xs] for s in seeds])
+            bad = ~np.isfinite(Y)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                return RuleOutcome.undecided(f"{int(bad.sum())} non-finite {self.observed} in the fit range{where} "
+                                             f"(first: {Y[i, j]!r} at {self.param}={xs[j]}, seed {seeds[i]})")
             x = np.asarray(xs, dtype=np.float64)
             mean = Y.mean(axis=0)
-            if np.any(~np.isfinite(mean)) or np.any(mean <= 0):
-                j = int(np.argmax(~np.isfinite(mean) | (mean <= 0)))
-                return RuleOutcome(False, f"mean {self.observed} = {mean[j]!r} at {self.param}={xs[j]} "
-                                          "is not positive: the log-log slope is undefined", {})
+            if np.any(mean <= 0):
+                j = int(np.argmax(mean <= 0))
+                return RuleOutcome.undecided(f"mean {self.observed} = {mean[j]!r} at {self.param}={xs[j]}{where} "
+                                             "is not positive: the log-log slope is undefined")
+            if len(seeds) < 2:
+                return RuleOutcome.undecided(f"one seed{where}: no bootstrap over seeds")
             slope = loglog_slope(x, mean)
-            statistic = _resampled_slopes(np.log(x), Y)
-            if len(seeds) >= 2:
-                res = stats.bootstrap((np.arange(len(seeds), dtype=np.float64),), statistic,
-                                      vectorized=True, n_resamples=self.n_resamples,
-                                      confidence_level=self.confidence, method="percentile",
-                                      random_state=rng)
-                ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
-            else:
-                ci = (np.nan, np.nan)
+            res = stats.bootstrap((np.arange(len(seeds), dtype=np.float64),), _resampled_slopes(np.log(x), Y),
+                                  vectorized=True, n_resamples=self.n_resamples,
+                                  confidence_level=self.confidence, method="percentile", random_state=rng)
+            ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
+            change = float(mean.max() / mean.min() - 1.0)
+            numbers = {"group": group_key, "slope": slope, "ci": list(ci), "x": xs, "n_seeds": len(seeds),
+                       "relative_change": change}
             if not np.all(np.isfinite(ci)):
-                ok = False
-            elif self.sided == "two":
+                return RuleOutcome.undecided(f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} is not finite (a "
+                                             "resampled seed-mean is not positive)", {"groups": [numbers]})
+            if ci[0] == ci[1]:
+                return RuleOutcome.undecided(
+                    f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} has zero width: every resample gives the "
+                    "same slope (a constant or capped quantity, or seeds that do not reach the observation)",
+                    {"groups": [numbers]})
+            if self.sided == "upper" and change <= self.min_change:
+                return RuleOutcome.undecided(
+                    f"the seed-mean of {self.observed} changes by {change:.3g} (relative) over {self.param} = "
+                    f"{xs[0]:g}..{xs[-1]:g}{where}, not more than {self.min_change:g}: no evidence it moves",
+                    {"groups": [numbers]})
+            if self.sided == "two":
                 ok = lo_ok <= ci[0] and ci[1] <= hi_ok
             else:
                 ok = ci[1] <= hi_ok
             passed = passed and ok
-            results.append({"group": group_key, "slope": slope, "ci": list(ci), "passed": ok,
-                            "x": xs, "n_seeds": len(seeds)})
+            results.append({**numbers, "passed": ok})
             summaries.append(f"[{ci[0]:.3f}, {ci[1]:.3f}]")
         band = (f"within {self.exponent:g} ± {self.tolerance:g}" if self.sided == "two"
                 else f"<= {self.exponent:g} + {self.tolerance:g}")
@@ -357,8 +468,8 @@ class Contraction(Rule):
 
     def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
         if not runs:
-            return RuleOutcome(False, "no runs", {})
-        worst_excess, worst, violations, factors = -np.inf, None, 0, []
+            return RuleOutcome.undecided("no runs")
+        worst_excess, worst, violations, factors, undecided = -np.inf, None, 0, [], []
         max_step_ratio = 0.0
         for run in sorted(runs, key=lambda r: (params_key(r.params), r.seed_index)):
             err = _observed(run, self.observed)
@@ -367,7 +478,10 @@ class Contraction(Rule):
             claimed = float(bound(run.params))
             rho = self.fitted_factor(err)
             factors.append(rho)
-            ok = np.isfinite(rho) and rho <= claimed * (1 + self.tolerance)
+            if np.isnan(rho) or np.any(_censoring(run, self.observed) != 0):
+                undecided.append(run)   # < 2 usable iterations (NaN fit) or censored errors: no factor
+                continue
+            ok = rho <= claimed * (1 + self.tolerance)
             violations += int(not ok)
             excess = (rho / claimed) if np.isfinite(rho) else np.inf
             if excess > worst_excess:
@@ -377,6 +491,12 @@ class Contraction(Rule):
             if usable.any():
                 max_step_ratio = max(max_step_ratio, float(np.max(err[1:][usable] / err[:-1][usable])))
         factors = np.asarray(factors)
+        if undecided:
+            r = undecided[0]
+            return RuleOutcome.undecided(
+                f"{len(undecided)} of {len(runs)} runs have no fitted factor (fewer than 2 finite iterations above "
+                f"the floor {self.floor:g}, or censored errors; first: {params_key(r.params)} seed {r.seed_index})",
+                {"violations": violations, "undecided_runs": len(undecided)})
         passed = violations == 0
         summary = (f"{violations} of {len(runs)} runs contract slower than claimed; worst fitted factor "
                    f"{worst['factor']:.6g} = {worst_excess:.9g} x claimed {worst['claimed']:g} "
@@ -426,23 +546,41 @@ class HighProbability(Rule):
 
     def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
         if not runs:
-            return RuleOutcome(False, "no runs", {})
+            return RuleOutcome.undecided("no runs")
         groups = (_group_by(runs, exclude=None) if self.per_point
                   else {"all": sorted(runs, key=lambda r: (params_key(r.params), r.seed_index))})
-        passed, details = True, []
+        passed, details, undecided = True, [], []
+
+        def upper_limit(failures: int, n: int) -> float:
+            return float(stats.binomtest(failures, n).proportion_ci(confidence_level=self.confidence,
+                                                                     method="exact").high)
+
         for key, group in groups.items():
-            failures = sum(bool(np.any(_observed(r, self.observed) > np.asarray(bound(r.params))))
-                           for r in group)
-            upper = float(stats.binomtest(failures, len(group)).proportion_ci(
-                confidence_level=self.confidence, method="exact").high)
+            # A run fails for sure when an entry exceeds the bound at its best case; it may fail when
+            # one does at its worst case (NaN or censored entries).
+            ranges = [_excess_range(r, self.observed, np.asarray(bound(r.params), dtype=np.float64))
+                      for r in group]
+            failures = sum(best > 0 for best, _ in ranges)
+            possible = sum(worst > 0 for _, worst in ranges)
+            upper = upper_limit(failures, len(group))
             ok = upper <= self.delta
+            if ok != (upper_limit(possible, len(group)) <= self.delta):
+                undecided.append((key, failures, possible, len(group)))
             passed = passed and ok
             details.append({"group": key, "failures": failures, "n": len(group), "upper": upper,
-                            "passed": ok})
+                            "passed": ok, "undecided_runs": possible - failures})
+        if undecided:
+            key, failures, possible, n = undecided[0]
+            return RuleOutcome.undecided(
+                f"{failures} to {possible} of {n} runs exceed the bound{'' if key == 'all' else ' at ' + key} "
+                "(NaN or censored entries), and the Clopper-Pearson test differs between the two",
+                {"groups": details, "delta": self.delta})
         worst = max(details, key=lambda d: d["upper"])
         summary = (f"{worst['failures']}/{worst['n']} runs exceed the bound; Clopper-Pearson upper "
                    f"limit {worst['upper']:.3g} {'<=' if passed else '>'} delta = {self.delta:g}")
-        return RuleOutcome(passed, summary, {"groups": details, "delta": self.delta})
+        return RuleOutcome(passed, summary, {"groups": details, "delta": self.delta,
+                                             "failures": sum(d["failures"] for d in details),
+                                             "n": sum(d["n"] for d in details)})
 
 
 def log_factor_chord(x_min: float, x_max: float, *, power: float = 1.0, scale: float = 1.0) -> float:

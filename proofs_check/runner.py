@@ -45,13 +45,13 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from .claim import Claim, MutantVerdict, Run, Verdict, params_key
+from .claim import Claim, Finding, MutantVerdict, Run, Verdict, params_key
 from .store import CorruptEntry, ResultStore, describe_key
 
 #: Root entropy shared by every run; the per-run spawn key is a hash of (claim, params, seed index).
@@ -534,7 +534,8 @@ def runs_identical_to_claim(runs: dict, variant: str) -> bool:
 
 
 def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> Verdict:
-    """Apply the claim's rule to its own runs and to every mutant's runs."""
+    """Apply the claim's rule to its own runs and to every mutant's runs, and check a pinned
+    finding (:class:`~proofs_check.claim.Finding`) against its band for ``budget``."""
     errors = errors or {}
     notes = []
 
@@ -560,13 +561,41 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
             error = errors[m.name] if m.derive is not None else f"observe raised {errors[m.name]}"
             mutants.append(MutantVerdict(m.name, False, error, m.why, {}))
         else:
-            mutants.append(MutantVerdict(m.name, not out.passed, out.summary, m.why, _jsonable(out.numbers)))
+            mutants.append(MutantVerdict(m.name, out.passed is False, out.summary, m.why, _jsonable(out.numbers),
+                                         undecided=out.passed is None))
+            if out.passed is None:
+                notes.append(f"mutant {m.name}: {out.summary} (an undecided mutant is not caught)")
         if m.derive is None and runs_identical_to_claim(runs, m.name):
             notes.append(f"mutant {m.name}: every run is identical to the claim's (it recomputes the "
                          "claim's experiment and cannot be caught)")
-    return Verdict(claim_id=claim.id, passed=bool(passed), summary=summary, numbers=_jsonable(numbers),
-                   n_runs=len(runs["claim"]), seeds=claim.sweep.n_seeds(budget), budget=budget,
-                   mutants=tuple(mutants), notes=tuple(notes), finding=claim.finding)
+    verdict = Verdict(claim_id=claim.id, passed=None if passed is None else bool(passed), summary=summary,
+                      numbers=_jsonable(numbers), n_runs=len(runs["claim"]), seeds=claim.sweep.n_seeds(budget),
+                      budget=budget, mutants=tuple(mutants), notes=tuple(notes), finding=str(claim.finding))
+    if not claim.finding:
+        return verdict
+    if not isinstance(claim.finding, Finding):
+        return replace(verdict, notes=verdict.notes + (
+            "unpinned finding (a plain string): it 'reproduces' whenever the check does not pass cleanly; "
+            "pin its statistic with proofs_check.claim.Finding to detect a finding that changes",))
+    return replace(verdict, finding_check=finding_check(claim.finding, verdict, budget))
+
+
+def finding_check(finding: Finding, verdict: Verdict, budget: str) -> dict:
+    """Does ``finding`` reproduce in ``verdict``? Its statistic must lie in the ``budget`` band and
+    the verdict must be of the expected kind (FAIL, or MUTANT NOT CAUGHT: the claim passes and
+    some mutant is not caught)."""
+    pin = finding.pins[budget]
+    value = finding.lookup({"claim": verdict.numbers, "mutant": {m.name: m.numbers for m in verdict.mutants}})
+    inside = bool(np.isfinite(value) and pin.band[0] <= value <= pin.band[1])
+    if verdict.passed is None:
+        kind = "UNDECIDED"
+    elif verdict.passed is False:
+        kind = "FAIL"
+    else:
+        kind = "PASS" if verdict.all_mutants_caught else "MUTANT NOT CAUGHT"
+    return {"statistic": finding.statistic, "value": value, "recorded": pin.recorded, "band": list(pin.band),
+            "why": pin.why, "expect": finding.expect, "kind": kind, "inside": inside,
+            "reproduces": inside and kind == finding.expect}
 
 
 def _jsonable(x):

@@ -72,7 +72,8 @@ from mdpkit.algorithms.contrastive import ContrastiveLearner, feature_angle
 from mdpkit.envs.lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
 from mdpkit.lowrank import LowRankMDP
 
-from ..claim import Claim, Grid, Mutant, Paper, Provenance, Sweep
+from ..claim import Claim, Finding, Grid, Mutant, Paper, Provenance, Sweep
+from ..claim import Pin
 from ..rules import HighProbability, Rate, log_factor_chord
 
 PAPER = Paper("Contrastive UCB: Provably Efficient Contrastive Self-Supervised Learning in Online "
@@ -367,7 +368,7 @@ NASH_GAP_RATE = Claim(
                    "exploitable by the min player's best response at every K, so the gap plateaus (~0.17)"),
     ],
     observed="(1/K) sum_k NashGap(mu^k, nu^k)",
-    finding=("Does not hold on instance 2 (a property of this reconstruction, not evidence about the paper): at the "
+    finding=Finding("Does not hold on instance 2 (a property of this reconstruction, not evidence about the paper): at the "
              "full budget (K = 40..640, 8 seeds, common random numbers) the slope CIs are [-0.71, -0.48] and "
              "[-0.60, -0.30] on instances 0 and 1 (PASS) but [-0.54, -0.20] on instance 2 (FAIL), and the cause is not "
              "noise: 3 of its 8 runs plateau -- the deployed pair's exact gap is 0.0079, 0.0075, 0.0069 at K = 160 "
@@ -403,7 +404,14 @@ NASH_GAP_RATE = Claim(
              "0.05-0.07 (K = 640), slope ~ -0.6, 8-9 times the plateau gaps. The "
              "quick budget runs instance 2 so that this is re-checked in CI: slope CI [-0.54, -0.15] with 6 seeds "
              "(the same seed indices), a FAIL that alone would be inconclusive -- the plateau is the evidence. "
-             "Instance 0 passes at the quick budget too (CI [-0.78, -0.48])."),
+             "Instance 0 passes at the quick budget too (CI [-0.78, -0.48]).",
+        statistic="claim.groups.instance=2.slope", expect="FAIL",
+        quick=Pin(-0.326, (-0.684, -0.027),
+                  "instance 2's slope; band = its 95% bootstrap CI over seeds [-0.537, -0.150], each half-width "
+                  "x 1.7 (~99.9% for a normal spread)"),
+        full=Pin(-0.343, (-0.680, -0.098),
+                 "instance 2's slope (paper_figs/contrastive_ucb); band = its 95% bootstrap CI [-0.541, -0.199], "
+                 "each half-width x 1.7")),
 )
 
 
@@ -529,7 +537,7 @@ EPISODES_VS_BASELINES = Claim(
                    "mixture should come later than with oracle features by more than |A|"),
     ],
     observed="N_contrastive / N_ucbvi and N_contrastive / (|A| N_lsvi)",
-    finding=("Does not hold for our implementation (verdict FAIL), mainly through the oracle part. Quick budget "
+    finding=Finding("Does not hold for our implementation (verdict FAIL), mainly through the oracle part. Quick budget "
              "(S = 20, d = 2, K = 300, 6 seeds, ~10 s for 12 runs on 2 workers): Contrastive UCB reaches eps in 6/6 runs "
              "(N_c = 111-296) while UCBVI never does (its mixture gap plateaus at 0.35-0.43), so 'fewer than UCBVI' "
              "holds 6/6; but N_c / N_lsvi = 1.1-3.0 (LSVI-UCB: N = 97-105), above |A| = 2 in 3/6 runs; Clopper-Pearson "
@@ -543,7 +551,13 @@ EPISODES_VS_BASELINES = Claim(
              "N_c / N_lsvi has median ~2.6 and range 0-11 where both reach eps. Random features: 0/4 reach eps. "
              "Caveats: one common bonus multiplier (0.1) for all three algorithms, Contrastive UCB's "
              "one-trajectory data mode (the per-stage mode costs H(H+1)/2 transitions per episode), delayed-reward "
-             "block MDPs only; full budget (paper_figs/contrastive_ucb: 12 points = 3 instances x S in {20, 30, 60, 90}, K = 1000, 10 seeds, 120 runs): Contrastive UCB reaches eps in 68/120 runs, UCBVI in 10/120 (all on instance 1, S = 60, where Contrastive UCB reaches it in 0/10), LSVI-UCB in 120/120; 'fewer than UCBVI' holds in 68/120, 'within |A| of LSVI-UCB' in 28/120 (per point 0-7 of 10; median N_c / N_lsvi 0.2-11 by point), so the majority reading fails at every point but instances 1 and 2 at S = 30 (7/10 each, still not significant at 10 seeds)."),
+             "block MDPs only; full budget (paper_figs/contrastive_ucb: 12 points = 3 instances x S in {20, 30, 60, 90}, K = 1000, 10 seeds, 120 runs): Contrastive UCB reaches eps in 68/120 runs, UCBVI in 10/120 (all on instance 1, S = 60, where Contrastive UCB reaches it in 0/10), LSVI-UCB in 120/120; 'fewer than UCBVI' holds in 68/120, 'within |A| of LSVI-UCB' in 28/120 (per point 0-7 of 10; median N_c / N_lsvi 0.2-11 by point), so the majority reading fails at every point but instances 1 and 2 at S = 30 (7/10 each, still not significant at 10 seeds).",
+        statistic="claim.failures", expect="FAIL",
+        quick=Pin.binomial(3, 6, "runs breaking N_c < N_ucbvi or N_c <= |A| N_lsvi, 3 of 6; at n = 6 a 99.9% "
+                                 "band is [0, 6] and would pin nothing, so 95% (a 1-in-32 false alarm)",
+                           confidence=0.95),
+        full=Pin.binomial(92, 120, "runs breaking either part, 92 of 120 over 12 points (paper_figs/"
+                                   "contrastive_ucb; per-point rates differ, which only narrows the spread)")),
 )
 
 CLAIMS = [KERNEL_RECOVERY, SPAN_RECOVERY, SUBOPTIMALITY_RATE, NASH_GAP_RATE, EPISODES_VS_BASELINES]

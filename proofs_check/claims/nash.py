@@ -38,7 +38,8 @@ from mdpkit.envs.preference import (
 )
 from mdpkit.games import PreferenceGame, kl_log, log_normalize, regularized_nash
 
-from ..claim import Claim, Grid, Mutant, Paper, Provenance, Sweep
+from ..claim import Claim, Finding, Grid, Mutant, Paper, Provenance, Sweep
+from ..claim import Pin
 from ..rules import BoundHolds, Contraction, Rate
 
 NASH_MP = Paper("Accelerating Nash Learning from Human Feedback via Mirror Prox (Tiapkin et al.), v1",
@@ -636,7 +637,7 @@ MP_FEWER_QUERIES = Claim(
                         "beta = 0.1, where the claim holds on every quick run, not only on the claim's own "
                         "counterexamples")],
     observed="N_MP / N_MD to reach KL <= 1e-6",
-    finding=("Per instance the comparison does not always hold. Nash-MD's first step (eta_0 beta = 1) is "
+    finding=Finding("Per instance the comparison does not always hold. Nash-MD's first step (eta_0 beta = 1) is "
              "an exact regularised best response to mu; when that lands within KL 1e-6 of pi*_beta, Nash-MD "
              "needs 1-10 queries while Nash-MP needs >= 2 per iteration. This always happens at n = 2 (the "
              "best response does not depend on the opponent) and on small nearly transitive games or at "
@@ -645,7 +646,10 @@ MP_FEWER_QUERIES = Claim(
              "this does not contradict; "
              "tests/test_claims_nash.py checks every counterexample has Nash-MD finishing in <= 10 queries. "
              "A step-convention mutant (eta = 2 beta^2) was dropped: at beta = 1 it is the claim itself, so "
-             "it was 'caught' only by these counterexamples."),
+             "it was 'caught' only by these counterexamples.",
+        statistic="claim.violations", expect="FAIL",
+        quick=Pin.binomial(3, 12, "runs with N_MP > N_MD, 3 of 12 (2 beta x 6 seeds, independent games)"),
+        full=Pin.binomial(10, 90, "runs with N_MP > N_MD, 10 of 90 (paper_figs/nash; 3 beta x 30 seeds)")),
 )
 
 MP_APPROX_FLOOR = Claim(
