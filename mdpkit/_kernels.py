@@ -488,6 +488,56 @@ def simulate_episodes(P_cdf, mu0_cdf, det_policy, policy_cdf, R, bernoulli, unif
 
 
 @njit(cache=True)
+def simulate_episodes_general(P_cdf, mu0_cdf, det_policy, policy_cdf, R, transition_rewards, two_point,
+                              lo, hi, uniforms, states, actions, rewards):
+    """:func:`simulate_episodes` for any reward range and for next-state-dependent rewards.
+
+    Same uniforms, same order of use, same states and actions. The reward of stage ``h`` is
+    ``m = transition_rewards[g, s, a, s']`` of the *realised* transition when
+    ``transition_rewards`` is non-empty (shape (G_r, S, A, S), ``g = h if G_r > 1 else 0``),
+    else ``m = R[h, s, a]``; it is paid as ``m`` itself, or with ``two_point`` as ``hi`` with
+    probability ``(m - lo) / (hi - lo)`` and ``lo`` otherwise (mean ``m``; Bernoulli(m) for
+    ``[lo, hi] = [0, 1]``, bit-identical to :func:`simulate_episodes` there).
+
+    Parameters
+    ----------
+    transition_rewards : ndarray, shape (G_r, S, A, S) or (0, 0, 0, 0)
+    two_point : bool
+    lo, hi : float
+        Reward range, ``lo < hi``.
+    Others as in :func:`simulate_episodes`.
+    """
+    n = uniforms.shape[0]
+    H = R.shape[0]
+    G = P_cdf.shape[0]
+    G_r = transition_rewards.shape[0]
+    deterministic = det_policy.shape[0] > 0
+    width = hi - lo
+    for i in range(n):
+        u = uniforms[i]
+        s = _sample(mu0_cdf, u[0])
+        states[i, 0] = s
+        for h in range(H):
+            if deterministic:
+                a = det_policy[h, s]
+            else:
+                a = _sample(policy_cdf[h, s], u[1 + 3 * h])
+            g = h if G > 1 else 0
+            s_next = _sample(P_cdf[g, s, a], u[2 + 3 * h])
+            if G_r > 0:
+                mean = transition_rewards[h if G_r > 1 else 0, s, a, s_next]
+            else:
+                mean = R[h, s, a]
+            if two_point:
+                rewards[i, h] = hi if u[3 + 3 * h] < (mean - lo) / width else lo
+            else:
+                rewards[i, h] = mean
+            actions[i, h] = a
+            states[i, h + 1] = s_next
+            s = s_next
+
+
+@njit(cache=True)
 def worst_path_totals(possible, R, worst):
     """Largest reward total along any feasible path, from every state at every stage.
 

@@ -50,8 +50,11 @@ class TabularEnv(gymnasium.Env):
       is taken (``0`` after ``reset``, ``H`` after the last step).
     - Action: ``Discrete(A)``.
     - ``reset`` draws the initial state from ``mdp.mu0``; ``step(a)`` pays ``R[h, s, a]`` (or a
-      Bernoulli draw of it if ``mdp.reward_noise == "bernoulli"``) and draws the next state from
-      ``P[h, s, a]``.
+      Bernoulli draw of it if ``mdp.reward_noise == "bernoulli"``; on a ``reward_range`` other than
+      ``[0, 1]`` a two-point draw on its ends) and draws the next state from ``P[h, s, a]``. With
+      ``mdp.transition_rewards`` it draws the next state first and pays ``R(h, s, a, s')`` of
+      that transition (as :func:`mdpkit.simulate` does).
+    - ``reward_range`` is ``mdp.reward_range``.
     - The episode always lasts ``H`` steps: ``terminated`` is always False and ``truncated``
       becomes True on step ``H`` (a time limit, so bootstrapping learners should not treat the
       last state as terminal unless they track ``h``). Stepping past it raises ``RuntimeError``.
@@ -67,7 +70,7 @@ class TabularEnv(gymnasium.Env):
         self.mdp = mdp
         self.observation_space = spaces.Discrete(mdp.S)
         self.action_space = spaces.Discrete(mdp.A)
-        self.reward_range = (0.0, 1.0)
+        self.reward_range = mdp.reward_range
         self._P_cdf = _kernels.cumulative_rows(mdp.P_stages)
         self._mu0_cdf = _kernels.cumulative_rows(mdp.mu0)
         self._stationary = mdp.P_stages.shape[0] == 1
@@ -102,13 +105,25 @@ class TabularEnv(gymnasium.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         h, s, a = self._h, self._s, int(action)
-        mean = float(self.mdp.R[h, s, a])
-        reward = float(self.np_random.random() < mean) if self._bernoulli else mean
         cdf = self._P_cdf[0 if self._stationary else h, s, a]
-        self._s = int(np.searchsorted(cdf, self.np_random.random(), side="right"))
+        TR = self.mdp.transition_rewards
+        if TR is None:
+            reward = self._draw_reward(float(self.mdp.R[h, s, a]))
+            self._s = int(np.searchsorted(cdf, self.np_random.random(), side="right"))
+        else:  # the reward depends on the realised next state
+            self._s = int(np.searchsorted(cdf, self.np_random.random(), side="right"))
+            reward = self._draw_reward(float(TR[h if TR.shape[0] > 1 else 0, s, a, self._s]))
         self._h = h + 1
         truncated = self._h == self.mdp.H
         return self._s, reward, False, truncated, {"h": self._h}
+
+    def _draw_reward(self, mean: float) -> float:
+        if not self._bernoulli:
+            return mean
+        lo, hi = self.mdp.reward_range
+        if (lo, hi) == (0.0, 1.0):
+            return float(self.np_random.random() < mean)
+        return hi if self.np_random.random() < (mean - lo) / (hi - lo) else lo
 
     def __repr__(self) -> str:
         return f"TabularEnv({self.mdp!r})"

@@ -80,7 +80,7 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import check_episodes, check_positive_int, check_seed, show  # noqa: F401
-from ..mdp import TabularMDP, validate_policy
+from ..mdp import TabularMDP, check_unit_reward_range, validate_policy
 from ..simulation import simulate
 from ..solvers import evaluate, solve
 from ..solvers.exact import check_mdp
@@ -284,6 +284,7 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
         the safety test and the baseline was played -- still truly safe), ``optimistic_values`` (K,).
     """
     mdp = check_mdp(mdp)
+    check_unit_reward_range(mdp, "stepmix")
     base_probs = baseline_probabilities(baseline, mdp.H, mdp.S, mdp.A)
     alpha = _check_alpha(alpha)
     K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
@@ -345,6 +346,7 @@ def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha
         the exact value of the clone and ``extras["offline_ucb"]`` the dataset's UCB of ``V^beta``.
     """
     mdp = check_mdp(mdp)
+    check_unit_reward_range(mdp, "stepmix")
     beta = baseline_probabilities(behaviour_policy, mdp.H, mdp.S, mdp.A, name="behaviour_policy")
     n_trajectories = check_episodes(n_trajectories, 8.0 * (3 * mdp.H + 1), "the sampled trajectories",
                                     name="n_trajectories")

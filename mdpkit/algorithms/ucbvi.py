@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import ArgumentTypeError, check_episodes, check_real, check_seed, show
-from ..mdp import TabularMDP
+from ..mdp import TabularMDP, check_unit_reward_range
 from ..solvers import solve
 from ..solvers.exact import check_mdp
 from . import _ucbvi_kernels as kern
@@ -188,6 +188,7 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     ``H``; both upper-bound ``Q*`` (``V*_h <= H - h`` for rewards in [0, 1]), the former is tighter.
     """
     mdp = check_mdp(mdp)
+    check_unit_reward_range(mdp, "ucbvi")
     K = check_episodes(K, EPISODE_BYTES, "the per-episode results")
     seed = check_seed(seed)
     bonus = check_bonus(bonus)
