@@ -68,6 +68,48 @@ def _seed_label(seed) -> str:
     return ""
 
 
+# ----------------------------------------------------------------------------- sparse construction
+#: Bytes per stored transition entry while a sparse instance is built (entry lists, their sort
+#: and the CSR copy), for the up-front memory check.
+_BYTES_PER_ENTRY = 64.0
+
+
+def _csr_from_entries(n_rows: int, S: int, rows, cols, values):
+    """CSR arrays of the matrix whose ``(rows[i], cols[i])`` entry gets ``values[i]`` added, in order.
+
+    Adding in the given order from 0.0 reproduces, float for float, a dense construction that
+    runs the same assignments and ``+=`` on a zero array; entries that end up exactly 0 are not
+    stored (as the dense model's CSR form does not store them).
+
+    Returns
+    -------
+    indptr : ndarray, shape (n_rows + 1,), int64
+    indices : ndarray, shape (nnz,), int64
+        Increasing within each row.
+    data : ndarray, shape (nnz,)
+    """
+    keys = np.asarray(rows, dtype=np.int64) * S + np.asarray(cols, dtype=np.int64)
+    unique_keys, slot = np.unique(keys, return_inverse=True)
+    data = np.zeros(unique_keys.shape[0])
+    np.add.at(data, slot, np.asarray(values, dtype=np.float64))  # unbuffered, in the given order
+    stored = data != 0.0
+    row_of, indices = np.divmod(unique_keys[stored], S)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n_rows), out=indptr[1:])
+    return indptr, indices, data[stored]
+
+
+def _entries(*blocks):
+    """Concatenate ``(rows, cols, values)`` blocks (arrays or scalars broadcast against rows)."""
+    rows, cols, values = [], [], []
+    for r, c, v in blocks:
+        r = np.asarray(r, dtype=np.int64)
+        rows.append(r)
+        cols.append(np.broadcast_to(np.asarray(c, dtype=np.int64), r.shape))
+        values.append(np.broadcast_to(np.asarray(v, dtype=np.float64), r.shape))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(values)
+
+
 # ----------------------------------------------------------------------------- random MDPs
 def random_mdp(S: int, A: int, H: int, *, concentration: float = 1.0, n_successors: int | None = None,
                stationary: bool = True, reward: str = "uniform", mu0=0,
@@ -117,22 +159,31 @@ def random_mdp(S: int, A: int, H: int, *, concentration: float = 1.0, n_successo
         raise ValueError(f"reward must be one of {RANDOM_REWARDS}, got {show(reward)}")
     if not isinstance(stationary, (bool, np.bool_)):
         raise ArgumentTypeError(f"stationary must be True or False, got {show(stationary)}")
-    check_model_size({"S": S, "A": A, "H": H}, 8.0 * S * A * ((1 if stationary else H) * S + 2 * H),
-                     "the transitions and rewards")
-    rng = _rng(seed)
-
     G = 1 if stationary else H
     n_rows = G * S * A
     k = S if n_successors is None else n_successors
+    if k == S:
+        check_model_size({"S": S, "A": A, "H": H}, 8.0 * S * A * (G * S + 2 * H), "the transitions and rewards")
+    else:  # stored sparse; the successor draw uses S uniforms per row, a chunk of rows at a time
+        check_model_size({"S": S, "A": A, "n_successors": k}, _BYTES_PER_ENTRY * n_rows * k + 16.0 * S * A,
+                         "the sparse transitions and rewards")
+    rng = _rng(seed)
+
     weights = rng.dirichlet(np.full(k, conc), size=n_rows)
     if k == S:
-        P = weights
+        P = weights.reshape(G, S, A, S)
     else:
-        # k distinct successors per row: the k smallest of S i.i.d. uniform keys
-        succ = np.argpartition(rng.random((n_rows, S)), k - 1, axis=1)[:, :k]
-        P = np.zeros((n_rows, S))
-        np.put_along_axis(P, succ, weights, axis=1)
-    P = P.reshape(G, S, A, S)
+        # k distinct successors per row: the k smallest of S i.i.d. uniform keys. Drawn in chunks
+        # of rows: the same stream of uniforms as one (n_rows, S) draw, in bounded memory.
+        succ = np.empty((n_rows, k), dtype=np.int64)
+        chunk = max(1, (1 << 22) // S)
+        for start in range(0, n_rows, chunk):
+            stop = min(n_rows, start + chunk)
+            succ[start:stop] = np.argpartition(rng.random((stop - start, S)), k - 1, axis=1)[:, :k]
+        order = np.argsort(succ, axis=1)  # CSR rows list successors in increasing order
+        succ = np.take_along_axis(succ, order, axis=1)
+        weights = np.take_along_axis(weights, order, axis=1)
+        csr = _csr_from_entries(n_rows, S, np.repeat(np.arange(n_rows), k), succ.ravel(), weights.ravel())
 
     if reward == "uniform":
         R = rng.random((G, S, A))
@@ -145,6 +196,9 @@ def random_mdp(S: int, A: int, H: int, *, concentration: float = 1.0, n_successo
     name = (f"random_mdp(S={S}, A={A}, H={H}, concentration={conc:g}"
             + (f", n_successors={n_successors}" if n_successors is not None else "")
             + f", reward={reward!r}" + ("" if stationary else ", stationary=False") + _seed_label(seed) + ")")
+    if k < S:
+        return TabularMDP.from_csr(*csr, R[0] if stationary else R, H, mu0, stationary=stationary,
+                                   reward_noise=reward_noise, name=name)
     if stationary:
         return TabularMDP.stationary(P[0], R[0], H, mu0, reward_noise=reward_noise, name=name)
     return TabularMDP(P, R, mu0, reward_noise=reward_noise, name=name)
@@ -197,7 +251,7 @@ def riverswim(S: int = 6, H: int = 20, *, p_right: float = 0.35, p_left: float =
     """
     S = check_positive_int("S", S, minimum=2)
     H = check_positive_int("H", H)
-    check_model_size({"S": S, "H": H}, 8.0 * 2 * S * (S + 2 * H), "the transitions and rewards")
+    check_model_size({"S": S}, _BYTES_PER_ENTRY * 4 * S + 16.0 * 2 * S, "the sparse transitions and rewards")
     p_right = _probability("p_right", p_right)
     p_left = _probability("p_left", p_left)
     if p_right + p_left > 1.0:
@@ -207,19 +261,22 @@ def riverswim(S: int = 6, H: int = 20, *, p_right: float = 0.35, p_left: float =
     small = _probability("small", small)
     large = _probability("large", large)
 
-    P = np.zeros((S, 2, S))
+    # Built in CSR form (row s * 2 + a): at most 3 successors per (s, a), never an (S, 2, S) array.
     idx = np.arange(S)
-    P[idx, 0, np.maximum(idx - 1, 0)] = 1.0
     inner = idx[1:-1]
-    P[inner, 1, inner - 1] = p_left
-    P[inner, 1, inner + 1] = p_right
-    P[inner, 1, inner] = 1.0 - p_right - p_left
-    P[0, 1, 0], P[0, 1, 1] = 1.0 - p_right_first, p_right_first
-    P[S - 1, 1, S - 2], P[S - 1, 1, S - 1] = p_left_last, 1.0 - p_left_last
+    left, right = 2 * idx, 2 * idx + 1  # rows of (s, swim left) and (s, swim right)
+    csr = _csr_from_entries(2 * S, S, *_entries(
+        (left, np.maximum(idx - 1, 0), 1.0),
+        (right[1:-1], inner - 1, p_left),
+        (right[1:-1], inner + 1, p_right),
+        (right[1:-1], inner, 1.0 - p_right - p_left),
+        (right[[0, 0]], [0, 1], [1.0 - p_right_first, p_right_first]),
+        (right[[S - 1, S - 1]], [S - 2, S - 1], [p_left_last, 1.0 - p_left_last]),
+    ))
     R = np.zeros((S, 2))
     R[0, 0] = small
     R[S - 1, 1] = large
-    return TabularMDP.stationary(P, R, H, 0, reward_noise=reward_noise, name=f"riverswim(S={S}, H={H})")
+    return TabularMDP.from_csr(*csr, R, H, 0, reward_noise=reward_noise, name=f"riverswim(S={S}, H={H})")
 
 
 # ----------------------------------------------------------------------------- Deep Sea
@@ -284,29 +341,42 @@ def deep_sea(N: int, *, move_cost: float = 0.01, stochastic: bool = False,
     for flag, value in (("stochastic", stochastic), ("randomize_actions", randomize_actions)):
         if not isinstance(value, (bool, np.bool_)):
             raise ArgumentTypeError(f"{flag} must be True or False, got {show(value)}")
-    # N stages of an N x N grid; randomised actions store the transitions per stage
-    check_model_size({"N": N}, 8.0 * 2 * N * N * ((N if randomize_actions else 1) * N + 2),
-                     "the transitions and rewards")
+    # at most 2 successors per (s, a), stored per stage with randomised actions
+    check_model_size({"N": N}, (_BYTES_PER_ENTRY * 4 + 16.0) * N * (N if randomize_actions else 1),
+                     "the sparse transitions and rewards")
     rng = _rng(seed)  # validated even when unused (randomize_actions=False): a bad seed is a mistake
     p = 1.0 - 1.0 / N if stochastic else 1.0
     cols = np.arange(N)
     left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, N - 1)
-    # canonical (action 0 = left, 1 = right) dynamics
-    P = np.zeros((N, 2, N))
-    P[cols, 0, left] = 1.0
-    P[cols, 1, right] += p
-    P[cols, 1, cols] += 1.0 - p
+    # canonical (action 0 = left, 1 = right) dynamics, CSR row s * 2 + a
+    indptr, indices, data = _csr_from_entries(2 * N, N, *_entries(
+        (2 * cols, left, 1.0),
+        (2 * cols + 1, right, p),
+        (2 * cols + 1, cols, 1.0 - p),
+    ))
     R = np.zeros((N, 2))
     R[:, 0] = c / N
     R[N - 1, 1] = 1.0
     label = f"deep_sea(N={N}" + (", stochastic" if stochastic else "")
     if not randomize_actions:
-        return TabularMDP.stationary(P, R, N, 0, reward_noise=reward_noise, name=label + ")")
+        return TabularMDP.from_csr(indptr, indices, data, R, N, 0, reward_noise=reward_noise, name=label + ")")
     flip = rng.integers(0, 2, size=(N, N)).astype(bool)  # flip[h, s]: action 0 means right
-    Ph = np.where(flip[:, :, None, None], P[None, :, ::-1, :], P[None])
+    # row (h * N + s) * 2 + a of stage h copies canonical row s * 2 + (a, or 1 - a if flipped)
+    source = (2 * cols[None, :, None] + (np.arange(2)[None, None, :] ^ flip[:, :, None])).ravel()
     Rh = np.where(flip[:, :, None], R[None, :, ::-1], R[None])
-    return TabularMDP(Ph, Rh, 0, reward_noise=reward_noise,
-                      name=label + ", randomize_actions" + _seed_label(seed) + ")")
+    return TabularMDP.from_csr(*_copy_rows(indptr, indices, data, source), Rh, N, 0, stationary=False,
+                               reward_noise=reward_noise,
+                               name=label + ", randomize_actions" + _seed_label(seed) + ")")
+
+
+def _copy_rows(indptr, indices, data, source):
+    """CSR arrays whose row ``i`` is row ``source[i]`` of the given CSR arrays."""
+    counts = indptr[source + 1] - indptr[source]
+    new_indptr = np.zeros(source.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_indptr[1:])
+    # position in the source arrays of every new entry: its row's start plus its rank in the row
+    take = np.repeat(indptr[source] - new_indptr[:-1], counts) + np.arange(new_indptr[-1])
+    return new_indptr, indices[take], data[take]
 
 
 # ----------------------------------------------------------------------------- n-chain
@@ -353,21 +423,22 @@ def chain(N: int, H: int | None = None, *, small: float = 0.001, large: float = 
     """
     N = check_positive_int("N", N, minimum=2)
     H = N + 9 if H is None else check_positive_int("H", H)
-    check_model_size({"N": N, "H": H}, 8.0 * 2 * N * (N + 2 * H), "the transitions and rewards")
+    check_model_size({"N": N}, _BYTES_PER_ENTRY * 4 * N + 16.0 * 2 * N, "the sparse transitions and rewards")
     small, large = _probability("small", small), _probability("large", large)
     slip = _probability("slip", slip)
     idx = np.arange(N)
     left, right = np.maximum(idx - 1, 0), np.minimum(idx + 1, N - 1)
-    P = np.zeros((N, 2, N))
-    P[idx, 0, left] += 1.0 - slip
-    P[idx, 0, right] += slip
-    P[idx, 1, right] += 1.0 - slip
-    P[idx, 1, left] += slip
+    csr = _csr_from_entries(2 * N, N, *_entries(  # CSR row s * 2 + a
+        (2 * idx, left, 1.0 - slip),
+        (2 * idx, right, slip),
+        (2 * idx + 1, right, 1.0 - slip),
+        (2 * idx + 1, left, slip),
+    ))
     R = np.zeros((N, 2))
     R[0, 0] = small
     R[N - 1, 1] = large
     name = f"chain(N={N}, H={H}" + (f", slip={slip:g}" if slip else "") + ")"
-    return TabularMDP.stationary(P, R, H, 1, reward_noise=reward_noise, name=name)
+    return TabularMDP.from_csr(*csr, R, H, 1, reward_noise=reward_noise, name=name)
 
 
 # ----------------------------------------------------------------------------- gridworld
@@ -468,8 +539,8 @@ def gridworld(layout, H: int, *, slip: float = 0.0, rewards: dict[str, float] | 
     cells = gridworld_cells(rows)
     if not cells:
         raise ValueError("layout has no free cell")
-    check_model_size({"H": H}, 8.0 * len(cells) * len(GRID_MOVES) * (len(cells) + 2 * H),
-                     f"the transitions and rewards of {len(cells)} cells")
+    check_model_size({"layout": len(cells)}, (_BYTES_PER_ENTRY * 16 + 16.0) * len(GRID_MOVES) * len(cells),
+                     f"the sparse transitions and rewards of {len(cells)} cells")
     index = {cell: k for k, cell in enumerate(cells)}
     n = len(cells)
     starts, reward_of = [], np.zeros(n)
@@ -491,23 +562,24 @@ def gridworld(layout, H: int, *, slip: float = 0.0, rewards: dict[str, float] | 
         for m, (di, dj) in enumerate(GRID_MOVES):
             target[k, m] = index.get((i + di, j + dj), k)
     move = np.full((4, 4), slip / 4.0) + np.eye(4) * (1.0 - slip)  # move[a, m] = P(move m | action a)
-    P = np.zeros((S, 4, S))
     cell = np.arange(n)
-    for a in range(4):
-        for m in range(4):
-            np.add.at(P[:, a, :], (cell, target[:, m]), move[a, m])
+    moving = np.ones(n, dtype=bool)  # cells whose actions move the agent (not absorbed)
+    if absorbing:
+        moving = reward_of <= 0
+    mover = cell[moving]
+    # CSR row s * 4 + a; probabilities of moves reaching the same cell are added in move order
+    blocks = [(4 * mover + a, target[mover, m], move[a, m]) for a in range(4) for m in range(4)]
+    if absorbing:
+        exits = np.concatenate([cell[~moving], [n]])
+        blocks += [(4 * exits + a, n, 1.0) for a in range(4)]
+    csr = _csr_from_entries(4 * S, S, *_entries(*blocks))
     R = np.zeros((S, 4))
     R[:n] = reward_of[:, None]
-    if absorbing:
-        exits = np.flatnonzero(reward_of > 0)
-        P[exits] = 0.0
-        P[exits, :, n] = 1.0
-        P[n, :, n] = 1.0
     mu0 = np.zeros(S)
     mu0[starts] = 1.0 / len(starts)
     name = (f"gridworld({len(rows)}x{len(rows[0])}, H={H}" + (f", slip={slip:g}" if slip else "")
             + (", absorbing" if absorbing else "") + ")")
-    return TabularMDP.stationary(P, R, H, mu0, reward_noise=reward_noise, name=name)
+    return TabularMDP.from_csr(*csr, R, H, mu0, reward_noise=reward_noise, name=name)
 
 
 # ----------------------------------------------------------------------------- bandit

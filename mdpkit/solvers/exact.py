@@ -22,6 +22,7 @@ from ..mdp import TabularMDP, validate_policy
 SPARSE_DENSITY_THRESHOLD = 0.05
 
 METHODS = ("auto", "dense", "sparse")
+VALUES = ("all", "initial")
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,22 @@ class Solution:
 
     Attributes
     ----------
-    Q : ndarray, shape (H, S, A) or (B, H, S, A)
-    V : ndarray, shape (H + 1, S) or (B, H + 1, S); ``V[..., H, :] = 0``
+    Q : ndarray, shape (H, S, A) or (B, H, S, A), or None
+        None when not requested (:func:`solve` with ``return_q=False``).
+    V : ndarray, shape (H + 1, S) or (B, H + 1, S); ``V[..., H, :] = 0``, or None
+        None when not requested (:func:`solve` with ``values="initial"``; ``V0`` holds ``V[0]``).
     policy : ndarray or None
-        :func:`solve`: greedy optimal policy, shape (H, S) or (B, H, S), int64 (ties to the
-        lowest action). :func:`evaluate`: the evaluated policy as validated, (H, S) int64 or
-        (H, S, A).
+        :func:`solve`: greedy optimal policy, shape (H, S) or (B, H, S), int64 unless another
+        ``policy_dtype`` was requested (ties to the lowest action); None with
+        ``return_policy=False``. :func:`evaluate`: the evaluated policy as validated, (H, S)
+        int64 or (H, S, A).
     value : float or ndarray, shape (B,)
         ``mu0 @ V[0]``, the expected return from the initial distribution.
     method : str
         ``"dense"`` or ``"sparse"``: the path that computed it.
+    V0 : ndarray, shape (S,) or (B, S)
+        Stage-0 values ``V[..., 0, :]`` (a view of ``V`` when that is stored); always set by
+        :func:`solve` and :func:`evaluate`.
 
     Notes
     -----
@@ -54,6 +61,7 @@ class Solution:
     policy: np.ndarray | None
     value: float | np.ndarray
     method: str
+    V0: np.ndarray | None = None
 
 
 def check_mdp(mdp) -> TabularMDP:
@@ -98,7 +106,8 @@ def _resolve_method(mdp: TabularMDP, method: str) -> str:
     return method
 
 
-def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
+def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto", return_q: bool = True,
+          values: str = "all", return_policy: bool = True, policy_dtype=np.int64) -> Solution:
     """Optimal values and a greedy optimal policy by backward induction.
 
     Parameters
@@ -109,14 +118,34 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
         bonuses that leave [0, 1]). A batch is solved in one sweep over the transitions.
     method : {"auto", "dense", "sparse"}
         ``"auto"`` uses the CSR path when ``mdp.density <= SPARSE_DENSITY_THRESHOLD``.
+    return_q : bool
+        Store Q (``H S A`` floats; 1.6 GB at S = 10^6, A = 2, H = 100). If False,
+        ``Solution.Q`` is None.
+    values : {"all", "initial"}
+        Store V for every stage, or only ``V[0]`` (``Solution.V`` is then None and
+        ``Solution.V0`` holds it): the sweep keeps two rows of V instead of ``H + 1``.
+    return_policy : bool
+        Store the greedy policy (``H S`` integers). If False, ``Solution.policy`` is None.
+    policy_dtype : numpy integer dtype
+        Signed integer type of the stored policy (default int64); ``np.int8`` takes 1/8 of the
+        memory when ``A <= 128``.
 
     Returns
     -------
     Solution
+        Bit-identical entries whichever of these options are chosen. With the defaults, all of
+        Q, V and the policy are stored, as before these options existed. What is not stored is
+        not computed into memory only on the CSR path with a single reward function (the
+        large-model case); elsewhere it is computed and dropped.
     """
     check_mdp(mdp)
-    R, batched = _batched_rewards(mdp, rewards)
+    return_q, return_policy, all_values, policy_dtype = _check_outputs(
+        mdp, return_q, values, return_policy, policy_dtype)
     method = _resolve_method(mdp, method)
+    lean = not (return_q and all_values and return_policy and policy_dtype == np.int64)
+    if lean and method == "sparse" and rewards is None and getattr(mdp, "feasible", None) is None:
+        return _solve_sparse_select(mdp, return_q, all_values, return_policy, policy_dtype)
+    R, batched = _batched_rewards(mdp, rewards)
     B, H, S, A = R.shape
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
@@ -125,16 +154,56 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto") -> Solution:
         _kernels.solve_dense(mdp.P_stages, R, Q, V, policy)
     elif B == 1:
         csr = mdp.sparse_transitions()
-        _kernels.backward_induction_sparse_single(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
+        _kernels.backward_induction_sparse_single(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
                                                   R[0], Q[0], V[0], policy[0])
     else:
         csr = mdp.sparse_transitions()
-        _kernels.backward_induction_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
+        _kernels.backward_induction_sparse(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
                                            R, Q, V, policy)
-    values = _initial_values(V, mdp.mu0)
+    initial = _initial_values(V, mdp.mu0)
+    Q = Q if return_q else None
+    policy = policy.astype(policy_dtype) if return_policy else None
+    if not batched:
+        Q, V, policy = (None if x is None else x[0] for x in (Q, V, policy))
+    V0 = V[..., 0, :] if all_values else V[..., 0, :].copy()  # a copy lets the full V be freed
+    V = V if all_values else None
     if batched:
-        return Solution(Q, V, policy, values, method)
-    return Solution(Q[0], V[0], policy[0], float(values[0]), method)
+        return Solution(Q, V, policy, initial, method, V0)
+    return Solution(Q, V, policy, float(initial[0]), method, V0)
+
+
+def _check_outputs(mdp, return_q, values, return_policy, policy_dtype):
+    for name, flag in (("return_q", return_q), ("return_policy", return_policy)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ArgumentTypeError(f"{name} must be True or False, got {show(flag)}")
+    if not isinstance(values, str) or values not in VALUES:
+        raise ValueError(f"values must be one of {VALUES}, got {show(values)}")
+    try:
+        dtype = np.dtype(policy_dtype)
+    except TypeError:
+        raise ArgumentTypeError(f"policy_dtype must be a numpy signed integer dtype, got {show(policy_dtype)}") from None
+    if dtype.kind != "i":
+        raise ArgumentTypeError(f"policy_dtype must be a numpy signed integer dtype, got {dtype}")
+    if mdp.A - 1 > np.iinfo(dtype).max:
+        raise ValueError(f"policy_dtype = {dtype} cannot hold action indices up to A - 1 = {mdp.A - 1}")
+    return bool(return_q), bool(return_policy), values == "all", dtype
+
+
+def _solve_sparse_select(mdp: TabularMDP, return_q: bool, all_values: bool, return_policy: bool,
+                         policy_dtype: np.dtype) -> Solution:
+    """The CSR sweep for ``mdp.R`` that allocates only the requested outputs (and reads the
+    stationary rewards as stored, without materialising an (H, S, A) copy)."""
+    H, S, A = mdp.H, mdp.S, mdp.A
+    csr = mdp.sparse_transitions()
+    Q = np.empty((H, S, A)) if return_q else np.empty((0, 0, 0))
+    V = np.empty((H + 1 if all_values else 2, S))
+    policy = np.empty((H, S) if return_policy else (0, 0), dtype=policy_dtype)
+    _kernels.backward_induction_sparse_select(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
+                                              mdp._R_stages, H, Q, V, policy)
+    V0 = V[0]
+    value = float(_initial_values(V[None], mdp.mu0)[0])
+    return Solution(Q if return_q else None, V if all_values else None,
+                    policy if return_policy else None, value, "sparse", V0)
 
 
 def _initial_values(V: np.ndarray, mu0: np.ndarray) -> np.ndarray:
@@ -176,12 +245,12 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
         _kernels.evaluate_dense(mdp.P_stages, R, det, stoch, Q, V)
     else:
         csr = mdp.sparse_transitions()
-        _kernels.policy_evaluation_sparse(csr.indptr, csr.indices, csr.data, mdp.P_stages.shape[0],
+        _kernels.policy_evaluation_sparse(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
                                           R, det, stoch, Q, V)
     values = _initial_values(V, mdp.mu0)
     if batched:
-        return Solution(Q, V, pol, values, method)
-    return Solution(Q[0], V[0], pol, float(values[0]), method)
+        return Solution(Q, V, pol, values, method, V[:, 0])
+    return Solution(Q[0], V[0], pol, float(values[0]), method, V[0, 0])
 
 
 def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
@@ -204,7 +273,20 @@ def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
     check_sums_finite("rewards", R, 3, "the residual bound 2|V| + |R|", ("h", "s", "a"))
     worst = abs(V[mdp.H]).max()
     for h in range(mdp.H):
-        P_h = mdp.P_stages[h if mdp.P_stages.shape[0] > 1 else 0]
-        backup = (R[h] + P_h @ V[h + 1]).max(axis=1)
+        g = h if mdp.n_stored_stages > 1 else 0
+        if mdp.has_dense_transitions:
+            expected_next = mdp.P_stages[g] @ V[h + 1]
+        else:  # CSR model: the same sums from its non-zeros, without materialising P
+            expected_next = _csr_matvec(mdp.sparse_transitions(), g, mdp.S, mdp.A, V[h + 1])
+        backup = (R[h] + expected_next).max(axis=1)
         worst = max(worst, float(np.abs(V[h] - backup).max()))
     return float(worst)
+
+
+def _csr_matvec(csr, g: int, S: int, A: int, v: np.ndarray) -> np.ndarray:
+    """``P_g @ v`` of shape (S, A) from CSR transitions, in plain numpy."""
+    rows = slice(g * S * A, (g + 1) * S * A)
+    starts, stops = csr.indptr[rows], csr.indptr[1:][rows]
+    products = csr.data[starts[0]:stops[-1]] * v[csr.indices[starts[0]:stops[-1]]]
+    row_of = np.repeat(np.arange(S * A), stops - starts)
+    return np.bincount(row_of, weights=products, minlength=S * A).reshape(S, A)
