@@ -589,6 +589,77 @@ def simulate_episodes_general(P_cdf, mu0_cdf, det_policy, policy_cdf, R, transit
 
 
 @njit(cache=True)
+def cumulative_csr_rows(indptr, data):
+    """:func:`cumulative_rows` of CSR rows: running sums within each row, divided by the row
+    total. The same floats as the dense rows' cumulative sums at their non-zero entries (adding
+    the zeros in between changes nothing).
+
+    Parameters
+    ----------
+    indptr : ndarray, shape (n_rows + 1,), int64
+    data : ndarray, shape (nnz,); every row non-empty
+
+    Returns
+    -------
+    ndarray, shape (nnz,)
+    """
+    cdf = np.empty_like(data)
+    for r in range(indptr.shape[0] - 1):
+        total = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            total += data[k]
+            cdf[k] = total
+        for k in range(indptr[r], indptr[r + 1]):
+            cdf[k] /= total
+    return cdf
+
+
+@njit(cache=True)
+def simulate_episodes_csr(indptr, indices, cdf, G, mu0_cdf, det_policy, policy_cdf, R, two_point, lo, hi,
+                          uniforms, states, actions, rewards):
+    """:func:`simulate_episodes_general` (without transition rewards) for CSR transitions.
+
+    Draws the same states, actions and rewards from the same uniforms as the dense kernels:
+    the first CSR entry of the row whose cumulative mass exceeds ``u`` is the first dense entry
+    that does (zero-probability states never are), so trajectories are bit-identical.
+
+    Parameters
+    ----------
+    indptr, indices : CSR structure of the stored transitions (see module docstring)
+    cdf : ndarray, shape (nnz,)
+        :func:`cumulative_csr_rows` of the CSR data.
+    G : int
+        Number of stored transition stages (1 if stationary, else H).
+    R : ndarray, shape (H, S, A)
+        Mean rewards (a broadcast view of stationary ones is fine).
+    Others as in :func:`simulate_episodes_general`.
+    """
+    n = uniforms.shape[0]
+    H, S, A = R.shape
+    deterministic = det_policy.shape[0] > 0
+    width = hi - lo
+    for i in range(n):
+        u = uniforms[i]
+        s = _sample(mu0_cdf, u[0])
+        states[i, 0] = s
+        for h in range(H):
+            if deterministic:
+                a = det_policy[h, s]
+            else:
+                a = _sample(policy_cdf[h, s], u[1 + 3 * h])
+            mean = R[h, s, a]
+            if two_point:
+                rewards[i, h] = hi if u[3 + 3 * h] < (mean - lo) / width else lo
+            else:
+                rewards[i, h] = mean
+            row = ((h if G > 1 else 0) * S + s) * A + a
+            start = indptr[row]
+            s = indices[start + _sample(cdf[start:indptr[row + 1]], u[2 + 3 * h])]
+            actions[i, h] = a
+            states[i, h + 1] = s
+
+
+@njit(cache=True)
 def worst_path_totals(possible, R, worst):
     """Largest reward total along any feasible path, from every state at every stage.
 

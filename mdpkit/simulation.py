@@ -68,7 +68,9 @@ def simulate(mdp: TabularMDP, policy, n_episodes: int, seed=None) -> Trajectorie
     check_optional_seed(seed)  # names ``seed`` (numpy's own message for seed=-1 does not)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     H = mdp.H
-    P_cdf = _kernels.cumulative_rows(mdp.P_stages)
+    # A model built from CSR is sampled from its non-zeros (same draws as the dense kernels)
+    csr = None if mdp.has_dense_transitions else mdp.sparse_transitions()
+    P_cdf = _kernels.cumulative_rows(mdp.P_stages) if csr is None else _kernels.cumulative_csr_rows(csr.indptr, csr.data)
     mu0_cdf = _kernels.cumulative_rows(mdp.mu0)
     if pol.ndim == 2:
         det, pol_cdf = pol, np.zeros((0, 0, 0))
@@ -88,7 +90,11 @@ def simulate(mdp: TabularMDP, policy, n_episodes: int, seed=None) -> Trajectorie
     for start in range(0, n_episodes, chunk):
         stop = min(n_episodes, start + chunk)
         uniforms = rng.random((stop - start, draws))
-        if general:
+        if csr is not None:
+            _kernels.simulate_episodes_csr(csr.indptr, csr.indices, P_cdf, mdp.n_stored_stages, mu0_cdf, det,
+                                           pol_cdf, mdp.R_view, bernoulli, lo, hi, uniforms, states[start:stop],
+                                           actions[start:stop], rewards[start:stop])
+        elif general:
             _kernels.simulate_episodes_general(P_cdf, mu0_cdf, det, pol_cdf, mdp.R, TR, bernoulli, lo, hi,
                                                uniforms, states[start:stop], actions[start:stop],
                                                rewards[start:stop])
