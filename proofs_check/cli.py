@@ -18,7 +18,9 @@ Your own claims are known only to commands given their module: pass the same
 ``--claims-module`` to ``show``, ``report`` and ``list`` as to ``run``.
 
 ``run`` exits with status 0 iff every selected claim passes and every mutant is caught (or
-every documented finding reproduces), 1 otherwise. Every user error -- an unknown claim, a
+every documented finding reproduces), 1 otherwise -- in particular on ``UNDECIDED`` (the runs
+cannot decide: NaN, censored or degenerate statistics) and ``FINDING CHANGED`` (a pinned
+finding's statistic left its band, or its verdict changed kind). Every user error -- an unknown claim, a
 ``--out`` that is a file or cannot be created, an unreachable ``--scheduler``, a damaged store, a
 store in use by another ``run`` -- is one line on stderr and exit status 2.
 ``report`` exits with status 2, writing nothing, when no selected claim has stored results.
@@ -171,8 +173,16 @@ def _run(selected, args, out) -> int:
     failed = [r.verdict for r in sweep.results if not r.verdict.ok]
     findings = [r.verdict for r in sweep.results if r.verdict.finding]
     if failed:
-        print(f"{len(failed)} of {len(sweep.results)} claims FAILED, have an uncaught mutant, or no longer "
-              "reproduce their documented finding: " + ", ".join(v.claim_id for v in failed)
+        undecided = [v.claim_id for v in failed if v.undecided]
+        changed = [v.claim_id for v in failed if v.finding_changed]
+        other = [v.claim_id for v in failed if v.claim_id not in undecided + changed]
+        parts = ([f"{len(other)} FAILED, have an uncaught mutant, or no longer reproduce their documented "
+                  "finding: " + ", ".join(other)] if other else [])
+        parts += [f"{len(undecided)} UNDECIDED (the runs cannot decide; see the reason): " + ", ".join(undecided)
+                  ] if undecided else []
+        parts += [f"{len(changed)} FINDING CHANGED (a pinned statistic left its band): " + ", ".join(changed)
+                  ] if changed else []
+        print(f"{len(failed)} of {len(sweep.results)} claims are not as expected -- " + "; ".join(parts)
               + f" (details: proofs-check show {failed[0].claim_id})")
         return 1
     if findings:
@@ -214,9 +224,20 @@ def _print_verdicts(sweep, width: int | None = None) -> None:
     for v, c in zip(verdicts, caught):
         head = f"{v.label:<{w_label}}  {v.claim_id:<{w_id}}  {c:<{w_mut}}  "
         print(head + _cut(v.summary, width - len(head)))
+        indent = " " * (w_label + 2)
         if v.finding:
-            indent = " " * (w_label + 2)
-            print(indent + _cut("documented finding: " + _first_sentence(v.finding), width - len(indent)))
+            pinned = "" if v.finding_check else " (unpinned)"
+            print(indent + _cut(f"documented finding{pinned}: " + _first_sentence(v.finding), width - len(indent)))
+        if v.finding_changed:
+            print(indent + _cut(_pin_line(v), width - len(indent)))
+
+
+def _pin_line(v) -> str:
+    """How a pinned finding compares with its record: statistic, value now, band, kind."""
+    c = v.finding_check
+    return (f"pinned {c['statistic']} = {c['value']:.4g} (recorded {c['recorded']:.4g}, band "
+            f"[{c['band'][0]:.4g}, {c['band'][1]:.4g}]{'' if c['inside'] else ': OUTSIDE'}); verdict kind "
+            f"{c['kind']}, expected {c['expect']}")
 
 
 def _cut(text: str, width: int) -> str:
@@ -296,7 +317,9 @@ def _show_one(c, v) -> None:
         for m in v.mutants:
             print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}"))
         if v.finding:
-            print(wrap(f"  documented finding: {v.finding}"))
+            print(wrap(f"  documented finding{'' if v.finding_check else ' (unpinned)'}: {v.finding}"))
+        if v.finding_check:
+            print(wrap(f"  {_pin_line(v)} -- {'reproduces' if v.finding_check['reproduces'] else 'CHANGED'}"))
         for note in v.notes:
             print(wrap(f"  note: {note}"))
 

@@ -54,9 +54,10 @@ _CACHE_FORMAT = "proofs_check report cache 1"
 
 #: Verdict kinds and their colours (HTML) -- one place, so table, headline and sections agree.
 KIND_COLOURS = {"pass": "#1a7f37", "documented": "#b35900", "fail": "#c62828", "undecided": "#6e7781",
-                "none": "#6e7781"}
+                "changed": "#c62828", "none": "#6e7781"}
 KIND_NAMES = {"pass": "pass", "documented": "documented (the finding reproduces)",
-              "fail": "fail or need review", "undecided": "undecided", "none": "no verdict"}
+              "fail": "fail or need review", "undecided": "undecided (the runs cannot decide)",
+              "changed": "finding changed (a pinned statistic left its band)", "none": "no verdict"}
 
 
 @dataclass
@@ -103,11 +104,14 @@ class ReportEntry:
 
 
 def verdict_kind(verdict: Verdict | None) -> str:
-    """``pass``, ``documented`` (a documented finding that reproduces), ``fail``, ``undecided`` or ``none``."""
+    """``pass``, ``documented`` (a documented finding that reproduces), ``fail``, ``undecided``,
+    ``changed`` (FINDING CHANGED) or ``none``."""
     if verdict is None:
         return "none"
     if verdict.label.upper().startswith("UNDECIDED"):
         return "undecided"
+    if verdict.label == "FINDING CHANGED":
+        return "changed"
     if verdict.ok:
         return "documented" if verdict.finding else "pass"
     return "fail"
@@ -535,6 +539,17 @@ def _label(e: ReportEntry) -> str:
     return e.verdict.label + (" [stale]" if e.status == "stale" else "")
 
 
+def _pin_text(v: Verdict) -> str:
+    """A documented finding's pin: statistic now vs recorded and band (FINDING CHANGED when outside)."""
+    c = v.finding_check
+    if not c:
+        return ("unpinned (a plain-string finding: it counts as reproduced whenever the check does not pass "
+                "cleanly)")
+    state = "reproduces" if c["reproduces"] else "CHANGED"
+    return (f"{c['statistic']} = {c['value']:.4g}, recorded {c['recorded']:.4g}, band [{c['band'][0]:.4g}, "
+            f"{c['band'][1]:.4g}] ({c['why']}); verdict kind {c['kind']}, expected {c['expect']}: {state}")
+
+
 def _evidence(e: ReportEntry) -> str:
     if e.verdict is None:
         return e.note
@@ -553,7 +568,8 @@ def _headline(entries, budget) -> list[str]:
     kinds = Counter(e.kind for e in shown if e.verdict is not None)
     n_runs = sum(e.n_runs for e in shown)
     status = Counter(e.status for e in entries)
-    parts = [f"{kinds[k]} {KIND_NAMES[k]}" for k in ("pass", "documented", "fail", "undecided") if kinds[k]]
+    parts = [f"{kinds[k]} {KIND_NAMES[k]}" for k in ("pass", "documented", "fail", "changed", "undecided")
+             if kinds[k]]
     lines = [f"{len(shown)} claims with stored {budget} runs: " + (", ".join(parts) or "no verdicts") + "."]
     fresh = [f"{status['current']} for the current code"]
     if status["stale"]:
@@ -612,6 +628,7 @@ def _markdown(entries, budget) -> str:
         if v.finding:
             lines.append(f"**Documented finding (the claim does not hold or cannot be falsified as stated):** "
                          f"{v.finding}  ")
+            lines.append(f"**Pin:** {_pin_text(v)}  ")
         lines.append("")
         for m in v.mutants:
             lines.append(f"- mutant `{m.name}`: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}. "
@@ -668,6 +685,7 @@ def _html(entries, budget) -> str:
             if v.finding:
                 body.append(f"<p><b>Documented finding (the claim does not hold or cannot be falsified as "
                             f"stated):</b> {esc(v.finding)}</p>")
+                body.append(f"<p><b>Pin:</b> {esc(_pin_text(v))}</p>")
             body.append("<ul>")
             for m in v.mutants:
                 cls = "caught" if m.caught else ("notcaught-doc" if v.finding and v.ok else "notcaught")

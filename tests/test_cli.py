@@ -100,8 +100,8 @@ def test_failures_give_nonzero_exit_and_readable_summary(tmp_path, capsys):
     assert lines[header + 1].startswith("MUTANT NOT CAUGHT  bad.uncaught  0/1 caught  0 of 3 runs exceed the bound")
     assert lines[header + 2].startswith("FAIL               bad.false     1/1 caught  3 of 3 runs exceed the bound")
     assert lines[header + 3] == ""
-    assert "2 of 2 claims FAILED, have an uncaught mutant, or no longer reproduce their documented " \
-           "finding: bad.uncaught, bad.false (details: proofs-check show bad.uncaught)" in text
+    assert "2 of 2 claims are not as expected -- 2 FAILED, have an uncaught mutant, or no longer reproduce their " \
+           "documented finding: bad.uncaught, bad.false (details: proofs-check show bad.uncaught)" in text
     # The details, and the runner's remark that the mutant recomputes the claim, are in `show`.
     code, text = _cli(capsys, "show", "bad.uncaught", "--claims-module", str(module), "--out", str(tmp_path / "o"))
     assert code == 0 and "mutant same: NOT CAUGHT -- 0 of 3 runs exceed the bound" in text
@@ -135,13 +135,71 @@ def test_documented_findings_are_reported_and_checked_to_reproduce(tmp_path, cap
     code, text = _cli(capsys, "run", "finding.false", *args)
     assert code == 0  # a documented finding that reproduces is the expected outcome
     assert re.search(r"^FAIL \(documented\)  finding.false  1/1 caught  3 of 3 runs exceed the bound", text, re.M)
-    assert "\n                   documented finding: x is shifted by 2 on purpose\n" in text
+    assert "\n                   documented finding (unpinned): x is shifted by 2 on purpose\n" in text
     assert "1 documented finding(s) (claims that do not hold, or cannot be falsified, as stated) reproduce: finding.false" in text
     report = (tmp_path / "o" / "report.md").read_text()
     assert "**Documented finding (the claim does not hold or cannot be falsified as stated):** x is shifted by 2" in report
     code, text = _cli(capsys, "run", "finding.gone", *args)
     assert code == 1  # the finding no longer reproduces: flagged for review, never silently "passing"
     assert re.search(r"^PASS \(finding gone\?\)  finding.gone  1/1 caught", text, re.M)
+
+
+PINNED_MODULE = FAILING_MODULE.replace("CLAIMS = [", "ALL = [") + '''
+from proofs_check.claim import Finding, Pin
+
+def observe_nan(params, seed):
+    return {"x": np.array([np.nan, 0.5])}
+
+def _pinned(cid, band, expect="FAIL"):
+    # observe_big: x = U(0, 1)^2 + 2, so max(x) - 1 (the rule's max_excess) lies in (1, 2).
+    return Claim(id=cid, paper=Paper("t"), statement="x < 1 (false)",
+        provenance=Provenance("reconstructed", "test"), observe=observe_big,
+        sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+        mutants=[Mutant("big", observe_bigger, why="x")],
+        finding=Finding("x is shifted by 2 on purpose", statistic="claim.max_excess", expect=expect,
+                        quick=Pin(sum(band) / 2, band, "test band"), full=Pin(sum(band) / 2, band, "test band")))
+
+CLAIMS = [_pinned("pin.inside", (1.0, 2.0)), _pinned("pin.outside", (0.0, 0.5)),
+          _pinned("pin.otherkind", (1.0, 2.0), expect="MUTANT NOT CAUGHT"),
+          Claim(id="undecided.nan", paper=Paper("t"), statement="x < 1",
+                provenance=Provenance("reconstructed", "test"), observe=observe_nan,
+                sweep=Sweep(Grid(i=[0]), Grid(i=[0]), 3, 3), rule=BoundHolds("x"), bound=lambda p: 1.0,
+                mutants=[Mutant("big", observe_bigger, why="x")])]
+'''
+
+
+@pytest.mark.parametrize("cid, code, label", [
+    ("pin.inside", 0, "FAIL (documented)"),
+    ("pin.outside", 1, "FINDING CHANGED"),       # the statistic left its band: a bug that fails differently
+    ("pin.otherkind", 1, "FINDING CHANGED"),     # in band, but a FAIL where MUTANT NOT CAUGHT was recorded
+    ("undecided.nan", 1, "UNDECIDED"),           # a NaN observation: neither PASS nor FAIL, and not ok
+])
+def test_pinned_findings_and_undecided_verdicts_set_the_exit_status(tmp_path, capsys, cid, code, label):
+    module = tmp_path / "pc_pinned.py"
+    module.write_text(PINNED_MODULE)
+    args = ["--claims-module", str(module), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]
+    got, text = _cli(capsys, "run", cid, *args)
+    assert got == code, text
+    assert re.search(rf"^{re.escape(label)}\s+{re.escape(cid)}\s", text, re.M), text
+    report = (tmp_path / "o" / "report.md").read_text()
+    if cid == "pin.inside":
+        assert "documented finding: x is shifted by 2" in text and "(unpinned)" not in text
+        assert re.search(r"\*\*Pin:\*\* claim.max_excess = 1\.\d+, recorded 1.5, band \[1, 2\] \(test band\); "
+                         r"verdict kind FAIL, expected FAIL: reproduces", report)
+    if cid == "pin.outside":
+        assert "1 FINDING CHANGED (a pinned statistic left its band): pin.outside" in text
+        assert re.search(r"pinned claim.max_excess = 1\.\d+ \(recorded 0.25, band \[0, 0.5\]: OUTSIDE\)", text)
+        assert "finding changed (a pinned statistic left its band)" in report
+    if cid == "undecided.nan":
+        assert "1 UNDECIDED (the runs cannot decide; see the reason): undecided.nan" in text
+        assert "UNDECIDED: 3 of 3 runs have NaN or censored entries" in text
+        html = (tmp_path / "o" / "report.html").read_text()
+        assert "class='k-undecided'" in html and "#6e7781" in html
+    if cid == "pin.outside":
+        html = (tmp_path / "o" / "report.html").read_text()
+        assert "<tr class='k-changed'>" in html and ".b-changed{background:#c62828}" in html
+    code_show, shown = _cli(capsys, "show", cid, *args[:4])
+    assert code_show == 0 and label in shown
 
 
 def test_usage_errors(tmp_path, capsys):
@@ -406,9 +464,9 @@ def test_summaries_are_cut_to_the_terminal_and_findings_take_one_short_line(tmp_
     table = text[text.index("verdict "):text.index("\n\n", text.index("verdict "))].splitlines()
     assert len(table) == 5 and all(len(line) <= 70 for line in table), table
     assert table[1].startswith("FAIL (documented)     finding.false  1/1 caught  ") and table[1].endswith("...")
-    assert table[2] == "                      documented finding: A long finding."
+    assert table[2] == "                      documented finding (unpinned): A long finding."
     assert table[3].startswith("PASS (finding gone?)  finding.gone   1/1 caught  ")
-    assert table[4] == "                      documented finding: said to fail, but it holds"
+    assert table[4] == "                      documented finding (unpinned): said to fail,..."   # cut at 70
 
 
 def test_progress_names_the_claim_and_covers_the_verdicts(tmp_path, capsys):
