@@ -26,7 +26,9 @@ Code version
 ------------
 :func:`code_version` is the SHA-256 of the source of the module(s) defining the claim's
 observe functions, every ``mdpkit/**/*.py`` file, and ``proofs_check/{claim,runner,store}.py``
-(the files that decide what a run computes and how it is seeded and stored). Editing any of them
+(the files that decide what a run computes and how it is seeded and stored), and the bytes of an
+observe callable's ``code_fingerprint()`` if it has one (the claim templates' experiments: the
+user's learner and instance sources and settings, :mod:`proofs_check.templates`). Editing any of them
 invalidates the stored runs of the affected claims; editing figures, reports or rules does not
 (verdicts are recomputed from stored runs every time). Setting the environment variable
 ``PROOFS_CHECK_CODE_VERSION`` (e.g. to a git commit in CI) pins the version instead; you then
@@ -127,6 +129,9 @@ def _hash_sources(claim: Claim) -> str:
     h = hashlib.sha256()
     for _, fn in claim.computed_variants():   # derived mutants' runs are not stored
         h.update(_module_source(fn))
+        fingerprint = getattr(fn, "code_fingerprint", None)   # e.g. a template's user learner and settings
+        if callable(fingerprint):
+            h.update(fingerprint())
     files = sorted((_PACKAGE_ROOT / "mdpkit").rglob("*.py"))
     files += [_PACKAGE_ROOT / "proofs_check" / name for name in _CORE_FILES]
     for path in files:
