@@ -281,3 +281,123 @@ def test_high_probability_per_point():
 def test_high_probability_validates_delta():
     with pytest.raises(ValueError, match="delta"):
         HighProbability("y", delta=1.0)
+
+
+# ---------------------------------------------------------------------------------------- UNDECIDED
+def _undecided(out, *needles):
+    assert out.passed is None and not out.decided, out.summary
+    assert out.summary.startswith("UNDECIDED: ")
+    for needle in needles:
+        assert needle in out.summary, out.summary
+    return out
+
+
+def _rate(**kw):
+    return Rate("y", "n", exponent=kw.pop("exponent", -0.5), tolerance=kw.pop("tolerance", 0.1),
+                justification=JUST, **kw)
+
+
+def test_every_rule_is_undecided_on_zero_runs():
+    for rule in (BoundHolds("y"), _rate(), Contraction("y", 0.0, JUST), HighProbability("y", 0.1)):
+        _undecided(rule.evaluate([], bound=lambda p: 1.0), "no runs")
+
+
+def test_rate_nan_or_inf_observation_is_undecided_not_fail():
+    runs = _power_law(-0.5, XS, n_seeds=10, noise=0.1)
+    runs[7] = Run("claim", runs[7].params, runs[7].seed_index, {"y": np.array(np.nan)})
+    _undecided(_rate().evaluate(runs, None), "non-finite y", "nan")
+    runs[7] = Run("claim", runs[7].params, runs[7].seed_index, {"y": np.array(np.inf)})
+    _undecided(_rate().evaluate(runs, None), "non-finite y", "inf")
+
+
+def test_rate_censored_point_is_undecided_even_when_it_would_pass():
+    # A learner that never reaches its target reports the budget; the observe marks it censored.
+    runs = _power_law(-0.5, XS, n_seeds=10, noise=0.1)
+    r = runs[3]
+    runs[3] = Run("claim", r.params, r.seed_index, {"y": r.observed["y"], "y:censored": np.array(1.0)})
+    _undecided(_rate().evaluate(runs, None), "1 censored y", "measures the cap")
+
+
+def test_rate_flat_capped_series_is_undecided_not_pass():
+    # Every run capped at the same budget: slope CI [0, 0], which an upper rule with exponent 0 used
+    # to PASS; zero width says the seeds carry no information.
+    runs = _runs({(x, s): 500.0 for x in XS for s in range(8)})
+    out = _undecided(_rate(exponent=0.0, tolerance=0.3, sided="upper").evaluate(runs, None), "zero width")
+    assert out.numbers["groups"][0]["ci"] == [0.0, 0.0]
+    _undecided(_rate(exponent=0.0, tolerance=0.3).evaluate(runs, None), "zero width")
+
+
+def test_rate_upper_needs_the_quantity_to_move_by_min_change():
+    # Seeds differ (the CI has width), but the seed-mean changes by < 1% across the grid.
+    rng = np.random.default_rng(3)
+    noise = {s: rng.normal(0, 0.2) for s in range(12)}
+    runs = _runs({(x, s): 100.0 * np.exp(noise[s]) * (1 + 1e-3 * np.log(x)) for x in XS for s in range(12)})
+    rule = _rate(exponent=0.0, tolerance=0.3, sided="upper", min_change=0.05)
+    out = _undecided(rule.evaluate(runs, None, seed=1), "no evidence it moves", "not more than 0.05")
+    assert out.numbers["groups"][0]["relative_change"] < 0.05
+    # The same rule on a quantity that moves decides (and passes: slope 0.2 <= 0 + 0.3).
+    moving = _power_law(0.2, XS, n_seeds=12, noise=0.1)
+    assert rule.evaluate(moving, None, seed=1).passed is True
+
+
+def test_rate_one_seed_fewer_than_two_x_and_nonpositive_mean_are_undecided():
+    _undecided(_rate().evaluate(_power_law(-0.5, XS, n_seeds=1, noise=0.1), None), "one seed")
+    _undecided(_rate().evaluate(_power_law(-0.5, [16], n_seeds=5, noise=0.1), None), "fewer than 2 values of n")
+    runs = _runs({(x, s): (0.0 if x == 64 else 1.0 / x) for x in XS for s in range(4)})
+    _undecided(_rate().evaluate(runs, None), "not positive")
+
+
+def test_rate_nan_bootstrap_ci_is_undecided():
+    # Seed means positive, but some resamples draw only the negative seeds at n = 64: NaN slopes.
+    values = {(x, s): 1.0 / x for x in XS for s in range(6)}
+    for s in range(3):
+        values[(64, s)] = -0.001
+    values[(64, 5)] = 1.0
+    _undecided(_rate().evaluate(_runs(values), None, seed=2), "not finite")
+
+
+def test_bound_holds_nan_is_undecided_unless_another_run_decides():
+    values = {(1, s): 0.5 for s in range(5)}
+    values[(1, 2)] = np.nan
+    out = _undecided(BoundHolds("y").evaluate(_runs(values), bound=lambda p: 1.0), "1 of 5 runs have NaN")
+    assert out.numbers["undecided_runs"] == 1
+    values[(1, 3)] = 1.5   # a definite violation: FAIL whatever the NaN is
+    out = BoundHolds("y").evaluate(_runs(values), bound=lambda p: 1.0)
+    assert out.passed is False and "decided either way" in out.summary
+
+
+def test_bound_holds_censoring_direction_decides_or_not():
+    def runs_with(value, mark):
+        return [Run("claim", {"n": 1}, 0, {"y": np.array([value]), "y:censored": np.array([mark])})]
+    rule = BoundHolds("y")
+    # At least 2 > 1: a violation for sure. At least 0.5: could be either. At most 0.5: holds for sure.
+    assert rule.evaluate(runs_with(2.0, 1.0), bound=lambda p: 1.0).passed is False
+    _undecided(rule.evaluate(runs_with(0.5, 1.0), bound=lambda p: 1.0), "either side")
+    assert rule.evaluate(runs_with(0.5, -1.0), bound=lambda p: 1.0).passed is True
+    _undecided(rule.evaluate(runs_with(2.0, -1.0), bound=lambda p: 1.0), "either side")
+    with pytest.raises(ValueError, match="y:censored"):
+        rule.evaluate(runs_with(0.5, 2.0), bound=lambda p: 1.0)
+
+
+def test_high_probability_censored_runs_undecided_only_when_they_matter():
+    def runs(n_fail, n_censored, n):
+        out = []
+        for s in range(n):
+            value, mark = (2.0, 0.0) if s < n_fail else ((0.5, 1.0) if s < n_fail + n_censored else (0.5, 0.0))
+            out.append(Run("claim", {"n": 1}, s, {"y": np.array(value), "y:censored": np.array(mark)}))
+        return out
+    rule = HighProbability("y", delta=0.2)
+    # 0 certain failures of 40 passes (upper 0.09); if the 6 censored runs all failed, 6/40 would not.
+    _undecided(rule.evaluate(runs(0, 6, 40), bound=lambda p: 1.0), "0 to 6 of 40 runs exceed")
+    # 1 censored run cannot change the outcome: decided.
+    assert rule.evaluate(runs(0, 1, 40), bound=lambda p: 1.0).passed is True
+    out = rule.evaluate(runs(20, 3, 40), bound=lambda p: 1.0)
+    assert out.passed is False and out.numbers["failures"] == 20 and out.numbers["n"] == 40
+
+
+def test_contraction_nan_fit_is_undecided():
+    good = Run("claim", {"g": 0.5}, 0, {"y": 0.5 ** np.arange(10)})
+    flat_nan = Run("claim", {"g": 0.5}, 1, {"y": np.array([1.0] + [np.nan] * 9)})
+    rule = Contraction("y", tolerance=0.01, justification=JUST)
+    assert rule.evaluate([good], bound=lambda p: p["g"]).passed is True
+    _undecided(rule.evaluate([good, flat_nan], bound=lambda p: p["g"]), "1 of 2 runs have no fitted factor")

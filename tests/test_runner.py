@@ -403,3 +403,109 @@ def test_no_registered_mutant_recomputes_the_claims_own_runs():
     for cid in ("nash.mwu_average_rate", "nash.mwu_last_iterate"):
         assert [name for name, _ in claims[cid].computed_variants()] == ["claim"]
         assert claims[cid].mutants[0].derive is not None
+
+
+# ---------------------------------------------------------------------------------------- pinned findings
+from dataclasses import replace as _replace   # noqa: E402
+
+from proofs_check.claim import Finding, Pin, Run, Verdict  # noqa: E402
+from proofs_check.rules import BoundHolds, Rate  # noqa: E402
+from proofs_check.runner import judge  # noqa: E402
+
+
+def _bound_runs(values_by_variant):
+    return {v: [Run(v, {"i": 0}, s, {"u": np.array(x)}) for s, x in enumerate(xs)]
+            for v, xs in values_by_variant.items()}
+
+
+def _finding(band, statistic="claim.max_excess", expect="FAIL", full=None):
+    lo, hi = band
+    pin = Pin((lo + hi) / 2, band, "test band")
+    return Finding("documented on purpose", statistic=statistic, expect=expect, quick=pin, full=full or pin)
+
+
+def test_pinned_finding_reproduces_inside_its_band_and_changes_outside():
+    runs = _bound_runs({"claim": [1.5, 1.2, 0.4], "shifted": [2.0, 2.0, 2.0]})   # max excess 0.5
+    for band, label, ok in [((0.3, 0.8), "FAIL (documented)", True), ((0.0, 0.2), "FINDING CHANGED", False),
+                            ((0.6, 2.0), "FINDING CHANGED", False)]:
+        claim = _replace(SLOW_BOUND, finding=_finding(band))
+        v = judge(claim, runs, "quick")
+        assert (v.label, v.ok) == (label, ok), v.finding_check
+        assert v.finding_check["value"] == pytest.approx(0.5) and v.finding_check["kind"] == "FAIL"
+        assert Verdict.from_json(v.to_json()) == v   # stored and read back with its check
+
+
+def test_pinned_finding_of_the_wrong_kind_is_changed_and_a_clean_pass_is_flagged():
+    claim = _replace(SLOW_BOUND, finding=_finding((-1.0, 0.0), expect="MUTANT NOT CAUGHT"))
+    failing = _bound_runs({"claim": [1.5, 0.2, 0.2], "shifted": [2.0, 2.0, 2.0]})
+    v = judge(_replace(claim, finding=_finding((0.0, 1.0), expect="MUTANT NOT CAUGHT")), failing, "quick")
+    assert v.label == "FINDING CHANGED" and not v.ok and v.finding_check["inside"]
+    passing = _bound_runs({"claim": [0.5, 0.2, 0.2], "shifted": [2.0, 2.0, 2.0]})
+    v = judge(claim, passing, "quick")
+    assert v.label == "PASS (finding gone?)" and not v.ok
+
+
+def test_pinned_statistic_paths_reach_mutants_groups_and_select_by_axis():
+    runs = _bound_runs({"claim": [0.5, 0.2, 0.2], "shifted": [0.9, 0.3, 0.3]})   # mutant not caught
+    claim = _replace(SLOW_BOUND, finding=_finding((0.85, 0.95), statistic="mutant.shifted.max_ratio",
+                                                  expect="MUTANT NOT CAUGHT"))
+    v = judge(claim, runs, "quick")
+    assert v.label == "MUTANT NOT CAUGHT (documented)" and v.ok and v.finding_check["value"] == pytest.approx(0.9)
+    numbers = {"claim": {"groups": [{"group": '{"instance":0}', "slope": -0.6},
+                                    {"group": '{"instance":2}', "slope": -0.3}]}}
+    assert _finding((0, 1), statistic="claim.groups.instance=2.slope").lookup(numbers) == -0.3
+    assert _finding((0, 1), statistic="claim.groups.1.slope").lookup(numbers) == -0.3
+    assert np.isnan(_finding((0, 1), statistic="claim.groups.instance=7.slope").lookup(numbers))
+    # A statistic missing from the numbers is NaN: never inside a band, so FINDING CHANGED.
+    v = judge(_replace(SLOW_BOUND, finding=_finding((0, 1), statistic="claim.no_such_key")),
+              _bound_runs({"claim": [1.5, 0.2, 0.2], "shifted": [2.0] * 3}), "quick")
+    assert v.label == "FINDING CHANGED"
+
+
+def test_finding_and_pin_validation():
+    with pytest.raises(ValueError, match="inside its band"):
+        Pin(3.0, (0.0, 1.0), "x")
+    with pytest.raises(ValueError, match="justify"):
+        Pin(0.5, (0.0, 1.0), " ")
+    with pytest.raises(ValueError, match="expect"):
+        _finding((0, 1), expect="PASS")
+    with pytest.raises(ValueError, match="dotted path"):
+        _finding((0, 1), statistic="max_excess")
+    with pytest.raises(ValueError, match="names mutant 'nope'"):
+        _replace(SLOW_BOUND, finding=_finding((0, 1), statistic="mutant.nope.max_ratio"))
+    pin = Pin.binomial(3, 12, "count")
+    assert pin.band == (0.0, 8.0) and pin.recorded == 3.0 and "binomial" in pin.why
+    import pickle
+    f = _finding((0.0, 1.0))
+    g = pickle.loads(pickle.dumps(f))
+    assert g == f and g.statistic == f.statistic and g.pins == f.pins
+
+
+def test_unpinned_string_finding_still_works_and_says_so():
+    runs = _bound_runs({"claim": [1.5, 0.2, 0.2], "shifted": [2.0] * 3})
+    v = judge(_replace(SLOW_BOUND, finding="a plain string"), runs, "quick")
+    assert v.label == "FAIL (documented)" and v.ok and not v.finding_check
+    assert any("unpinned finding" in n for n in v.notes)
+
+
+def test_every_builtin_finding_is_pinned_for_both_budgets():
+    from proofs_check.claims import load_claims
+    documented = [c for c in load_claims([]).values() if c.finding]
+    assert len(documented) >= 4
+    for c in documented:
+        assert isinstance(c.finding, Finding), c.id
+        assert set(c.finding.pins) == {"quick", "full"}
+
+
+def test_undecided_claim_or_mutant_gives_an_undecided_verdict():
+    nan_runs = _bound_runs({"claim": [np.nan, 0.2, 0.2], "shifted": [2.0] * 3})
+    v = judge(SLOW_BOUND, nan_runs, "quick")
+    assert v.passed is None and v.label == "UNDECIDED" and not v.ok and v.summary.startswith("UNDECIDED: ")
+    # A pinned finding cannot reproduce on undecided runs either.
+    v = judge(_replace(SLOW_BOUND, finding=_finding((-1.0, 1.0))), nan_runs, "quick")
+    assert v.label == "UNDECIDED" and not v.ok and not v.finding_changed
+    # The claim passes but its mutant cannot be judged: not a catch, and not a PASS.
+    v = judge(SLOW_BOUND, _bound_runs({"claim": [0.5, 0.2, 0.2], "shifted": [np.nan, 0.5, 0.5]}), "quick")
+    assert v.label == "UNDECIDED" and not v.ok and not v.mutants[0].caught and v.mutants[0].undecided
+    assert any("mutant shifted: UNDECIDED" in n for n in v.notes)
+    assert Verdict.from_json(v.to_json()) == v
