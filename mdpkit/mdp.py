@@ -513,7 +513,7 @@ def _validate_csr(indptr, indices, data, G: int, S: int, A: int) -> SparseTransi
         k = int(np.argmax(bad))
         at = _csr_row_name(row_of[k], S, A, stationary)
         if data[k] < 0:
-            raise ValueError(f"data[{k}] = {data[k]!r} at {at} is a negative probability")
+            raise ValueError(f"data[{k}] = {float(data[k])!r} at {at} is a negative probability")
         raise ValueError(f"data[{k}] = 0.0 at {at}, successor {int(indices[k])}: store only successors "
                          "with positive probability")
     sums = np.bincount(row_of, weights=data, minlength=n_rows)

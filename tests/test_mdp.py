@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import mdpkit
 from mdpkit import TabularMDP
@@ -207,3 +208,131 @@ def test_shape_messages_write_one_tuples_with_a_comma():
         as_float_array("x", np.ones(3), shape=(2, None))
     with pytest.raises(ValueError, match=r"K must be an integer >= 1, got 2\.5$"):  # not np.float64(2.5)
         check_positive_int("K", np.float64(2.5))
+
+
+# ----------------------------------------------------------------------------- from_csr
+def _csr_of(mdp):
+    csr = mdp.sparse_transitions()
+    return csr.indptr, csr.indices, csr.data
+
+
+@given(tabular_mdps(S=st.integers(1, 7), A=st.integers(1, 3), H=st.integers(1, 4)))
+def test_from_csr_round_trips_the_dense_constructor(mdp):
+    """A model rebuilt from its CSR form equals it: same arrays, density, and solve / evaluate
+    results bit for bit on both solver paths; the dense P is only built when asked for."""
+    R = mdp.R[0] if mdp.is_stationary and (mdp.R == mdp.R[0]).all() else mdp.R
+    sparse = TabularMDP.from_csr(*_csr_of(mdp), R, mdp.H, mdp.mu0, stationary=mdp.is_stationary,
+                                 reward_noise=mdp.reward_noise, name=mdp.name)
+    assert (sparse.H, sparse.S, sparse.A, sparse.is_stationary) == (mdp.H, mdp.S, mdp.A, mdp.is_stationary)
+    assert sparse.density == mdp.density and sparse.n_stored_stages == mdp.n_stored_stages
+    for method in ("sparse", "dense", "auto"):
+        a, b = mdpkit.solve(mdp, method=method), mdpkit.solve(sparse, method=method)
+        assert a.method == b.method
+        for x, y in ((a.Q, b.Q), (a.V, b.V), (a.policy, b.policy)):
+            assert np.array_equal(x, y)
+        assert a.value == b.value
+        if method == "sparse":
+            assert not sparse.has_dense_transitions  # solved from the CSR arrays alone
+        ev_a, ev_b = mdpkit.evaluate(mdp, a.policy, method=method), mdpkit.evaluate(sparse, a.policy, method=method)
+        assert np.array_equal(ev_a.Q, ev_b.Q) and ev_a.value == ev_b.value
+    assert np.array_equal(sparse.P, mdp.P) and np.array_equal(sparse.R, mdp.R)
+    assert np.array_equal(sparse.mu0, mdp.mu0)
+
+
+def test_from_csr_copies_and_freezes_its_inputs():
+    indptr, indices, data = np.array([0, 1, 3, 4, 5]), np.array([1, 0, 1, 0, 1]), np.array([1.0, 0.5, 0.5, 1.0, 1.0])
+    mdp = TabularMDP.from_csr(indptr, indices, data, np.full((2, 2), 0.5), 3, 0, name="tiny")
+    csr = mdp.sparse_transitions()
+    data[0] = 7.0
+    assert csr.data[0] == 1.0 and csr.indptr.dtype == np.int64 and csr.indices.dtype == np.int64
+    for arr in (csr.indptr, csr.indices, csr.data, mdp.P, mdp.R, mdp.R_view):
+        assert not arr.flags.writeable
+    assert mdp.P.shape == (3, 2, 2, 2) and mdp.P[2, 0, 1].tolist() == [0.5, 0.5]
+    with pytest.raises(AttributeError, match="immutable"):
+        mdp._csr = None
+    assert "tiny" in repr(mdp) and "stationary" in repr(mdp)
+
+
+def _chain_csr():
+    """S = 3, A = 2: action 0 stays, action 1 moves right (state 2 stays)."""
+    indptr = np.array([0, 1, 2, 3, 4, 5, 6])
+    indices = np.array([0, 1, 1, 2, 2, 2])
+    data = np.ones(6)
+    return indptr, indices, data
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (dict(indptr=[0, 1, 2, 3, 4, 5]), r"indptr must have G \* S \* A \+ 1 = 7 entries"),
+    (dict(indptr=[1, 1, 2, 3, 4, 5, 6]), r"indptr\[0\] must be 0, got 1"),
+    (dict(indptr=[0, 2, 1, 3, 4, 5, 6]), r"indptr must be non-decreasing: indptr\[2\] = 1 < indptr\[1\] = 2 "
+                                         r"at row \(s=0, a=1\)"),
+    (dict(indptr=[0, 1, 2, 3, 4, 5, 5]), r"indices and data must have indptr\[-1\] = 5 entries, got 6 and 6"),
+    (dict(indices=[0, 1, 1, 3, 2, 2]), r"indices\[3\] = 3 at \(s=1, a=1\) is not a state in \[0, 3\)"),
+    (dict(indices=[0, 1, 1, -1, 2, 2]), r"indices\[3\] = -1 at \(s=1, a=1\)"),
+    (dict(indices=[0.0, 1, 1, 2, 2, 2]), r"indices must be an integer array"),
+    (dict(data=[1, 1, 1, -1, 1, 1]), r"data\[3\] = -1.0 at \(s=1, a=1\) is a negative probability"),
+    (dict(data=[1, 1, 1, np.nan, 1, 1]), r"data.*(nan|finite)"),
+    (dict(data=[1, 1, 1, 0.9, 1, 1]), r"data at row \(s=1, a=1\) .* sums to 0.9, not 1 .*not renormalised"),
+])
+def test_from_csr_rejects_malformed_arrays_naming_them(change, pattern):
+    arrays = dict(zip(("indptr", "indices", "data"), _chain_csr()))
+    arrays.update({k: np.asarray(v) for k, v in change.items()})
+    with pytest.raises(ValueError, match=pattern):
+        TabularMDP.from_csr(arrays["indptr"], arrays["indices"], arrays["data"], np.zeros((3, 2)), 2, 0)
+
+
+def test_from_csr_rejects_repeated_unsorted_and_zero_successors():
+    R = np.zeros((2, 1))
+    # row (s=1, a=0) lists successor 1 twice (0.5 + 0.5 would sum to 1: not silently merged)
+    with pytest.raises(ValueError, match=r"indices\[2\] = 1 at \(s=1, a=0\) repeats indices\[1\] = 1"):
+        TabularMDP.from_csr([0, 1, 3], [0, 1, 1], [1.0, 0.5, 0.5], R, 2, 0)
+    with pytest.raises(ValueError, match=r"indices\[2\] = 0 at \(s=1, a=0\) is smaller than indices\[1\] = 1"):
+        TabularMDP.from_csr([0, 1, 3], [0, 1, 0], [1.0, 0.5, 0.5], R, 2, 0)
+    with pytest.raises(ValueError, match=r"data\[2\] = 0.0 at \(s=1, a=0\), successor 1: store only successors "
+                                         r"with positive probability"):
+        TabularMDP.from_csr([0, 1, 3], [0, 0, 1], [1.0, 1.0, 0.0], R, 2, 0)
+    # stage-dependent models name the stage
+    with pytest.raises(ValueError, match=r"data at row \(h=1, s=1, a=0\)"):
+        TabularMDP.from_csr([0, 1, 2, 3, 4], [0, 1, 0, 1], [1.0, 1.0, 1.0, 0.5], np.zeros((2, 2, 1)), 2, 0,
+                            stationary=False)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda c: TabularMDP.from_csr(*c, np.zeros(3), 2, 0), r"R must have shape \(S, A\) or \(H, S, A\)"),
+    (lambda c: TabularMDP.from_csr(*c, np.full((3, 2), 1.5), 2, 0), r"R\[s=0, a=0\] = 1.5"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((2, 3, 2)), 3, 0), r"R must have shape \(H, S, A\) = \(3, 3, 2\)"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((3, 2)), 0, 0), r"H must be >= 1"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((3, 2)), 2, 3), r"mu0 = 3 is not a state"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((3, 2)), 2, 0, stationary=1), r"stationary must be True or False"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((3, 2)), 2, 0, stationary=False),
+     r"indptr must have G \* S \* A \+ 1 = 13 entries \(G = 2 stored stages"),
+    (lambda c: TabularMDP.from_csr(*c, np.zeros((3, 2)), 2, 0, reward_noise="gauss"), r"reward_noise"),
+])
+def test_from_csr_rejects_bad_rewards_horizon_and_start(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call(_chain_csr())
+
+
+def test_dense_transitions_of_a_large_sparse_model_are_refused_with_the_bytes_needed():
+    S = 200_000
+    indptr = np.arange(S + 1)
+    mdp = TabularMDP.from_csr(indptr, np.arange(S), np.ones(S), np.zeros((S, 1)), 2, 0)
+    need = 8.0 * S * S
+    with pytest.raises(ValueError, match=re.escape(f"would need {need:.3g} bytes") + ".*DENSE_TRANSITIONS_LIMIT"):
+        mdp.P_stages
+    with pytest.raises(ValueError, match="sparse_transitions"):
+        mdp.P
+    assert not mdp.has_dense_transitions
+    assert mdp.density == 1 / S
+
+
+def test_stationary_rewards_are_stored_once():
+    P, R, mu0 = _valid(H=50, S=4, A=2)
+    mdp = TabularMDP.stationary(P[0], R[0], 50, mu0)
+    assert mdp.R_view.strides[0] == 0  # a view of the (S, A) table
+    assert mdp.R.flags.c_contiguous and mdp.R.shape == (50, 4, 2)
+    assert np.array_equal(mdp.R, np.broadcast_to(R[0], (50, 4, 2))) and mdp.R is mdp.R  # cached
+    staged = TabularMDP.stationary(P[0], R, 50, mu0)
+    assert np.array_equal(staged.R_view, R) and np.array_equal(staged.R, R)
+    swapped = mdp.with_rewards(R[1])
+    assert np.array_equal(swapped.R, np.broadcast_to(R[1], (50, 4, 2))) and np.array_equal(mdp.R[0], R[0])
