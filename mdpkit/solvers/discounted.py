@@ -23,6 +23,11 @@ functions*):
 
 The bounds are computed from the float64 iterates and hold in exact arithmetic; floating-point
 rounding of a sweep (~1e-16 ||V||) is not added to them.
+
+A stationary :class:`~mdpkit.TabularMDP` with a feasibility mask (``mdp.feasible``, e.g. from
+:func:`mdpkit.convert.from_quantecon`) is solved over its feasible actions only: ``Q`` is
+``-inf`` at the others. :func:`solve_finite_horizon` is the exact discounted *finite-horizon*
+counterpart (backward induction with ``gamma``).
 """
 
 from __future__ import annotations
@@ -98,7 +103,15 @@ def _validate_model(P, R, gamma):
             h = int(np.argmax(stage_varies))
             raise ValueError(f"P is a TabularMDP whose rewards depend on the stage (R[{h}] != R[0]); "
                              "a discounted model needs stationary rewards")
+        feasible = P.feasible
+        if feasible is not None and np.any(feasible != feasible[0]):
+            raise ValueError("P is a TabularMDP whose feasible actions depend on the stage; a discounted "
+                             "model needs a stationary mask")
         P, R = np.array(P.P_stages[0]), np.array(P.R[0])
+        if feasible is not None:
+            P, R, gamma = _validate_model(P, R, gamma)
+            # -inf after validation: infeasible actions are never the max nor the argmax
+            return P, np.where(feasible[0], R, -np.inf), gamma
     P = as_float_array("P", P, ndim=3, axis_names=_PAX)
     S, A, S2 = P.shape
     if S2 != S or S < 1 or A < 1:
@@ -305,7 +318,7 @@ def policy_iteration(P, R, gamma, *, max_iter=None) -> DiscountedSolution:
         V, eval_residual = _evaluate_policy(P, R, gamma, policy)
         k += 1
         TV, Q = _bellman(P, R, gamma, V)
-        tie_tol = 1e-12 * (1.0 + float(np.max(np.abs(Q))))
+        tie_tol = 1e-12 * (1.0 + float(np.max(np.abs(Q[np.isfinite(Q)]))))
         improvable = TV > Q[states, policy] + tie_tol
         if not improvable.any():
             converged = True
@@ -320,3 +333,50 @@ def policy_iteration(P, R, gamma, *, max_iter=None) -> DiscountedSolution:
         policy_loss_bound=(bellman_residual + eval_residual) / (1.0 - gamma),
         converged=converged, history=None,
     )
+
+
+# ---------------------------------------------------------------------------- finite horizon
+def solve_finite_horizon(mdp: TabularMDP, gamma):
+    """Discounted finite-horizon optimal values by backward induction (exact; plain numpy).
+
+    Pseudocode::
+
+        V[H] = 0
+        for h = H-1 .. 0:
+            Q[h] = R[h] + gamma * P[h] @ V[h+1]       # -inf at infeasible actions
+            V[h], policy[h] = max_a Q[h], argmax_a Q[h]
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+        Any model (stage-dependent or not; ``R`` is the expectation of ``transition_rewards``
+        when present; ``mdp.feasible`` respected).
+    gamma : float
+        Discount in ``[0, 1]`` (``1`` gives :func:`mdpkit.solve`'s values up to rounding).
+
+    Returns
+    -------
+    mdpkit.solvers.exact.Solution
+        ``V[h, s] = max_pi E[sum_{t=h}^{H-1} gamma^(t-h) r_t]``; ``value = mu0 @ V[0]``;
+        ``policy`` greedy (ties to the lowest feasible action); ``method = "numpy"``.
+
+    Notes
+    -----
+    Guarantee: exact up to floating-point rounding (no iteration, no stopping rule). The same
+    recursion is pymdptoolbox's ``FiniteHorizon`` (tested against it on ``forest()``).
+    """
+    from .exact import Solution, check_mdp  # lazy: loads numba only when this solver runs
+
+    check_mdp(mdp)
+    gamma = check_real("gamma", gamma, lo=0.0, hi=1.0)
+    H, S, A = mdp.H, mdp.S, mdp.A
+    R = mdp.R if mdp.feasible is None else np.where(mdp.feasible, mdp.R, -np.inf)
+    Q = np.empty((H, S, A))
+    V = np.zeros((H + 1, S))
+    policy = np.empty((H, S), dtype=np.int64)
+    for h in range(H - 1, -1, -1):
+        P_h = mdp.P_stages[h if mdp.P_stages.shape[0] > 1 else 0]
+        Q[h] = R[h] + gamma * (P_h @ V[h + 1])
+        policy[h] = np.argmax(Q[h], axis=1)
+        V[h] = Q[h].max(axis=1)
+    return Solution(Q, V, policy, float(mdp.mu0 @ V[0]), "numpy", V[0])

@@ -146,6 +146,8 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto", return_q: bool
     if lean and method == "sparse" and rewards is None and getattr(mdp, "feasible", None) is None:
         return _solve_sparse_select(mdp, return_q, all_values, return_policy, policy_dtype)
     R, batched = _batched_rewards(mdp, rewards)
+    if mdp.feasible is not None:
+        R = _penalise_infeasible(R, mdp.feasible)
     B, H, S, A = R.shape
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
@@ -160,6 +162,8 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto", return_q: bool
         csr = mdp.sparse_transitions()
         _kernels.backward_induction_sparse(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
                                            R, Q, V, policy)
+    if mdp.feasible is not None:
+        Q[:, ~mdp.feasible] = -np.inf  # not a choice; the penalised values are meaningless
     initial = _initial_values(V, mdp.mu0)
     Q = Q if return_q else None
     policy = policy.astype(policy_dtype) if return_policy else None
@@ -170,6 +174,20 @@ def solve(mdp: TabularMDP, *, rewards=None, method: str = "auto", return_q: bool
     if batched:
         return Solution(Q, V, policy, initial, method, V0)
     return Solution(Q, V, policy, float(initial[0]), method, V0)
+
+
+def _penalise_infeasible(R: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """Rewards (B, H, S, A) with every infeasible action made worse than any feasible one.
+
+    With ``m <= R <= M`` a feasible action's Q at stage ``h`` is at least ``(H - h) m`` and an
+    infeasible one's at most ``pen + (H - h - 1) M``; ``pen = m - H (M - m) - max(1, |m|)`` puts
+    the latter strictly below, so backward induction maximises over feasible actions only and
+    computes their values with the same arithmetic as without the mask.
+    """
+    H = R.shape[1]
+    lo, hi = R.min(axis=(1, 2, 3), keepdims=True), R.max(axis=(1, 2, 3), keepdims=True)
+    pen = lo - H * (hi - lo) - np.maximum(1.0, np.abs(lo))
+    return np.where(feasible[None], R, pen)
 
 
 def _check_outputs(mdp, return_q, values, return_policy, policy_dtype):
@@ -234,7 +252,7 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
         ``policy`` holds the validated policy.
     """
     check_mdp(mdp)
-    pol = validate_policy(policy, mdp.H, mdp.S, mdp.A)
+    pol = validate_policy(policy, mdp.H, mdp.S, mdp.A, feasible=mdp.feasible)
     R, batched = _batched_rewards(mdp, rewards)
     method = _resolve_method(mdp, method)
     det, stoch = (pol, _NO_STOCH) if pol.ndim == 2 else (_NO_DET, pol)
