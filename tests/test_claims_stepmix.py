@@ -99,8 +99,10 @@ def test_ucbvi_bf_bound_formula():
 def test_provenance_marks_the_reconstructed_mechanisms_and_no_invented_exponent():
     for c in (claims.NO_VIOLATION, claims.REGRET_RATE, claims.OFFSET_BOUNDED, claims.OFFSET_VS_ALPHA):
         assert c.provenance.kind == "reconstructed"
+        # where the reconstruction is written down: the paper's sections or the project's paper page
         assert "mechanism" in c.provenance.note and ("sections 5-6" in c.provenance.note
-                                                     or "sections 3-6" in c.provenance.note), c.id
+                                                     or "sections 3-6" in c.provenance.note
+                                                     or "docs/papers/stepmix.md#stepmix-" in c.provenance.note), c.id
     # offset_vs_alpha claims monotonicity only: the rule's edge is slope 0 and the drawn curve is flat
     rule = claims.OFFSET_VS_ALPHA.rule
     assert rule.sided == "upper" and rule.exponent + rule.tolerance == 0.0
