@@ -308,3 +308,124 @@ def test_bandit_closed_form(means):
 def test_bad_parameters_raise_value_error_naming_them(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ----------------------------------------------------------------------------- built sparse
+# The dense constructions these instances used before they were built in CSR form, kept as the
+# reference: the CSR builds must give the same model, float for float.
+def _dense_riverswim(S, H, p_right=0.35, p_left=0.05, p_right_first=0.6, p_left_last=0.4):
+    P = np.zeros((S, 2, S))
+    idx = np.arange(S)
+    P[idx, 0, np.maximum(idx - 1, 0)] = 1.0
+    inner = idx[1:-1]
+    P[inner, 1, inner - 1] = p_left
+    P[inner, 1, inner + 1] = p_right
+    P[inner, 1, inner] = 1.0 - p_right - p_left
+    P[0, 1, 0], P[0, 1, 1] = 1.0 - p_right_first, p_right_first
+    P[S - 1, 1, S - 2], P[S - 1, 1, S - 1] = p_left_last, 1.0 - p_left_last
+    return P[None]
+
+
+def _dense_chain(N, slip=0.0):
+    idx = np.arange(N)
+    left, right = np.maximum(idx - 1, 0), np.minimum(idx + 1, N - 1)
+    P = np.zeros((N, 2, N))
+    P[idx, 0, left] += 1.0 - slip
+    P[idx, 0, right] += slip
+    P[idx, 1, right] += 1.0 - slip
+    P[idx, 1, left] += slip
+    return P[None]
+
+
+def _dense_deep_sea(N, stochastic=False, randomize_actions=False, seed=None):
+    p = 1.0 - 1.0 / N if stochastic else 1.0
+    cols = np.arange(N)
+    left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, N - 1)
+    P = np.zeros((N, 2, N))
+    P[cols, 0, left] = 1.0
+    P[cols, 1, right] += p
+    P[cols, 1, cols] += 1.0 - p
+    if not randomize_actions:
+        return P[None]
+    flip = np.random.default_rng(seed).integers(0, 2, size=(N, N)).astype(bool)
+    return np.where(flip[:, :, None, None], P[None, :, ::-1, :], P[None])
+
+
+def _dense_gridworld(layout, slip=0.0, absorbing=False, rewards=None):
+    rows = [r.strip() for r in layout.strip("\n").splitlines() if r.strip()]
+    cells = envs.gridworld_cells(rows)
+    index = {cell: k for k, cell in enumerate(cells)}
+    n = len(cells)
+    table = {"G": 1.0} if rewards is None else rewards
+    reward_of = np.array([table.get(rows[i][j], 0.0) for i, j in cells])
+    S = n + 1 if absorbing else n
+    target = np.array([[index.get((i + di, j + dj), k) for di, dj in envs.GRID_MOVES]
+                       for k, (i, j) in enumerate(cells)])
+    move = np.full((4, 4), slip / 4.0) + np.eye(4) * (1.0 - slip)
+    P = np.zeros((S, 4, S))
+    for a in range(4):
+        for m in range(4):
+            np.add.at(P[:, a, :], (np.arange(n), target[:, m]), move[a, m])
+    if absorbing:
+        exits = np.flatnonzero(reward_of > 0)
+        P[exits] = 0.0
+        P[exits, :, n] = 1.0
+        P[n, :, n] = 1.0
+    return P[None]
+
+
+def _dense_random_mdp(S, A, H, n_successors, stationary=True, concentration=1.0, seed=None):
+    rng = np.random.default_rng(seed)
+    G = 1 if stationary else H
+    n_rows = G * S * A
+    weights = rng.dirichlet(np.full(n_successors, concentration), size=n_rows)
+    succ = np.argpartition(rng.random((n_rows, S)), n_successors - 1, axis=1)[:, :n_successors]
+    P = np.zeros((n_rows, S))
+    np.put_along_axis(P, succ, weights, axis=1)
+    return P.reshape(G, S, A, S)
+
+
+SPARSE_BUILDS = [
+    (lambda: envs.riverswim(2, 3), lambda: _dense_riverswim(2, 3)),
+    (lambda: envs.riverswim(9, 4), lambda: _dense_riverswim(9, 4)),
+    (lambda: envs.riverswim(7, 4, p_right=0.7, p_left=0.3, p_right_first=1.0),  # zero "stay" entries
+     lambda: _dense_riverswim(7, 4, p_right=0.7, p_left=0.3, p_right_first=1.0)),
+    (lambda: envs.riverswim(6, 2, p_left=0.0, p_left_last=0.0), lambda: _dense_riverswim(6, 2, p_left=0.0, p_left_last=0.0)),
+    (lambda: envs.chain(2), lambda: _dense_chain(2)),
+    (lambda: envs.chain(8, slip=0.1), lambda: _dense_chain(8, slip=0.1)),
+    (lambda: envs.chain(5, slip=0.5), lambda: _dense_chain(5, slip=0.5)),
+    (lambda: envs.chain(4, slip=1.0), lambda: _dense_chain(4, slip=1.0)),
+    (lambda: envs.deep_sea(1), lambda: _dense_deep_sea(1)),
+    (lambda: envs.deep_sea(6), lambda: _dense_deep_sea(6)),
+    (lambda: envs.deep_sea(7, stochastic=True), lambda: _dense_deep_sea(7, stochastic=True)),
+    (lambda: envs.deep_sea(6, stochastic=True, randomize_actions=True, seed=3),
+     lambda: _dense_deep_sea(6, stochastic=True, randomize_actions=True, seed=3)),
+    (lambda: envs.gridworld(GRID, 12), lambda: _dense_gridworld(GRID)),
+    (lambda: envs.gridworld(GRID, 5, slip=0.3, absorbing=True), lambda: _dense_gridworld(GRID, 0.3, True)),
+    (lambda: envs.gridworld("S.x\n.#G", 4, slip=1.0, absorbing=True, rewards={"G": 1.0, "x": 0.5}),
+     lambda: _dense_gridworld("S.x\n.#G", 1.0, True, {"G": 1.0, "x": 0.5})),
+    (lambda: envs.random_mdp(9, 3, 4, n_successors=3, seed=1), lambda: _dense_random_mdp(9, 3, 4, 3, seed=1)),
+    (lambda: envs.random_mdp(12, 2, 3, n_successors=1, stationary=False, seed=2),
+     lambda: _dense_random_mdp(12, 2, 3, 1, stationary=False, seed=2)),
+    (lambda: envs.random_mdp(10, 2, 3, n_successors=4, concentration=1e-3, seed=4),  # zero weights occur
+     lambda: _dense_random_mdp(10, 2, 3, 4, concentration=1e-3, seed=4)),
+    (lambda: envs.random_mdp(2500, 2, 2, n_successors=2, seed=6),  # 3 chunks of successor draws
+     lambda: _dense_random_mdp(2500, 2, 2, 2, seed=6)),
+]
+
+
+@pytest.mark.parametrize("make, make_dense", SPARSE_BUILDS)
+def test_sparse_built_instances_equal_the_dense_construction(make, make_dense):
+    mdp = make()
+    P_stages = make_dense()
+    dense = TabularMDP(np.broadcast_to(P_stages, (mdp.H,) + P_stages.shape[1:]), mdp.R, mdp.mu0) \
+        if P_stages.shape[0] > 1 else TabularMDP.stationary(P_stages[0], mdp.R, mdp.H, mdp.mu0)
+    assert not mdp.has_dense_transitions  # built from CSR
+    a, b = mdp.sparse_transitions(), dense.sparse_transitions()
+    for x, y in ((a.indptr, b.indptr), (a.indices, b.indices), (a.data, b.data)):
+        assert np.array_equal(x, y)
+    assert mdp.density == dense.density and mdp.is_stationary == dense.is_stationary
+    for method in ("auto", "dense", "sparse"):
+        s, t = mdpkit.solve(mdp, method=method), mdpkit.solve(dense, method=method)
+        assert s.method == t.method and np.array_equal(s.Q, t.Q) and np.array_equal(s.V, t.V)
+    assert np.array_equal(mdp.P_stages, P_stages)
