@@ -258,11 +258,15 @@ def test_constrained_threshold_just_above_unconstrained_constraint_value():
     mdp = TabularMDP(np.ones((3, 1, 2, 1)), R, 0)
     g_mdp = mdp.with_rewards(g)
     lo, hi = evaluate(g_mdp, solve(mdp).policy).value, solve(g_mdp).value
-    c = lo + 2.5e-8 * (hi - lo)
-    for solver in SOLVER_NAMES:
-        sol = solve_constrained(mdp, g, c, solver=solver)
-        assert sol.constraint_value >= c - TOL
-        assert sol.value == pytest.approx(solve(mdp).value, abs=TOL)
+    # With HiGHS's default feasibility tolerance (1e-7) the returned policy violated the constraint
+    # by 6e-9 to 2.5e-8 at these thresholds; lp.FEASIBILITY_TOLERANCE = 1e-10 makes it hold to rounding.
+    for frac in (1e-9, 2.5e-8, 1e-7):
+        c = lo + frac * (hi - lo)
+        for solver in SOLVER_NAMES:
+            sol = solve_constrained(mdp, g, c, solver=solver)
+            assert sol.constraint_value >= c - 1e-12
+            assert sol.value == pytest.approx(solve(mdp).value, abs=TOL)
+    assert solve_constrained(mdp, g, c).solver == lp.DEFAULT_CONSTRAINED_SOLVER == "HIGHS-IPM"
 
 
 def test_infeasible_constraint_raises():
@@ -341,3 +345,26 @@ def test_constraint_dual_is_the_shadow_price(seed):
     slope = (solve_constrained(mdp, g, c + step).value - solve_constrained(mdp, g, c - step).value) / (2 * step)
     assert sol.constraint_dual > 0
     assert sol.constraint_dual == pytest.approx(-slope, rel=1e-4)
+
+
+def test_presolve_infeasibility_verdict_is_rechecked_without_presolve(monkeypatch):
+    # HiGHS's presolve has wrongly declared near-tight constrained LPs infeasible; such a verdict must
+    # be re-checked with presolve off rather than reported.
+    rng = np.random.default_rng(np.random.SeedSequence(13))
+    mdp = random_mdp(rng, 3, 4, 2, stationary=False, point_start=False)
+    g = constraint_reward(mdp, rng)
+    c = 0.5 * (evaluate(mdp.with_rewards(g), solve(mdp).policy).value + solve(mdp.with_rewards(g)).value)
+    expected = solve_constrained(mdp, g, c).value
+    real, presolve_flags = lp.linprog_highs, []
+
+    def presolve_says_infeasible(*args, presolve=True, **kwargs):
+        presolve_flags.append(presolve)
+        if presolve:
+            raise InfeasibleError("presolve: infeasible")
+        return real(*args, presolve=presolve, **kwargs)
+
+    monkeypatch.setattr(lp, "linprog_highs", presolve_says_infeasible)
+    assert solve_constrained(mdp, g, c).value == pytest.approx(expected, abs=TOL)
+    assert presolve_flags == [True, False]
+    with pytest.raises(InfeasibleError):  # the unconstrained LP is never re-solved
+        solve_lp(mdp)
