@@ -8,7 +8,9 @@ receives ``R[h, s, a, b]`` and the state moves by ``P[h, s, a, b, :]``. Policies
 Contents
 --------
 - :class:`MarkovGame` -- the validated, immutable model.
-- :func:`matrix_game` -- value and optimal mixed strategies of a matrix game (HiGHS LP).
+- :func:`solve_matrix_game` (``mdpkit.solve_matrix_game``) -- value and optimal mixed strategies
+  of a zero-sum matrix game (HiGHS LP), with its certificate; :func:`matrix_game` is the same as
+  a plain tuple.
 - :func:`coarse_correlated_equilibrium` -- a CCE of a two-payoff matrix game (HiGHS LP), the
   per-state step of optimistic Markov-game algorithms (Xie, Chen, Wang, Yang 2020).
 - :func:`solve_game` -- Nash equilibrium by backward induction with one matrix-game LP per state.
@@ -20,6 +22,7 @@ Contents
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linprog
@@ -39,6 +42,8 @@ __all__ = [
     "MarkovGame",
     "GameSolution",
     "matrix_game",
+    "MatrixGameSolution",
+    "solve_matrix_game",
     "coarse_correlated_equilibrium",
     "solve_game",
     "best_response_to_min",
@@ -186,6 +191,59 @@ def matrix_game(M) -> tuple[float, np.ndarray, np.ndarray]:
     x = _as_distribution("row strategy", res.x[:A])
     y = _as_distribution("column strategy", -res.ineqlin.marginals)
     return float(res.x[-1]), x, y
+
+
+class MatrixGameSolution(NamedTuple):
+    """Solution of a zero-sum matrix game, from :func:`solve_matrix_game`; unpacks as
+    ``value, row_strategy, column_strategy``.
+
+    Attributes
+    ----------
+    value : float
+        The game's value ``max_x min_y x @ M @ y``.
+    row_strategy : ndarray, shape (A,)
+        Maximin strategy of the row (maximising) player.
+    column_strategy : ndarray, shape (B,)
+        Minimax strategy of the column (minimising) player.
+    gap : float
+        Certificate ``max_a (M @ y)[a] - min_b (x @ M)[b]`` (>= 0 up to rounding), recomputed from the returned
+        strategies: each is optimal up to ``gap`` (exploitability), whatever the LP tolerance.
+    """
+
+    value: float
+    row_strategy: np.ndarray
+    column_strategy: np.ndarray
+    gap: float
+
+
+def solve_matrix_game(M) -> MatrixGameSolution:
+    """Value and optimal mixed strategies of the zero-sum matrix game ``M`` (row player maximises).
+
+    Parameters
+    ----------
+    M : array_like, shape (A, B)
+        Row player's payoffs, finite and below :data:`LP_MAX_COEFFICIENT` in magnitude.
+
+    Returns
+    -------
+    MatrixGameSolution
+        ``value, x, y`` from one HiGHS LP (:func:`matrix_game`), and ``gap``: by the minimax
+        theorem ``min_b (x @ M)[b] <= value <= max_a (M @ y)[a]`` with equality for exact
+        optimal strategies, so ``gap`` measures how far the returned pair is from optimal
+        (of the order of the LP tolerance ``1e-9`` times ``max|M|``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdpkit.markov_game import solve_matrix_game
+    >>> value, x, y, gap = solve_matrix_game([[0, -1, 1], [1, 0, -1], [-1, 1, 0]])  # rock-paper-scissors
+    >>> abs(value) < 1e-9, np.round(x, 9).tolist(), gap < 1e-9
+    (True, [0.333333333, 0.333333333, 0.333333333], True)
+    """
+    value, x, y = matrix_game(M)
+    M = np.asarray(M, dtype=float)
+    gap = float(np.max(M @ y) - np.min(x @ M))
+    return MatrixGameSolution(value, readonly(x), readonly(y), gap)
 
 
 def _as_distribution(what: str, p: np.ndarray) -> np.ndarray:
