@@ -151,3 +151,45 @@ def test_module_docstring_example_runs():
     import mdpkit.gym as module
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_transition_rewards_and_reward_range():
+    """A model with next-state rewards pays the reward of the realised transition; the declared
+    reward_range is the env's; two-point rewards on a range other than [0, 1]."""
+    from mdpkit.envs.toy_text import frozen_lake
+    mdp = frozen_lake(H=20)
+    env = TabularEnv(mdp, seed=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env, skip_render_check=True)
+    assert [str(w.message) for w in caught] == []
+    assert env.reward_range == (0.0, 1.0)
+    policy = mdpkit.solve(mdp).policy
+    TR = mdp.transition_rewards[0]
+    returns = []
+    for _ in range(2000):
+        obs, info = env.reset()
+        total = 0.0
+        for h in range(mdp.H):
+            a = int(policy[h, obs])
+            nxt, reward, _, _, _ = env.step(a)
+            assert reward == TR[obs, a, nxt]  # 0 or 1, never the mean
+            total, obs = total + reward, nxt
+        returns.append(total)
+    returns = np.array(returns)
+    se = returns.std(ddof=1) / np.sqrt(returns.size)
+    assert abs(returns.mean() - mdpkit.solve(mdp).value) <= 4 * se
+
+    wide = mdpkit.TabularMDP.stationary(np.full((2, 1, 2), 0.5), [[-2.0], [3.0]], 4, 0,
+                                        reward_range=(-5.0, 5.0), reward_noise="bernoulli")
+    env = TabularEnv(wide, seed=1)
+    assert env.reward_range == (-5.0, 5.0)
+    rewards = np.empty((3000, 4))
+    for i in range(3000):
+        env.reset()
+        rewards[i] = [env.step(0)[1] for _ in range(4)]
+    assert set(np.unique(rewards)) == {-5.0, 5.0}
+    # stage 0 starts in state 0 (mean -2); later stages see both states equally (mean 1/2)
+    for column, mean in ((rewards[:, 0], -2.0), (rewards[:, 1:].sum(axis=1), 1.5)):
+        se = column.std(ddof=1) / np.sqrt(column.size)
+        assert abs(column.mean() - mean) <= 4 * se
