@@ -21,12 +21,14 @@ _LAZY_ATTRIBUTES = {
     **dict.fromkeys(("BoundHolds", "Contraction", "HighProbability", "Rate", "Rule"), "rules"),
     **dict.fromkeys(("InlineExecutor", "SweepReport", "derive_seed", "make_executor", "run_claims"), "runner"),
     "ResultStore": "store",
+    **dict.fromkeys(("pac_claim", "regret_bound_claim", "regret_rate_claim"), "templates"),
 }
 
 __all__ = [
     "BoundHolds", "Claim", "Contraction", "Grid", "HighProbability", "InlineExecutor", "Mutant",
     "MutantVerdict", "Paper", "Provenance", "Rate", "ResultStore", "Rule", "RuleOutcome", "Run", "Sweep",
-    "SweepReport", "Verdict", "derive_seed", "load_claims", "make_executor", "run_claims",
+    "SweepReport", "Verdict", "derive_seed", "load_claims", "make_executor", "pac_claim", "regret_bound_claim",
+    "regret_rate_claim", "run_claims",
 ]
 
 
@@ -48,3 +50,4 @@ if TYPE_CHECKING:
     from .rules import BoundHolds, Contraction, HighProbability, Rate, Rule
     from .runner import InlineExecutor, SweepReport, derive_seed, make_executor, run_claims
     from .store import ResultStore
+    from .templates import pac_claim, regret_bound_claim, regret_rate_claim
