@@ -290,3 +290,22 @@ def test_from_quantecon_errors():
     ddp = qm.DiscreteDP([[1.0, 2.0], [0.0, 1.0]], [[(1.0, 0.0), (0.0, 1.0)], [(1.0, 0.0), (0.0, 1.0)]], 0.9)
     mdp = from_quantecon(ddp, 5, 0)
     assert mdp.feasible is None and mdp.reward_range == (0.0, 2.0)
+
+
+def test_masked_model_lp_and_residual():
+    rng = np.random.default_rng(11)
+    S, A, H = 5, 3, 6
+    P = rng.dirichlet(np.ones(S), size=(S, A))
+    R = rng.random((S, A))
+    feasible = rng.random((S, A)) < 0.5
+    feasible[:, 0] = True
+    feasible[:, 2] = False  # the best action everywhere, made infeasible
+    R[:, 2] = 1.0
+    mdp = mdpkit.TabularMDP.stationary(P, R, H, 0, feasible=feasible)
+    sol = mdpkit.solve(mdp)
+    assert mdpkit.bellman_residual(mdp, sol.V) < 1e-12
+    unmasked = mdpkit.TabularMDP.stationary(P, R, H, 0)
+    assert mdpkit.bellman_residual(unmasked, sol.V) > 0.1  # the residual sees the mask
+    lp = mdpkit.solve_lp(mdp)
+    assert lp.value == pytest.approx(sol.value, abs=1e-7)
+    assert mdpkit.solve_lp(unmasked).value > sol.value + 0.1

@@ -296,7 +296,10 @@ def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
             expected_next = mdp.P_stages[g] @ V[h + 1]
         else:  # CSR model: the same sums from its non-zeros, without materialising P
             expected_next = _csr_matvec(mdp.sparse_transitions(), g, mdp.S, mdp.A, V[h + 1])
-        backup = (R[h] + expected_next).max(axis=1)
+        Q_h = R[h] + expected_next
+        if mdp.feasible is not None:  # the optimality backup ranges over feasible actions only
+            Q_h = np.where(mdp.feasible[h], Q_h, -np.inf)
+        backup = Q_h.max(axis=1)
         worst = max(worst, float(np.abs(V[h] - backup).max()))
     return float(worst)
 

@@ -249,7 +249,9 @@ def _solve_occupancy_lp(mdp: TabularMDP, extra_reward: np.ndarray | None, thresh
         raise ValueError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     solver = check_solver(solver, DEFAULT_SOLVER if extra_reward is None else DEFAULT_CONSTRAINED_SOLVER)
     H, S, A = mdp.H, mdp.S, mdp.A
-    problem = dict(c=-mdp.R.ravel(), A_eq=flow_matrix(mdp), b_eq=_flow_rhs(mdp), bounds=(0.0, None),
+    # infeasible actions (mdp.feasible) get no occupancy
+    bounds = (0.0, None) if mdp.feasible is None else np.where(mdp.feasible.ravel()[:, None], [0.0, np.inf], 0.0)
+    problem = dict(c=-mdp.R.ravel(), A_eq=flow_matrix(mdp), b_eq=_flow_rhs(mdp), bounds=bounds,
                    solver=solver, what=what)
     if extra_reward is not None:
         # <g, q> >= c written as -<g, q> <= -c.
