@@ -616,12 +616,16 @@ def _validate_feasible(feasible, H, S, A):
 
 
 def check_unit_reward_range(mdp: "TabularMDP", algorithm: str) -> None:
-    """Raise a ValueError unless ``mdp.reward_range`` lies in ``[0, 1]``, which ``algorithm``'s theory assumes."""
+    """Raise a ValueError unless ``mdp.reward_range`` lies in ``[0, 1]``, which ``algorithm``'s theory
+    assumes, and every action is feasible (``algorithm`` explores all of them)."""
     lo, hi = mdp.reward_range
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"{algorithm} assumes rewards in [0, 1] (its bonuses and value caps are derived "
                          f"for that range), but mdp declares reward_range = ({lo!r}, {hi!r}); rescale the "
                          "rewards to [0, 1] first")
+    if mdp.feasible is not None and not mdp.feasible.all():
+        raise ValueError(f"{algorithm} lets every action be taken, but mdp has infeasible actions "
+                         "(mdp.feasible); it does not support feasibility masks")
 
 
 def validate_policy(policy, H: int, S: int, A: int, name: str = "policy", *, feasible=None) -> np.ndarray:

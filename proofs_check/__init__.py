@@ -3,7 +3,7 @@
 A :class:`Claim` declares a measured quantity, the bound, a statistical acceptance rule and
 mutants (broken variants the rule must reject). :func:`run_claims` sweeps claims through any
 ``concurrent.futures.Executor``, persisting every run in a :class:`ResultStore`; the
-``proofs-check`` command line wraps it. See ``docs/verify_your_own_claim.md``.
+``proofs-check`` command line wraps it. See ``docs/tutorials/07_verify_your_own_claim.md``.
 
 The names below are imported on first access (PEP 562), so ``proofs-check --help`` does not load
 scipy.stats, the runner or the claim modules.

@@ -309,3 +309,11 @@ def test_masked_model_lp_and_residual():
     lp = mdpkit.solve_lp(mdp)
     assert lp.value == pytest.approx(sol.value, abs=1e-7)
     assert mdpkit.solve_lp(unmasked).value > sol.value + 0.1
+
+
+def test_algorithms_refuse_feasibility_masks():
+    from mdpkit.algorithms import ucbvi
+    mdp = mdpkit.TabularMDP.stationary(np.full((2, 2, 2), 0.5), np.full((2, 2), 0.5), 3, 0,
+                                       feasible=np.array([[True, False], [True, True]]))
+    with pytest.raises(ValueError, match="ucbvi lets every action be taken, but mdp has infeasible actions"):
+        ucbvi.run(mdp, K=2, seed=0)

@@ -1,50 +1,86 @@
-"""The tutorial in docs/verify_your_own_claim.md runs as written (so it cannot rot).
+"""The tutorial notebook docs/tutorials/07_verify_your_own_claim.md runs as written (so it cannot rot).
 
-Every ``proofs-check ...`` command the tutorial shows is run exactly as written, from the
-directory holding ``my_claims.py`` with the default results directory.
+The notebook's code cells are executed in order, in one namespace, from an empty directory: a
+``%%writefile [-a] FILE`` cell writes (appends) its body to FILE exactly as IPython would, every
+other cell is plain Python. The cells run the ``proofs-check`` command line in subprocesses, as a
+user would; the test then checks the outcomes the tutorial narrates, independently of the
+notebook's own asserts.
 """
+import importlib.util
 import re
-import shlex
 from pathlib import Path
 
-from proofs_check.cli import main
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "verify_your_own_claim.md"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "tutorials" / "07_verify_your_own_claim.md"
 
 
-def _python_blocks():
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+def code_cells(text: str) -> list[str]:
+    """Bodies of the ``{code-cell}`` blocks of a MyST notebook, options (``:key: value``) removed."""
+    cells = []
+    for body in re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", text, flags=re.S | re.M):
+        lines = body.split("\n")
+        while lines and lines[0].startswith(":"):        # cell options: tags, mystnb metadata
+            lines.pop(0)
+        cells.append("\n".join(lines))
+    return cells
 
 
-def _commands():
-    """``proofs-check`` commands in the doc's plain code blocks and inline code, in order."""
-    text = re.sub(r"```python\n.*?```", "", DOC.read_text(), flags=re.S)
-    found = re.findall(r"```\n(proofs-check [^`]*?)\n```|`(proofs-check [^`]+)`", text)
-    return [shlex.split(" ".join((block or inline).split()))[1:] for block, inline in found]
+def run_cell(cell: str, namespace: dict) -> None:
+    first, _, rest = cell.partition("\n")
+    if first.startswith("%%writefile"):
+        *flags, target = first.split()[1:]
+        with open(target, "a" if "-a" in flags else "w") as handle:
+            handle.write(rest)
+        return
+    assert not first.startswith("%"), f"unsupported magic in the tutorial: {first}"
+    exec(compile(cell, str(NOTEBOOK), "exec"), namespace)
 
 
-def test_tutorial_snippets_run_as_documented(tmp_path, capsys, monkeypatch):
-    first, second = _python_blocks()
+def test_code_cells_parser_reads_options_and_magics(tmp_path, monkeypatch):
+    text = ("intro\n```{code-cell} ipython3\n%%writefile m.py\nx = 1\n```\n"
+            "```{code-cell} ipython3\n:tags: [hide-cell]\n:mystnb:\n:  code_prompt_show: s\n\ny = x_file\n```\n"
+            "```python\nnot = a cell\n```\n")
+    cells = code_cells(text)
+    assert cells == ["%%writefile m.py\nx = 1\n", "\ny = x_file\n"]
+    monkeypatch.chdir(tmp_path)
+    run_cell(cells[0], {})
+    run_cell("%%writefile -a m.py\ny = 2\n", {})
+    assert (tmp_path / "m.py").read_text() == "x = 1\ny = 2\n"
+
+
+def test_tutorial_notebook_runs_as_documented(tmp_path, monkeypatch):
+    text = NOTEBOOK.read_text()
+    cells = code_cells(text)
+    modules = [c for c in cells if c.startswith("%%writefile")]
+    first = modules[0].partition("\n")[2]
     assert len(first.splitlines()) <= 40   # the claim itself, imports aside, stays short
-    run, *later = _commands()
-    assert run[0] == "run" and [c[0] for c in later] == ["show", "report"], (run, later)
+
+    # The story's commands, in order: run (mutant slips through), run (fixed), show, report.
+    story = [cmd for c in code_cells(text.split("## Exercises")[0])
+             for cmd in re.findall(r'proofs_check\("([^"]+)"\)', c)]
+    assert [cmd.split()[0] for cmd in story] == ["run", "run", "show", "report"], story
+    assert all("--claims-module my_claims.py" in cmd for cmd in story), story
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PROOFS_CHECK_OUT", raising=False)
-    module = tmp_path / "my_claims.py"
-    module.write_text(first)
-    assert main(run) == 1
-    text = capsys.readouterr().out
-    assert re.search(r"^MUTANT NOT CAUGHT +mine.random_policy_gap +0/1 caught", text, re.M)  # upper bound alone misses the bug
-
-    module.write_text(first + "\n" + second)
-    assert main(run) == 0
-    text = capsys.readouterr().out
-    assert re.search(r"^PASS +mine.random_policy_gap +1/1 caught", text, re.M)
+    namespace: dict = {"__name__": "__tutorial__"}
+    has_ipython = importlib.util.find_spec("IPython") is not None
     out = tmp_path / "proofs_check_results"
-    (out / "report.md").unlink()
-    show, report = later
-    assert main(show) == 0
-    assert "evidence (quick" in capsys.readouterr().out
-    assert main(report) == 0
+    for cell in cells:
+        if "from IPython" in cell and not has_ipython:
+            continue                                     # display only (IPython is in the docs extra)
+        if 'proofs_check("report' in cell:
+            (out / "report.md").unlink()                 # the report command must rewrite it
+        run_cell(cell, namespace)
+
+    first_run, second_run = namespace["first_run"], namespace["second_run"]
+    assert first_run.returncode == 1
+    # the upper bound alone misses the bug
+    assert re.search(r"^MUTANT NOT CAUGHT +mine.random_policy_gap +0/1 caught", first_run.stdout, re.M)
+    assert second_run.returncode == 0
+    assert re.search(r"^PASS +mine.random_policy_gap +1/1 caught", second_run.stdout, re.M)
+    assert namespace["shown"].returncode == 0 and "evidence (quick" in namespace["shown"].stdout
+    assert namespace["reported"].returncode == 0
     assert "| mine.random_policy_gap | PASS |" in (out / "report.md").read_text()
     assert (out / "figures" / "mine.random_policy_gap.png").is_file()
+    # exercise 1: a mutant that keeps the quantity inside the bounds is not caught
+    assert namespace["halved"].returncode == 1 and "1/2 caught" in namespace["halved"].stdout

@@ -85,7 +85,7 @@ PAPER = Paper("Contrastive UCB: Provably Efficient Contrastive Self-Supervised L
 #: from 1 to 3 over the states, so the true ratio P / Q is off by up to a factor 3 / 2.
 _SKEW = 3.0
 #: Practical bonus multiplier of the policy claims: 1/10 of the reconstructed beta = H sqrt(d)
-#: (as in experiments/contrastive_lowrank.py). Declared as a sweep parameter, the same at both
+#: (as in docs/tutorials/06_contrastive_lowrank.md). Declared as a sweep parameter, the same at both
 #: budgets. Measured on combination_lock(4, 2, 3), 3 instances x 6 seeds, K = 400: mean mixture gap
 #: 0.111 (scale 0.1), 0.136 (0.3), 0.242 (1.0); every scale learns the lock, larger ones only
 #: lengthen the burn-in (the bonus saturates at the H - h cap for longer), which the quick K
