@@ -11,9 +11,10 @@ No runs; a NaN observation; a censored one that could lie on either side of the 
 ``Rate``, a non-finite or censored observation in the fit range, fewer than 2 values of the swept
 parameter, a seed-mean that is not positive (no log), one seed (no bootstrap), a bootstrap CI that
 is NaN or has zero width (every resample gives the same slope: a constant or capped quantity, or
-seeds that do not reach the observation), and for ``sided="upper"`` a seed-mean that changes by no
-more than ``min_change`` across the range; for ``Contraction``, a run with fewer than 2 usable
-iterations (NaN fit).
+seeds that do not reach the observation) and would pass, and for ``sided="upper"`` a seed-mean that
+changes by no more than ``min_change`` across the range and would pass (a FAIL on such data stands:
+a deterministic slope of 1 against a claimed 1/2 is a decisive rejection); for ``Contraction``, a
+run with fewer than 2 usable iterations (NaN fit).
 
 Censoring
 ---------
@@ -297,7 +298,7 @@ class Rate(Rule):
         Bootstrap resamples.
     min_change : float
         ``sided="upper"`` only: the seed-mean must change by more than this relative amount
-        (``max / min - 1`` over the fit range) or the outcome is UNDECIDED -- a quantity that does
+        (``max / min - 1`` over the fit range), or a PASS becomes UNDECIDED -- a quantity that does
         not move (e.g. held at a budget cap) passes an upper rate without showing anything. The
         default 0 rejects only an exactly flat series.
 
@@ -305,7 +306,8 @@ class Rate(Rule):
     -----
     UNDECIDED (never PASS or FAIL) on: a non-finite or censored observation in the fit range,
     fewer than 2 values of ``param`` in range, a seed-mean that is not positive, one seed, a
-    bootstrap CI that is NaN or of zero width, and (``sided="upper"``) no movement.
+    bootstrap CI that is NaN; and instead of a PASS on a CI of zero width or (``sided="upper"``)
+    on a quantity that does not move.
     """
 
     observed: str
@@ -391,20 +393,23 @@ class Rate(Rule):
             if not np.all(np.isfinite(ci)):
                 return RuleOutcome.undecided(f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} is not finite (a "
                                              "resampled seed-mean is not positive)", {"groups": [numbers]})
-            if ci[0] == ci[1]:
-                return RuleOutcome.undecided(
-                    f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} has zero width: every resample gives the "
-                    "same slope (a constant or capped quantity, or seeds that do not reach the observation)",
-                    {"groups": [numbers]})
-            if self.sided == "upper" and change <= self.min_change:
-                return RuleOutcome.undecided(
-                    f"the seed-mean of {self.observed} changes by {change:.3g} (relative) over {self.param} = "
-                    f"{xs[0]:g}..{xs[-1]:g}{where}, not more than {self.min_change:g}: no evidence it moves",
-                    {"groups": [numbers]})
             if self.sided == "two":
                 ok = lo_ok <= ci[0] and ci[1] <= hi_ok
             else:
                 ok = ci[1] <= hi_ok
+            # A PASS the data cannot support is UNDECIDED; a FAIL on the same data stands (every seed
+            # giving exactly the same slope 1 against a claimed 1/2 -- a mutant that never learns,
+            # deterministically -- is a decisive rejection, not a lack of evidence).
+            if ok and ci[0] == ci[1]:
+                return RuleOutcome.undecided(
+                    f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} has zero width: every resample gives the "
+                    "same slope (a constant or capped quantity, or seeds that do not reach the observation)",
+                    {"groups": [numbers]})
+            if ok and self.sided == "upper" and change <= self.min_change:
+                return RuleOutcome.undecided(
+                    f"the seed-mean of {self.observed} changes by {change:.3g} (relative) over {self.param} = "
+                    f"{xs[0]:g}..{xs[-1]:g}{where}, not more than {self.min_change:g}: no evidence it moves",
+                    {"groups": [numbers]})
             passed = passed and ok
             results.append({**numbers, "passed": ok})
             summaries.append(f"[{ci[0]:.3f}, {ci[1]:.3f}]")

@@ -401,3 +401,15 @@ def test_contraction_nan_fit_is_undecided():
     rule = Contraction("y", tolerance=0.01, justification=JUST)
     assert rule.evaluate([good], bound=lambda p: p["g"]).passed is True
     _undecided(rule.evaluate([good, flat_nan], bound=lambda p: p["g"]), "1 of 2 runs have no fitted factor")
+
+
+def test_rate_zero_width_fail_stands_but_zero_width_pass_is_undecided():
+    # A mutant that never learns, deterministically: regret = K * gap on every seed, slope exactly 1.
+    runs = _runs({(x, s): 0.3 * x for x in XS for s in range(6)})
+    out = _rate(exponent=0.5, tolerance=0.1, sided="upper").evaluate(runs, None)
+    assert out.passed is False and out.numbers["groups"][0]["ci"] == pytest.approx([1.0, 1.0])
+    _undecided(_rate(exponent=1.0, tolerance=0.1, sided="upper").evaluate(runs, None), "zero width")
+    # A plateau mutant against a decay claim fails even with min_change: no movement is a FAIL there.
+    flat = _runs({(x, s): 2.0 + 0.01 * s for x in XS for s in range(6)})
+    out = _rate(exponent=-0.5, tolerance=0.25, sided="upper", min_change=0.05).evaluate(flat, None)
+    assert out.passed is False
