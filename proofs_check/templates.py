@@ -334,7 +334,9 @@ class LearningRate(Rate):
     the ratio ``mean_seeds(late) / mean_seeds(early)`` of the per-episode regret over the last and
     first windows of the run (observed keys ``late`` and ``early``) must have a bootstrap CI
     (seeds resampled) whose upper end is ``<= 1 - min_improvement``. A learner that deploys one
-    policy for good has a ratio of exactly 1; so does one that never learns anything.
+    policy for good has a ratio of exactly 1; so does one that never learns anything. FAIL if the
+    slope fails or the learner does not learn; UNDECIDED (``passed=None``) if either cannot be
+    decided (e.g. the first episodes are already optimal: nothing to learn on this instance).
 
     Parameters
     ----------
@@ -364,7 +366,7 @@ class LearningRate(Rate):
             return rate
         rng = np.random.default_rng(seed)
         limit = 1.0 - self.min_improvement
-        checks, parts, learned = [], [], True
+        checks, parts, learned = [], [], True     # learned: True, False, or None (cannot tell)
         for group_key, group in _group_by(runs, exclude=self.param).items():
             xs = [r.params[self.param] for r in group if self.in_range(r.params[self.param])]
             if not xs:
@@ -373,10 +375,11 @@ class LearningRate(Rate):
             early = np.array([float(_observed(r, self.early)) for r in top])
             late = np.array([float(_observed(r, self.late)) for r in top])
             if not (np.all(np.isfinite(early)) and np.all(np.isfinite(late))) or early.mean() <= 0:
-                learned = False
-                reason = ("the first episodes are already optimal on average: the instance cannot show learning"
+                # Nothing to learn from (or no number): the check cannot tell, it must not pass.
+                learned = False if learned is False else None
+                reason = ("the first episodes are already optimal: the instance cannot show learning"
                           if np.all(np.isfinite(early)) and early.mean() <= 0 else "non-finite per-episode regret")
-                checks.append({"group": group_key, "passed": False, "reason": reason})
+                checks.append({"group": group_key, "passed": None, "reason": reason})
                 parts.append(reason)
                 continue
             ratio = float(late.mean() / early.mean())
@@ -389,16 +392,24 @@ class LearningRate(Rate):
             upper = _bootstrap_upper(statistic, len(top), self.confidence, self.n_resamples, rng) \
                 if len(top) >= 2 else math.nan
             ok = bool(np.isfinite(upper) and upper <= limit)
-            learned = learned and ok
+            learned = False if not ok else learned
             checks.append({"group": group_key, "ratio": ratio, "upper": upper, "passed": ok,
                            self.param: max(xs), "n_seeds": len(top)})
             parts.append(f"{ratio:.3g} (CI upper {upper:.3g})")
-        # Not learning is a FAIL whatever the slope; otherwise the slope decides (None: undecided).
-        passed = False if (rate.passed is False or not learned) else rate.passed
-        learning = (f"per-episode regret last/first window {', '.join(parts)} "
-                    f"{'<=' if learned else 'NOT <='} {limit:g}")
+        # Not learning is a FAIL whatever the slope; otherwise both must pass (None: UNDECIDED).
+        if rate.passed is False or learned is False:
+            passed = False
+        else:
+            passed = None if (rate.passed is None or learned is None) else True
+        verb = {True: "<=", False: "NOT <=", None: "cannot be compared with"}[learned]
+        learning = f"per-episode regret last/first window {', '.join(parts)} {verb} {limit:g}"
         # A learner that does not learn fails on that ground, whatever the slope statistic says.
-        summary = (f"{learning}; slope: {rate.summary}" if not learned else f"{rate.summary}; {learning}")
+        if learned is False:
+            summary = f"{learning}; slope: {rate.summary}"
+        elif learned is None and passed is None:
+            summary = f"UNDECIDED: {learning}; slope: {rate.summary.removeprefix('UNDECIDED: ')}"
+        else:
+            summary = f"{rate.summary}; {learning}"
         return RuleOutcome(passed, summary, {**rate.numbers, "learning": checks, "rate_passed": rate.passed,
                                              "learned": learned})
 

@@ -265,3 +265,20 @@ def test_tutorial_notebook_runs_as_documented(tmp_path, monkeypatch):
     assert "every run is identical to the claim's" in shown.stdout
     small = namespace["small"]                          # the small-bonus learner swims left forever
     assert small.extras["policy_changed"].sum() == 1 and np.allclose(small.values, 0.1)
+
+
+def test_learning_rate_is_undecided_when_there_is_nothing_to_learn():
+    from proofs_check.templates import LearningRate
+
+    rule = LearningRate("regret", "K", exponent=0.5, tolerance=0.2, justification="test", sided="upper")
+
+    def runs(early, late, growth):
+        return [Run("claim", {"K": K}, s, {"regret": np.float64(growth(K) * (1 + 0.1 * s)),
+                                           "early_gap": np.float64(early), "late_gap": np.float64(late)})
+                for K in (25, 50, 100) for s in range(4)]
+
+    assert rule.evaluate(runs(1.0, 0.01, lambda K: K ** 0.3), None).passed is True
+    stuck = rule.evaluate(runs(1.0, 1.0, lambda K: K ** 0.3), None)        # good slope, but no learning
+    assert stuck.passed is False and "NOT <= 0.5" in stuck.summary
+    optimal_from_the_start = rule.evaluate(runs(0.0, 0.0, lambda K: K ** 0.3), None)
+    assert optimal_from_the_start.passed is None and optimal_from_the_start.summary.startswith("UNDECIDED")
