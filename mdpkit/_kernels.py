@@ -422,6 +422,48 @@ def policy_evaluation_sparse(indptr, indices, data, G, R, det_policy, stoch_poli
                 _policy_value_at(Q, V, det_policy, stoch_policy, b, h, s)
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def policy_evaluation_sparse_select(indptr, indices, data, G, R_stages, H, det_policy, stoch_policy, Q, V):
+    """:func:`policy_evaluation_sparse` for one reward, storing only what the caller asked for.
+
+    The same arithmetic in the same order (bit-identical ``Q`` and ``V``).
+
+    Parameters
+    ----------
+    indptr, indices, data, G, R_stages, H
+        As in :func:`backward_induction_sparse_select`.
+    det_policy : ndarray, shape (H, S) or (0, 0), int64
+    stoch_policy : ndarray, shape (H, S, A) or (0, 0, 0)
+    Q : ndarray, shape (H, S, A), or (0, 0, 0) not to store Q -- output
+    V : ndarray, shape (H + 1, S), or (2, S) (two alternating rows, ``V[0]`` is the stage-0 value
+        on return) -- output
+    """
+    S, A = R_stages.shape[1], R_stages.shape[2]
+    keep_q = Q.shape[0] > 0
+    all_stages = V.shape[0] == H + 1
+    deterministic = det_policy.shape[0] > 0
+    q = np.empty(A)
+    V[H if all_stages else H % 2, :] = 0.0
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        r = h if R_stages.shape[0] > 1 else 0
+        nxt = h + 1 if all_stages else (h + 1) % 2
+        cur = h if all_stages else h % 2
+        for s in range(S):
+            row = (g * S + s) * A
+            for a in range(A):
+                q[a] = R_stages[r, s, a] + _csr_dot(indptr, indices, data, row + a, V[nxt])
+                if keep_q:
+                    Q[h, s, a] = q[a]
+            if deterministic:
+                V[cur, s] = q[det_policy[h, s]]
+            else:
+                total = 0.0
+                for a in range(A):
+                    total += stoch_policy[h, s, a] * q[a]
+                V[cur, s] = total
+
+
 def solve_dense(P_stages, R, Q, V, policy) -> None:
     """Backward induction on dense P: serial or parallel kernel (see :func:`dense_threads`),
     the one-reward kernel when ``B = 1``. Bit-identical whichever runs.

@@ -154,3 +154,23 @@ def test_large_riverswim_builds_and_solves_without_dense_arrays():
     assert not mdp.has_dense_transitions
     with pytest.raises(ValueError, match="would need 1.6e\\+11 bytes"):
         mdp.P
+
+
+@given(tabular_mdps(S=st.integers(1, 8), A=st.integers(1, 4), H=st.integers(1, 6)),
+       st.sampled_from([dict(return_q=False), dict(values="initial"), dict(return_q=False, values="initial")]),
+       st.booleans(), st.integers(0, 2 ** 32 - 1))
+def test_evaluate_requested_outputs_are_bit_identical_to_the_full_evaluation(mdp, options, stochastic, seed):
+    policy = mdpkit.solve(mdp).policy
+    if stochastic:
+        policy = np.random.default_rng(seed).dirichlet(np.ones(mdp.A), size=(mdp.H, mdp.S))
+    sparse = _from_csr(mdp)
+    for model, method in ((sparse, "sparse"), (mdp, "dense"), (mdp, "sparse")):
+        full = mdpkit.evaluate(model, policy, method=method)
+        part = mdpkit.evaluate(model, policy, method=method, **options)
+        assert part.value == full.value and np.array_equal(part.V0, full.V[0])
+        assert part.Q is None if "return_q" in options else np.array_equal(part.Q, full.Q)
+        assert part.V is None if "values" in options else np.array_equal(part.V, full.V)
+    _, V_ref = reference.policy_evaluation(np.asarray(mdp.P), mdp.R, policy)[:2]
+    np.testing.assert_allclose(mdpkit.evaluate(sparse, policy, method="sparse", values="initial").V0, V_ref[0],
+                               rtol=0, atol=1e-12 * mdp.H)
+    assert not sparse.has_dense_transitions

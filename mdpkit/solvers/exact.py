@@ -234,7 +234,8 @@ _NO_DET = np.zeros((0, 0), dtype=np.int64)
 _NO_STOCH = np.zeros((0, 0, 0))
 
 
-def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> Solution:
+def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto", return_q: bool = True,
+             values: str = "all") -> Solution:
     """Exact Q^π and V^π of a deterministic or stochastic policy.
 
     Parameters
@@ -245,17 +246,27 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
     rewards : array_like, shape (H, S, A) or (B, H, S, A), optional
         As in :func:`solve`.
     method : {"auto", "dense", "sparse"}
+    return_q : bool
+        Store Q^π; if False ``Solution.Q`` is None.
+    values : {"all", "initial"}
+        Store V^π for every stage, or only ``V[0]`` (``Solution.V`` is None, ``Solution.V0``
+        holds it).
 
     Returns
     -------
     Solution
-        ``policy`` holds the validated policy.
+        ``policy`` holds the validated policy. Bit-identical entries whichever options are
+        chosen; as in :func:`solve`, only the CSR path with ``mdp.R`` avoids allocating what is
+        not stored.
     """
     check_mdp(mdp)
     pol = validate_policy(policy, mdp.H, mdp.S, mdp.A, feasible=mdp.feasible)
-    R, batched = _batched_rewards(mdp, rewards)
+    return_q, _, all_values, _ = _check_outputs(mdp, return_q, values, True, np.int64)
     method = _resolve_method(mdp, method)
     det, stoch = (pol, _NO_STOCH) if pol.ndim == 2 else (_NO_DET, pol)
+    if not (return_q and all_values) and method == "sparse" and rewards is None:
+        return _evaluate_sparse_select(mdp, pol, det, stoch, return_q, all_values)
+    R, batched = _batched_rewards(mdp, rewards)
     B, H, S, A = R.shape
     Q = np.empty((B, H, S, A))
     V = np.empty((B, H + 1, S))
@@ -265,10 +276,26 @@ def evaluate(mdp: TabularMDP, policy, *, rewards=None, method: str = "auto") -> 
         csr = mdp.sparse_transitions()
         _kernels.policy_evaluation_sparse(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
                                           R, det, stoch, Q, V)
-    values = _initial_values(V, mdp.mu0)
+    initial = _initial_values(V, mdp.mu0)
+    Q = Q if return_q else None
+    V0 = V[:, 0] if all_values else V[:, 0].copy()
+    V = V if all_values else None
     if batched:
-        return Solution(Q, V, pol, values, method, V[:, 0])
-    return Solution(Q[0], V[0], pol, float(values[0]), method, V[0, 0])
+        return Solution(Q, V, pol, initial, method, V0)
+    return Solution(None if Q is None else Q[0], None if V is None else V[0], pol, float(initial[0]), method,
+                    V0[0])
+
+
+def _evaluate_sparse_select(mdp, pol, det, stoch, return_q, all_values) -> Solution:
+    """The CSR evaluation of ``mdp.R`` allocating only the requested outputs."""
+    H, S, A = mdp.H, mdp.S, mdp.A
+    csr = mdp.sparse_transitions()
+    Q = np.empty((H, S, A)) if return_q else np.empty((0, 0, 0))
+    V = np.empty((H + 1 if all_values else 2, S))
+    _kernels.policy_evaluation_sparse_select(csr.indptr, csr.indices, csr.data, mdp.n_stored_stages,
+                                             mdp._R_stages, H, det, stoch, Q, V)
+    value = float(_initial_values(V[None], mdp.mu0)[0])
+    return Solution(Q if return_q else None, V if all_values else None, pol, value, "sparse", V[0])
 
 
 def bellman_residual(mdp: TabularMDP, V, *, rewards=None) -> float:
