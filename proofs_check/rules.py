@@ -265,6 +265,10 @@ class BoundHolds(Rule):
         return RuleOutcome(passed, summary, numbers)
 
 
+#: A slope CI narrower than this is "zero width": resamples differ by rounding only (slopes are O(1)).
+_ZERO_WIDTH = 1e-9
+
+
 @dataclass(frozen=True)
 class Rate(Rule):
     """The log-log slope of ``observed`` against parameter ``param`` matches ``exponent``.
@@ -400,7 +404,7 @@ class Rate(Rule):
             # A PASS the data cannot support is UNDECIDED; a FAIL on the same data stands (every seed
             # giving exactly the same slope 1 against a claimed 1/2 -- a mutant that never learns,
             # deterministically -- is a decisive rejection, not a lack of evidence).
-            if ok and ci[0] == ci[1]:
+            if ok and ci[1] - ci[0] <= _ZERO_WIDTH:
                 return RuleOutcome.undecided(
                     f"bootstrap CI [{ci[0]:.3g}, {ci[1]:.3g}]{where} has zero width: every resample gives the "
                     "same slope (a constant or capped quantity, or seeds that do not reach the observation)",

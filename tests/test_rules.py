@@ -330,8 +330,8 @@ def test_rate_flat_capped_series_is_undecided_not_pass():
 def test_rate_upper_needs_the_quantity_to_move_by_min_change():
     # Seeds differ (the CI has width), but the seed-mean changes by < 1% across the grid.
     rng = np.random.default_rng(3)
-    noise = {s: rng.normal(0, 0.2) for s in range(12)}
-    runs = _runs({(x, s): 100.0 * np.exp(noise[s]) * (1 + 1e-3 * np.log(x)) for x in XS for s in range(12)})
+    runs = _runs({(x, s): 100.0 * np.exp(rng.normal(0, 0.01)) * (1 + 1e-3 * np.log(x))
+                  for x in XS for s in range(12)})
     rule = _rate(exponent=0.0, tolerance=0.3, sided="upper", min_change=0.05)
     out = _undecided(rule.evaluate(runs, None, seed=1), "no evidence it moves", "not more than 0.05")
     assert out.numbers["groups"][0]["relative_change"] < 0.05
@@ -413,3 +413,12 @@ def test_rate_zero_width_fail_stands_but_zero_width_pass_is_undecided():
     flat = _runs({(x, s): 2.0 + 0.01 * s for x in XS for s in range(6)})
     out = _rate(exponent=-0.5, tolerance=0.25, sided="upper", min_change=0.05).evaluate(flat, None)
     assert out.passed is False
+
+
+def test_rate_seeds_differing_by_a_factor_only_count_as_zero_width():
+    # Every seed's curve is the same power law times its own factor: resampled slopes agree up to
+    # rounding, so the CI is "zero width" even if its ends differ in the last bits.
+    runs = _runs({(x, s): (1.0 + 0.37 * s) * x ** 0.1 for x in XS for s in range(7)})
+    out = _undecided(_rate(exponent=0.0, tolerance=0.3, sided="upper").evaluate(runs, None), "zero width")
+    lo, hi = out.numbers["groups"][0]["ci"]
+    assert lo == pytest.approx(0.1) and hi - lo <= 1e-9
