@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import ArgumentTypeError, as_float_array, check_positive_int, show
-from .mdp import TabularMDP
+from .mdp import TabularMDP, _validate_mu0
 
 __all__ = ["from_gymnasium", "from_mdptoolbox", "from_quantecon", "table_to_mdp", "terminal_absorbing"]
 
@@ -121,8 +121,8 @@ def table_to_mdp(table, S: int, A: int, H: int, mu0, *, reward_range=None, name=
                 TR[s, a, s_next] = reward
                 reward_seen[s, a, s_next] = True
                 ends[s, a, s_next] |= 2 if terminated else 1
-    mu0 = np.asarray(mu0, dtype=float) if np.ndim(mu0) else mu0
-    P, TR = terminal_absorbing(P, TR, ends, np.eye(S)[mu0] if np.ndim(mu0) == 0 else mu0)
+    mu0 = _validate_mu0(mu0, S)  # first: the terminal-state check follows the states it reaches
+    P, TR = terminal_absorbing(P, TR, ends, mu0)
     if reward_range is None:
         lo, hi = min(0.0, float(TR.min())), max(0.0, float(TR.max()))
         reward_range = (0.0, 1.0) if lo == hi else (lo, hi)

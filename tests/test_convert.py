@@ -317,3 +317,11 @@ def test_algorithms_refuse_feasibility_masks():
                                        feasible=np.array([[True, False], [True, True]]))
     with pytest.raises(ValueError, match="ucbvi lets every action be taken, but mdp has infeasible actions"):
         ucbvi.run(mdp, K=2, seed=0)
+
+
+def test_table_to_mdp_checks_mu0_first():
+    table = {0: {0: [(1.0, 0, 0.0, False)]}}
+    with pytest.raises(ValueError, match=r"mu0 = 3 is not a state in \[0, 1\)"):
+        table_to_mdp(table, 1, 1, 2, 3)
+    with pytest.raises(ValueError, match="mu0"):
+        table_to_mdp(table, 1, 1, 2, [0.5])
