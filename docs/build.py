@@ -7,8 +7,9 @@
    warning fails the build and every cross-reference must resolve (nitpicky);
 2. every local ``href``/``src`` of the built HTML must resolve to a file and anchor
    (``docs/tools/check_links.py``; external links are not fetched);
-3. headless Chromium opens the home page, every tutorial, and every claims-catalogue page: every
-   image must render and no console error may occur; screenshots go to
+3. headless Chromium opens the home page, every tutorial, every claims-catalogue page and one
+   paper page: every image must render, every formula be typeset by the site's own MathJax (no
+   CDN) and no console error may occur; screenshots go to
    ``docs/_build/screenshots/`` (``docs/tools/browser_check.py``).
 
 Output: ``docs/_build/html/index.html``. By default every page is re-read and every notebook
@@ -65,13 +66,14 @@ def check_links() -> int:
 
 
 def browser_pages() -> list[tuple[str, int]]:
-    """Home page, every tutorial (docs/verify_your_own_claim.md and docs/tutorials/*), getting
-    started, every claims page (with at least as many images as stored figures), and the API
-    index and one module page."""
+    """Home page, every tutorial (docs/tutorials/*), getting
+    started, every claims page (with at least as many images as stored figures), the API
+    index and one module page, and one paper page (its formulas typeset by the local MathJax)."""
     tutorials = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "tutorials").glob("*.html")
                        if p.name != "index.html") if (HTML / "tutorials").is_dir() else []
-    pages = [("index.html", 1), ("verify_your_own_claim.html", 0)] + [(page, 0) for page in tutorials]
+    pages = [("index.html", 1)] + [(page, 0) for page in tutorials]
     pages += [("getting_started.html", 0), ("api/index.html", 0), ("api/generated/mdpkit.solvers.exact.html", 0)]
+    pages += [("papers/nash.html", 0)]      # formulas: MathJax served from the site must typeset them
     figures = DOCS / "claims" / "figures"
     for page in sorted((HTML / "claims").glob("*.html")):
         family = page.stem
@@ -95,7 +97,7 @@ def check_browser() -> int:
     results = check_pages(HTML, browser_pages(), BUILD / "screenshots")
     for result in results:
         print(f"browser {'ok' if result.ok else 'FAIL'}: {result.page}: {len(result.images)} images "
-              f"rendered, screenshot {Path(result.screenshot).relative_to(DOCS.parent)}")
+              f"rendered, {result.formulas} formulas typeset, screenshot {Path(result.screenshot).relative_to(DOCS.parent)}")
         for problem in result.problems:
             print(f"    {problem}")
     return 0 if all(r.ok for r in results) and not checker_failures else 1

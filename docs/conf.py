@@ -27,6 +27,7 @@ extensions = [
     "claims_catalogue",        # docs/_ext: writes claims/*.md from proofs_check.claims.load_claims()
     "tutorials_toc",           # docs/_ext: drops the tutorials glob while docs/tutorials/ is empty
     "api_refs",                # docs/_ext: re-exported names, third-party docstrings, known warnings
+    "local_mathjax",           # docs/_ext: MathJax 3 copied into _static (no CDN: CI is offline)
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
@@ -77,4 +78,7 @@ nitpick_ignore_regex = [
 html_theme = "furo"
 html_title = "mdpkit / proofs_check"
 html_static_path: list = []
+# MathJax from the site itself (docs/_ext/local_mathjax.py copies it there), not from a CDN;
+# relative to _static/.
+mathjax_path = "mathjax/tex-mml-chtml.js"
 html_show_sourcelink = False

@@ -1,12 +1,13 @@
 """Open built pages in headless Chromium and check they render: every image loaded
-(``naturalWidth > 0``), no console error, no uncaught exception, no failed resource load.
+(``naturalWidth > 0``), every formula (``.math``) typeset by MathJax without a MathJax error, no
+console error, no uncaught exception, no failed resource load.
 A screenshot of each page is kept (``docs/_build/screenshots/*.png``).
 
 Uses Debian's ``chromium`` (``apt-get install chromium``; nothing is downloaded at run time),
 driven through the Chrome DevTools Protocol over a websocket (``websocket-client``). The site is
 served from ``127.0.0.1`` on a free port for the duration of the check. Usage::
 
-    python docs/tools/browser_check.py docs/_build/html index.html verify_your_own_claim.html ...
+    python docs/tools/browser_check.py docs/_build/html index.html tutorials/07_verify_your_own_claim.html ...
 
 A page given as ``PAGE:N`` must also show at least N images. Exit status 1 if any page fails.
 """
@@ -44,6 +45,19 @@ IMAGES_JS = """
 })()
 """
 
+# Waits for MathJax (if the page loads it) to finish typesetting, then counts the formulas
+# (Sphinx marks them ".math") left untypeset and MathJax's own error nodes.
+MATH_JS = """
+(async () => {
+  const formulas = Array.from(document.querySelectorAll('.math'));
+  const loaded = !!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise);
+  if (loaded) { await window.MathJax.startup.promise; }
+  return {formulas: formulas.length, loaded: loaded,
+          untypeset: formulas.filter(e => !e.querySelector('mjx-container')).length,
+          errors: document.querySelectorAll('mjx-merror').length};
+})()
+"""
+
 
 @dataclass
 class PageResult:
@@ -51,6 +65,7 @@ class PageResult:
     images: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     screenshot: str = ""
+    formulas: int = 0            # formulas on the page (all typeset, or a problem is listed)
 
     @property
     def ok(self) -> bool:
@@ -200,6 +215,14 @@ def check_page(browser: _Browser, base_url: str, page: str, min_images: int, scr
     if "exceptionDetails" in evaluated:
         result.problems.append(f"image check script failed: {evaluated['exceptionDetails'].get('text')}")
     result.images = evaluated.get("result", {}).get("value") or []
+    math = browser.call("Runtime.evaluate", expression=MATH_JS, awaitPromise=True,
+                        returnByValue=True).get("result", {}).get("value") or {}
+    result.formulas = math.get("formulas", 0)
+    if math.get("untypeset"):
+        result.problems.append(f"formulas not typeset: {math['untypeset']} of {math['formulas']} "
+                               f"(MathJax {'loaded' if math.get('loaded') else 'not loaded'})")
+    if math.get("errors"):
+        result.problems.append(f"MathJax errors in {math['errors']} formulas")
     time.sleep(0.3)              # late console messages (scripts run after load)
     browser.call("Runtime.evaluate", expression="1")   # drain pending events
     result.problems += _problems_from_events(browser.events)
@@ -259,13 +282,14 @@ def self_test(workdir: Path) -> list[str]:
     (site / "good.html").write_text("<!doctype html><title>good</title><img src='dot.png' alt=''>")
     (site / "bad.html").write_text(
         "<!doctype html><title>bad</title><img src='dot.png' alt=''><img src='missing.png' alt=''>"
+        "<span class='math'>\\(x^2\\)</span>"
         "<script>console.error('self-test error'); throw new Error('self-test exception');</script>")
     good, bad = check_pages(site, [("good.html", 1), ("bad.html", 0)], Path(workdir) / "shots")
     failures = []
     if not good.ok:
         failures.append(f"a clean page was reported: {good.problems}")
     expected = {"image not rendered": "missing.png", "console.error": "self-test error",
-                "uncaught exception": "self-test exception"}
+                "uncaught exception": "self-test exception", "formulas not typeset": "1 of 1"}
     for kind, needle in expected.items():
         if not any(p.startswith(kind) and needle in p for p in bad.problems):
             failures.append(f"not reported on the broken page: {kind} ({needle}); got {bad.problems}")
