@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 #: Public name -> submodule that defines it.
 _LAZY_ATTRIBUTES = {
-    **dict.fromkeys(("Claim", "Grid", "Mutant", "MutantVerdict", "Paper", "Provenance", "Run", "RuleOutcome",
-                     "Sweep", "Verdict"), "claim"),
+    **dict.fromkeys(("Claim", "Finding", "Grid", "Mutant", "MutantVerdict", "Paper", "Pin", "Provenance", "Run",
+                     "RuleOutcome", "Sweep", "Verdict"), "claim"),
     "load_claims": "claims",
     **dict.fromkeys(("BoundHolds", "Contraction", "HighProbability", "Rate", "Rule"), "rules"),
     **dict.fromkeys(("InlineExecutor", "SweepReport", "derive_seed", "make_executor", "run_claims"), "runner"),
@@ -25,8 +25,8 @@ _LAZY_ATTRIBUTES = {
 }
 
 __all__ = [
-    "BoundHolds", "Claim", "Contraction", "Grid", "HighProbability", "InlineExecutor", "Mutant",
-    "MutantVerdict", "Paper", "Provenance", "Rate", "ResultStore", "Rule", "RuleOutcome", "Run", "Sweep",
+    "BoundHolds", "Claim", "Contraction", "Finding", "Grid", "HighProbability", "InlineExecutor", "Mutant",
+    "MutantVerdict", "Paper", "Pin", "Provenance", "Rate", "ResultStore", "Rule", "RuleOutcome", "Run", "Sweep",
     "SweepReport", "Verdict", "derive_seed", "load_claims", "make_executor", "pac_claim", "regret_bound_claim",
     "regret_rate_claim", "run_claims",
 ]
@@ -45,7 +45,8 @@ def __dir__():
 
 
 if TYPE_CHECKING:
-    from .claim import Claim, Grid, Mutant, MutantVerdict, Paper, Provenance, Run, RuleOutcome, Sweep, Verdict
+    from .claim import (Claim, Finding, Grid, Mutant, MutantVerdict, Paper, Pin, Provenance, Run, RuleOutcome,
+                        Sweep, Verdict)
     from .claims import load_claims
     from .rules import BoundHolds, Contraction, HighProbability, Rate, Rule
     from .runner import InlineExecutor, SweepReport, derive_seed, make_executor, run_claims
