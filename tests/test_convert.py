@@ -153,7 +153,8 @@ def test_from_gymnasium_table_errors():
     twice = {0: {0: [(0.5, 0, 1.0, False), (0.5, 0, 2.0, False)]}}
     with pytest.raises(ValueError, match="lists next state 0 with two rewards, 1.0 and 2.0"):
         table_to_mdp(twice, 1, 1, 3, 0)
-    mixed = {0: {0: [(1.0, 1, 0.0, False)], 1: [(1.0, 2, 1.0, True)]}, 1: {0: [(1.0, 2, 0.0, False)], 1: [(1.0, 2, 0.0, False)]},
+    mixed = {0: {0: [(1.0, 1, 0.0, False)], 1: [(1.0, 2, 1.0, True)]},
+             1: {0: [(1.0, 2, 0.0, False)], 1: [(1.0, 2, 0.0, False)]},
              2: {0: [(1.0, 2, 0.0, False)], 1: [(1.0, 2, 0.0, False)]}}
     with pytest.raises(ValueError, match="state 2 ends the episode when entered by some transitions but not by 1 -> 2"):
         table_to_mdp(mixed, 3, 2, 3, 0)
