@@ -174,3 +174,14 @@ def test_evaluate_requested_outputs_are_bit_identical_to_the_full_evaluation(mdp
     np.testing.assert_allclose(mdpkit.evaluate(sparse, policy, method="sparse", values="initial").V0, V_ref[0],
                                rtol=0, atol=1e-12 * mdp.H)
     assert not sparse.has_dense_transitions
+
+
+def test_with_rewards_of_a_csr_model_shares_the_csr_and_stays_sparse():
+    mdp = envs.chain(30, 40, slip=0.1)
+    R = np.random.default_rng(1).random((30, 2))
+    swapped = mdp.with_rewards(R)
+    assert swapped.sparse_transitions() is mdp.sparse_transitions()
+    dense = TabularMDP.stationary(np.asarray(envs.chain(30, 40, slip=0.1).P_stages[0]), R, 40, mdp.mu0)
+    a, b = mdpkit.solve(swapped, method="sparse"), mdpkit.solve(dense, method="sparse")
+    assert np.array_equal(a.Q, b.Q) and a.value == b.value
+    assert not mdp.has_dense_transitions and not swapped.has_dense_transitions
