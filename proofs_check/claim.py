@@ -639,8 +639,10 @@ class Verdict:
 
     @property
     def finding_changed(self) -> bool:
-        """A pinned finding whose statistic left its band or whose verdict changed kind."""
-        return bool(self.finding_check) and not self.undecided and not self.finding_check["reproduces"]
+        """A pinned finding whose statistic left its band or whose verdict changed kind (other than
+        to a clean pass, labelled ``PASS (finding gone?)``)."""
+        return (bool(self.finding_check) and not self.undecided and not self.clean_pass
+                and not self.finding_check["reproduces"])
 
     @property
     def ok(self) -> bool:

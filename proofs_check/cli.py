@@ -180,7 +180,8 @@ def _run(selected, args, out) -> int:
                   "finding: " + ", ".join(other)] if other else [])
         parts += [f"{len(undecided)} UNDECIDED (the runs cannot decide; see the reason): " + ", ".join(undecided)
                   ] if undecided else []
-        parts += [f"{len(changed)} FINDING CHANGED (a pinned statistic left its band): " + ", ".join(changed)
+        parts += [f"{len(changed)} FINDING CHANGED (a pinned statistic left its band, or the verdict changed "
+                  "kind): " + ", ".join(changed)
                   ] if changed else []
         print(f"{len(failed)} of {len(sweep.results)} claims are not as expected -- " + "; ".join(parts)
               + f" (details: proofs-check show {failed[0].claim_id})")
