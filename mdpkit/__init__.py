@@ -25,10 +25,13 @@ _LAZY_ATTRIBUTES = {
     "DiscountedSolution": "solvers.discounted", "policy_iteration": "solvers.discounted",
     "value_iteration": "solvers.discounted",
     "InfeasibleError": "solvers.lp", "solve_constrained": "solvers.lp", "solve_lp": "solvers.lp",
+    "MatrixGameSolution": "markov_game", "solve_matrix_game": "markov_game",
+    "AverageRewardSolution": "solvers.average_reward", "average_reward_lp": "solvers.average_reward",
+    "relative_value_iteration": "solvers.average_reward", "solve_finite_horizon": "solvers.discounted",
 }
 
 #: Submodules reachable as attributes of ``mdpkit`` without an explicit import.
-_LAZY_SUBMODULES = ("algorithms", "audit", "envs", "games", "gym", "learners", "linear", "lowrank",
+_LAZY_SUBMODULES = ("algorithms", "audit", "convert", "envs", "games", "gym", "learners", "linear", "lowrank",
                     "markov_game", "mdp", "simulation", "solvers", "testing")
 
 __all__ = [
@@ -63,6 +66,14 @@ __all__ = [
     "solvers",
     "unregularized_nash",
     "value_iteration",
+    "learners",
+    "convert",
+    "MatrixGameSolution",
+    "solve_matrix_game",
+    "AverageRewardSolution",
+    "average_reward_lp",
+    "relative_value_iteration",
+    "solve_finite_horizon",
 ]
 
 
@@ -81,13 +92,14 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
-    from . import algorithms, audit, envs, games, solvers
+    from . import algorithms, audit, convert, envs, games, learners, solvers
     from .games import NashSolution, PreferenceGame, regularized_nash, unregularized_nash
     from .linear import Exploration, LinearMixtureMDP, PlanResult
     from .lowrank import LowRankMarkovGame, LowRankMDP
-    from .markov_game import MarkovGame, nash_gap, solve_game
+    from .markov_game import MarkovGame, MatrixGameSolution, nash_gap, solve_game, solve_matrix_game
     from .mdp import SparseTransitions, TabularMDP
     from .simulation import Trajectories, simulate
     from .solvers import Solution, bellman_residual, evaluate, solve
-    from .solvers.discounted import DiscountedSolution, policy_iteration, value_iteration
+    from .solvers.average_reward import AverageRewardSolution, average_reward_lp, relative_value_iteration
+    from .solvers.discounted import DiscountedSolution, policy_iteration, solve_finite_horizon, value_iteration
     from .solvers.lp import InfeasibleError, solve_constrained, solve_lp

@@ -1,12 +1,15 @@
 """Instance library: functions returning validated :class:`~mdpkit.TabularMDP` models.
 
-========================  ==========================================================
-:func:`random_mdp`        Dirichlet transitions (optionally sparse), random rewards
-:func:`riverswim`         RiverSwim chain (Strehl & Littman 2008; Osband et al. 2013)
-:func:`deep_sea`          bsuite Deep Sea, deep exploration; ``V* = 1``
-:func:`chain`             n-chain (Osband et al. 2016); closed-form ``V*``
-:func:`gridworld`         gridworld from a text layout; closed-form ``V*``
-:func:`bandit`            K-armed Bernoulli bandit as a one-step MDP; ``V* = max(means)``
+===============================  ==========================================================
+:func:`random_mdp`               Dirichlet transitions (optionally sparse), random rewards
+:func:`riverswim`                RiverSwim chain (Strehl & Littman 2008; Osband et al. 2013)
+:func:`deep_sea`                 bsuite Deep Sea, deep exploration; ``V* = 1``
+:func:`chain`                    n-chain (Osband et al. 2016); closed-form ``V*``
+:func:`gridworld`                gridworld from a text layout; closed-form ``V*``
+:func:`bandit`                   K-armed Bernoulli bandit as a one-step MDP; ``V* = max(means)``
+:func:`frozen_lake`              FrozenLake 4x4 / 8x8 (slippery), rewards on transitions
+:func:`cliff_walking`            CliffWalking: -1 per step, -100 for the cliff; ``V* = -13``
+:func:`taxi`                     Taxi: pick up and drop off a passenger (S = 500, A = 6)
 :func:`three_state_hard`         linear mixture Omega(d^2 eps^-2) lower-bound instance
 :func:`ucrl_rfe_hard`            linear mixture UCRL-RFE lower-bound instance
 :func:`long_horizon_two_state`   linear mixture where horizon-dependent methods pay for H
@@ -20,7 +23,7 @@
 :func:`cyclic_game`              cyclic / rock-paper-scissors preferences
 :func:`dice_game`                preferences between dice (win probabilities)
 :func:`nontransitive_dice_game`  the non-transitive dice of the NLHF paper
-========================  ==========================================================
+===============================  ==========================================================
 
 Each instance's docstring says what makes it hard and gives its optimal value in closed form
 where one exists.
@@ -41,6 +44,7 @@ from .preference import (
     nontransitive_dice_game,
     random_preference_game,
 )
+from .toy_text import FROZEN_LAKE_MAPS, cliff_walking, frozen_lake, taxi
 from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
 
 __all__ = [
@@ -48,4 +52,5 @@ __all__ = [
     "SignInstance", "long_horizon_two_state", "random_linear_mixture", "sign_actions", "three_state_hard",
     "ucrl_rfe_hard",
     "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",
-   "GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim"]
+   "GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim",
+    "FROZEN_LAKE_MAPS", "cliff_walking", "frozen_lake", "taxi"]

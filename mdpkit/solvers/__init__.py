@@ -7,7 +7,9 @@
 - :mod:`mdpkit.solvers.lp`: occupancy-measure linear programs (sparse matrices solved by HiGHS),
   including constrained and conservative problems.
 - :mod:`mdpkit.solvers.discounted`: discounted value and policy iteration with documented
-  error bounds (for teaching).
+  error bounds (for teaching), and discounted finite-horizon solving.
+- :mod:`mdpkit.solvers.average_reward`: average-reward (gain) solvers for ported problems:
+  relative value iteration with its span stopping rule, and the dual occupancy LP.
 
 The names re-exported here load :mod:`~mdpkit.solvers.exact` (and with it numba) on first access.
 """
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 __all__ = ["SPARSE_DENSITY_THRESHOLD", "Solution", "bellman_residual", "evaluate", "solve"]
 
-_SUBMODULES = ("discounted", "exact", "lp", "reference")
+_SUBMODULES = ("average_reward", "discounted", "exact", "lp", "reference")
 
 
 def __getattr__(name: str):
