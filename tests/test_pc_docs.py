@@ -62,6 +62,7 @@ def test_tutorial_notebook_runs_as_documented(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PROOFS_CHECK_OUT", raising=False)
+    monkeypatch.delenv("PROOFS_CHECK_CODE_VERSION", raising=False)   # the version follows my_claims.py
     namespace: dict = {"__name__": "__tutorial__"}
     has_ipython = importlib.util.find_spec("IPython") is not None
     out = tmp_path / "proofs_check_results"
