@@ -13,7 +13,7 @@ horizon ``H``); none of the source libraries is imported here, so none is a depe
   ``-inf`` or absent from the pairs become infeasible (``TabularMDP.feasible``).
 
 The mdptoolbox and QuantEcon models are discounted; the finite-horizon model drops the
-discount, which :func:`mdpkit.solvers.discounted.solve_discounted_finite_horizon` (finite ``H``)
+discount, which :func:`mdpkit.solvers.discounted.solve_finite_horizon` (finite ``H``)
 and :func:`mdpkit.solvers.discounted.value_iteration` (infinite horizon) apply.
 """
 
