@@ -215,7 +215,9 @@ def _progress_bar(desc: str, total: int, enabled: bool):
 def _print_verdicts(sweep, width: int | None = None) -> None:
     """One aligned line per claim (verdict, claim, mutants caught, summary cut to the terminal);
     a documented finding adds one short line. The full texts are in ``proofs-check show``."""
-    width = width or min(shutil.get_terminal_size((100, 24)).columns, 160)
+    if width is None:
+        # A terminal gets lines cut to its width; a log file or pipe (CI) gets up to 160 columns.
+        width = min(shutil.get_terminal_size((160, 24)).columns, 160) if sys.stdout.isatty() else 160
     verdicts = [r.verdict for r in sweep.results]
     caught = [f"{sum(m.caught for m in v.mutants)}/{len(v.mutants)} caught" for v in verdicts]
     w_label = max([len("verdict")] + [len(v.label) for v in verdicts])
