@@ -10,29 +10,13 @@ import importlib.util
 import re
 from pathlib import Path
 
+from notebook_cells import code_cells, run_cell as _run_cell
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "tutorials" / "07_verify_your_own_claim.md"
 
 
-def code_cells(text: str) -> list[str]:
-    """Bodies of the ``{code-cell}`` blocks of a MyST notebook, options (``:key: value``) removed."""
-    cells = []
-    for body in re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", text, flags=re.S | re.M):
-        lines = body.split("\n")
-        while lines and lines[0].startswith(":"):        # cell options: tags, mystnb metadata
-            lines.pop(0)
-        cells.append("\n".join(lines))
-    return cells
-
-
 def run_cell(cell: str, namespace: dict) -> None:
-    first, _, rest = cell.partition("\n")
-    if first.startswith("%%writefile"):
-        *flags, target = first.split()[1:]
-        with open(target, "a" if "-a" in flags else "w") as handle:
-            handle.write(rest)
-        return
-    assert not first.startswith("%"), f"unsupported magic in the tutorial: {first}"
-    exec(compile(cell, str(NOTEBOOK), "exec"), namespace)
+    _run_cell(cell, namespace, NOTEBOOK)
 
 
 def test_code_cells_parser_reads_options_and_magics(tmp_path, monkeypatch):

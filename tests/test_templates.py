@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from notebook_cells import code_cells, run_cell
 
 import mdpkit
 from mdpkit import learners
@@ -75,7 +76,7 @@ def test_scaled_down_mutant_and_a_broken_user_learner(tmp_path):
     # Optimism driven only by the bonus (the tutorial's learner, a smaller river): the bonus
     # switched off is caught, and a learner that forgets its counts fails its claim.
     sys.path.insert(0, str(tmp_path))
-    cells = [c for c in _code_cells(NOTEBOOK.read_text()) if c.startswith("%%writefile my_algorithm.py")]
+    cells = [c for c in code_cells(NOTEBOOK.read_text()) if c.startswith("%%writefile my_algorithm.py")]
     module = tmp_path / "tutorial_learner.py"
     module.write_text(cells[0].partition("\n")[2].split("river = ")[0])
     try:
@@ -226,19 +227,8 @@ def test_cli_runs_a_template_claim_module_with_two_workers(tmp_path, monkeypatch
 
 
 # ------------------------------------------------------------------------------------- the tutorial
-def _code_cells(text: str) -> list[str]:
-    """Bodies of the ``{code-cell}`` blocks of a MyST notebook (cell options removed)."""
-    cells = []
-    for body in re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", text, flags=re.S | re.M):
-        lines = body.split("\n")
-        while lines and lines[0].startswith(":"):
-            lines.pop(0)
-        cells.append("\n".join(lines))
-    return cells
-
-
 def test_tutorial_notebook_runs_as_documented(tmp_path, monkeypatch):
-    cells = _code_cells(NOTEBOOK.read_text())
+    cells = code_cells(NOTEBOOK.read_text())
     learner_and_claim = cells[0].partition("\n")[2]
     assert len(learner_and_claim.strip().splitlines()) <= 40          # the user's code stays short
     monkeypatch.chdir(tmp_path)
@@ -247,14 +237,7 @@ def test_tutorial_notebook_runs_as_documented(tmp_path, monkeypatch):
     namespace = {"__name__": "__tutorial__"}
     try:
         for cell in cells:
-            first, _, rest = cell.partition("\n")
-            if first.startswith("%%writefile"):
-                *flags, target = first.split()[1:]
-                with open(target, "a" if "-a" in flags else "w") as handle:
-                    handle.write(rest)
-                continue
-            assert not first.startswith("%"), f"unsupported magic: {first}"
-            exec(compile(cell, str(NOTEBOOK), "exec"), namespace)
+            run_cell(cell, namespace, NOTEBOOK)
     finally:
         sys.modules.pop("my_algorithm", None)
     passing, failing, shown = namespace["passing"], namespace["failing"], namespace["shown"]
