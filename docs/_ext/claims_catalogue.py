@@ -88,9 +88,12 @@ def read_stored_results(family: str) -> tuple[dict[str, StoredResult], str]:
 
 
 def stored_date(family: str) -> str:
-    """Commit date of the stored report (``git log``), or "" outside a git checkout."""
+    """Commit date of the stored figures (``git log``), or "" outside a git checkout.
+
+    The figures are what a full run writes; the report text may be edited later (e.g. a citation
+    updated) without new runs, so its date would overstate how recent the runs are."""
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", f"paper_figs/{family}/report.md"],
+        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", f"paper_figs/{family}/figures"],
                              cwd=REPO, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return ""
