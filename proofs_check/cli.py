@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import sys
 import textwrap
@@ -216,8 +217,9 @@ def _print_verdicts(sweep, width: int | None = None) -> None:
     """One aligned line per claim (verdict, claim, mutants caught, summary cut to the terminal);
     a documented finding adds one short line. The full texts are in ``proofs-check show``."""
     if width is None:
-        # A terminal gets lines cut to its width; a log file or pipe (CI) gets up to 160 columns.
-        width = min(shutil.get_terminal_size((160, 24)).columns, 160) if sys.stdout.isatty() else 160
+        # A terminal (or an explicit COLUMNS) sets the width; a log file or pipe (CI) gets 160 columns.
+        sized = sys.stdout.isatty() or "COLUMNS" in os.environ
+        width = min(shutil.get_terminal_size((160, 24)).columns, 160) if sized else 160
     verdicts = [r.verdict for r in sweep.results]
     caught = [f"{sum(m.caught for m in v.mutants)}/{len(v.mutants)} caught" for v in verdicts]
     w_label = max([len("verdict")] + [len(v.label) for v in verdicts])
