@@ -20,6 +20,7 @@ every step passes.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -46,7 +47,10 @@ def build_html(incremental: bool = False) -> int:
         # against the current code (the execution cache keys on the notebook's text only).
         command[6:6] = ["-E", "-D", "nb_execution_mode=force"]
     print("$", " ".join(command), flush=True)
-    return subprocess.run(command, cwd=DOCS.parent).returncode
+    # The notebooks' kernels inherit this environment: an MPLBACKEND such as CI's "Agg" would
+    # replace Jupyter's inline backend, and every plt.show() would then display nothing.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    return subprocess.run(command, cwd=DOCS.parent, env=env).returncode
 
 
 def check_links() -> int:
@@ -71,7 +75,9 @@ def browser_pages() -> list[tuple[str, int]]:
     index and one module page, and one paper page (its formulas typeset by the local MathJax)."""
     tutorials = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "tutorials").glob("*.html")
                        if p.name != "index.html") if (HTML / "tutorials").is_dir() else []
-    pages = [("index.html", 1)] + [(page, 0) for page in tutorials]
+    # A tutorial that plots must show its figures (at least one image on the page).
+    plots = {page: int("plt." in (DOCS / page).with_suffix(".md").read_text()) for page in tutorials}
+    pages = [("index.html", 1)] + [(page, plots[page]) for page in tutorials]
     pages += [("getting_started.html", 0), ("api/index.html", 0), ("api/generated/mdpkit.solvers.exact.html", 0)]
     pages += [("papers/nash.html", 0)]      # formulas: MathJax served from the site must typeset them
     figures = DOCS / "claims" / "figures"
