@@ -566,6 +566,17 @@ def _paper(paper, built) -> Paper:
     return paper
 
 
+def _check_common(learner, instances, hyper, quick, full, seeds, min_points: int):
+    """The arguments every template shares, validated: ``(hyper, built learner, quick grid, full
+    grid, quick seeds, full seeds)``; a grid needs ``min_points`` values of ``K``."""
+    hyper = dict(hyper or {})
+    built = _check_learner_factory(learner, hyper)
+    _check_instances(instances)
+    quick, full = _check_grid("quick", quick, min_points), _check_grid("full", full, min_points)
+    n_quick, n_full = _check_seeds(seeds, min_points)
+    return hyper, built, quick, full, n_quick, n_full
+
+
 def regret_rate_claim(id: str, learner, instances, *, exponent: float, quick, full, seeds=(8, 32),
                       hyper: dict | None = None, scale_param: str | None = None, scale_down: float = 0.0,
                       reward_info: str = "known", tolerance: float | None = None, justification: str | None = None,
@@ -611,11 +622,7 @@ def regret_rate_claim(id: str, learner, instances, *, exponent: float, quick, fu
     -------
     Claim
     """
-    hyper = dict(hyper or {})
-    built = _check_learner_factory(learner, hyper)
-    _check_instances(instances)
-    quick, full = _check_grid("quick", quick, 2), _check_grid("full", full, 2)
-    n_quick, n_full = _check_seeds(seeds, 2)
+    hyper, built, quick, full, n_quick, n_full = _check_common(learner, instances, hyper, quick, full, seeds, 2)
     if isinstance(exponent, bool) or not isinstance(exponent, (int, float)) or not math.isfinite(exponent):
         raise ValueError(f"exponent must be a finite number, got {exponent!r}")
     if tolerance is None:
@@ -662,11 +669,7 @@ def regret_bound_claim(id: str, learner, instances, *, bound: Callable[[dict], f
         ``None``: every run must satisfy the bound (:class:`~proofs_check.rules.BoundHolds`);
         otherwise the Clopper-Pearson check of :class:`~proofs_check.rules.HighProbability`.
     """
-    hyper = dict(hyper or {})
-    built = _check_learner_factory(learner, hyper)
-    _check_instances(instances)
-    quick, full = _check_grid("quick", quick, 1), _check_grid("full", full, 1)
-    n_quick, n_full = _check_seeds(seeds, 1)
+    hyper, built, quick, full, n_quick, n_full = _check_common(learner, instances, hyper, quick, full, seeds, 1)
     if not callable(bound):
         raise TypeError(f"bound must be a callable params -> float, got {bound!r}")
     claim_observe, mutants = _mutants("regret", learner, instances, hyper, reward_info, scale_param, scale_down,
@@ -702,11 +705,7 @@ def pac_claim(id: str, learner, instances, *, epsilon, bound: Callable[[dict], f
         In ``(0, 1)``: a run counts as settled only if the last ``settle * K`` of its ``K``
         episodes are all epsilon-optimal; otherwise it is censored (see :class:`SettlesWithin`).
     """
-    hyper = dict(hyper or {})
-    built = _check_learner_factory(learner, hyper)
-    _check_instances(instances)
-    quick, full = _check_grid("quick", quick, 1), _check_grid("full", full, 1)
-    n_quick, n_full = _check_seeds(seeds, 1)
+    hyper, built, quick, full, n_quick, n_full = _check_common(learner, instances, hyper, quick, full, seeds, 1)
     if not callable(bound):
         raise TypeError(f"bound must be a callable params -> float, got {bound!r}")
     if not callable(epsilon) and (isinstance(epsilon, bool) or not isinstance(epsilon, (int, float))

@@ -25,9 +25,8 @@ from numba import njit
 
 from .._validation import ArgumentTypeError
 from ..algorithms import _ucbvi_kernels as kern
-from ..algorithms.ucbvi import check_bonus, check_bool, check_nonnegative, check_open_unit
 from .protocol import Setting
-from .ucbvi import log_term
+from .ucbvi import log_term, set_hyper
 
 __all__ = ["NumbaUCBVI", "JitclassLearner", "record_episode"]
 
@@ -71,10 +70,7 @@ class NumbaUCBVI:
 
     def __init__(self, *, bonus: str = "bernstein", delta: float = 0.05, bonus_scale: float = 1.0,
                  optimistic_init: bool = True):
-        self.bonus = check_bonus(bonus)
-        self.delta = check_open_unit("delta", delta)
-        self.bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
-        self.optimistic_init = check_bool("optimistic_init", optimistic_init)
+        set_hyper(self, bonus, delta, bonus_scale, optimistic_init)
 
     def start(self, setting: Setting, seed: int) -> None:
         H, S, A = setting.H, setting.S, setting.A

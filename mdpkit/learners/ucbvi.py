@@ -53,6 +53,14 @@ def log_term(setting: Setting, delta: float) -> float:
     return math.log(5.0 * n_triples * T / delta)
 
 
+def set_hyper(learner, bonus, delta, bonus_scale, optimistic_init) -> None:
+    """Validate UCBVI's hyper-parameters and set them on ``learner`` (shared with the numba adapter)."""
+    learner.bonus = check_bonus(bonus)
+    learner.delta = check_open_unit("delta", delta)
+    learner.bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
+    learner.optimistic_init = check_bool("optimistic_init", optimistic_init)
+
+
 class UCBVI:
     """UCBVI-BF / UCBVI-CH with known rewards (plain numpy).
 
@@ -82,10 +90,7 @@ class UCBVI:
 
     def __init__(self, *, bonus: str = "bernstein", delta: float = 0.05, bonus_scale: float = 1.0,
                  optimistic_init: bool = True):
-        self.bonus = check_bonus(bonus)
-        self.delta = check_open_unit("delta", delta)
-        self.bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
-        self.optimistic_init = check_bool("optimistic_init", optimistic_init)
+        set_hyper(self, bonus, delta, bonus_scale, optimistic_init)
 
     def start(self, setting: Setting, seed: int) -> None:
         self.R = setting.require_known_rewards("UCBVI")
