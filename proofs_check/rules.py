@@ -51,9 +51,16 @@ from typing import Callable, Sequence
 import math
 
 import numpy as np
-from scipy import stats
 
 from .claim import RuleOutcome, Run, params_key
+
+
+def _stats():
+    """``scipy.stats``, imported on first use: it costs ~0.5 s, and loading claims (``list``,
+    ``report`` with nothing changed) never evaluates a rule."""
+    from scipy import stats
+
+    return stats
 
 
 def _require_justification(rule: str, justification: str) -> None:
@@ -120,7 +127,7 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     x, y : ndarray, shape (n,)
         Positive values, ``n >= 2`` distinct ``x``.
     """
-    return float(stats.linregress(np.log(x), np.log(y)).slope)
+    return float(_stats().linregress(np.log(x), np.log(y)).slope)
 
 
 def _resampled_slopes(log_x: np.ndarray, Y: np.ndarray):
@@ -387,7 +394,7 @@ class Rate(Rule):
             if len(seeds) < 2:
                 return RuleOutcome.undecided(f"one seed{where}: no bootstrap over seeds")
             slope = loglog_slope(x, mean)
-            res = stats.bootstrap((np.arange(len(seeds), dtype=np.float64),), _resampled_slopes(np.log(x), Y),
+            res = _stats().bootstrap((np.arange(len(seeds), dtype=np.float64),), _resampled_slopes(np.log(x), Y),
                                   vectorized=True, n_resamples=self.n_resamples,
                                   confidence_level=self.confidence, method="percentile", random_state=rng)
             ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
@@ -473,7 +480,7 @@ class Contraction(Rule):
             keep &= k <= self.k_max
         if keep.sum() < 2:
             return np.nan
-        return float(np.exp(stats.linregress(k[keep], np.log(err[keep])).slope))
+        return float(np.exp(_stats().linregress(k[keep], np.log(err[keep])).slope))
 
     def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
         if not runs:
@@ -561,7 +568,7 @@ class HighProbability(Rule):
         passed, details, undecided = True, [], []
 
         def upper_limit(failures: int, n: int) -> float:
-            return float(stats.binomtest(failures, n).proportion_ci(confidence_level=self.confidence,
+            return float(_stats().binomtest(failures, n).proportion_ci(confidence_level=self.confidence,
                                                                      method="exact").high)
 
         for key, group in groups.items():
