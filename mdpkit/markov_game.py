@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ._validation import (
     as_float_array,
@@ -184,6 +183,8 @@ def matrix_game(M) -> tuple[float, np.ndarray, np.ndarray]:
     A_ub = np.hstack([-M.T, np.ones((B, 1))])
     A_eq = np.zeros((1, A + 1))
     A_eq[0, :A] = 1.0
+    from scipy.optimize import linprog  # ~0.3 s: only when a game is solved
+
     res = linprog(c, A_ub=A_ub, b_ub=np.zeros(B), A_eq=A_eq, b_eq=[1.0],
                   bounds=[(0, None)] * A + [(None, None)], method="highs")
     if res.status != 0:  # pragma: no cover - a matrix game LP is always feasible and bounded
@@ -287,6 +288,8 @@ def coarse_correlated_equilibrium(Q_max, Q_min) -> np.ndarray:
     dev_max = (Q_max[:, None, :] - Q_max[None, :, :]).reshape(A, A * B)
     # Row b' of the min player's: sum_ab sigma[a,b] (Q_min[a,b] - Q_min[a,b']) <= 0.
     dev_min = (Q_min[None, :, :] - Q_min.T[:, :, None]).reshape(B, A * B)
+    from scipy.optimize import linprog
+
     res = linprog(np.zeros(A * B), A_ub=np.vstack([dev_max, dev_min]), b_ub=np.zeros(A + B),
                   A_eq=np.ones((1, A * B)), b_eq=[1.0], bounds=(0, None), method="highs")
     if res.status != 0:  # pragma: no cover - a CCE always exists

@@ -28,24 +28,23 @@
 Each instance's docstring says what makes it hard and gives its optimal value in closed form
 where one exists.
 """
-from .linear import (
-    SignInstance,
-    long_horizon_two_state,
-    random_linear_mixture,
-    sign_actions,
-    three_state_hard,
-    ucrl_rfe_hard,
-)
-from .lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
-from .preference import (
-    bradley_terry_game,
-    cyclic_game,
-    dice_game,
-    nontransitive_dice_game,
-    random_preference_game,
-)
-from .toy_text import FROZEN_LAKE_MAPS, cliff_walking, frozen_lake, taxi
-from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
+import importlib
+from typing import TYPE_CHECKING
+
+#: Where each public name lives. Submodules load on first access (PEP 562): the low-rank and
+#: preference instances pull in scipy, which `import mdpkit.envs` for a tabular instance (and
+#: loading the claims registry) should not pay for.
+_SUBMODULE_OF = {
+    **dict.fromkeys(("SignInstance", "long_horizon_two_state", "random_linear_mixture", "sign_actions",
+                     "three_state_hard", "ucrl_rfe_hard"), "linear"),
+    **dict.fromkeys(("block_mdp", "combination_lock", "random_lowrank_game", "random_lowrank_mdp"), "lowrank"),
+    **dict.fromkeys(("bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game",
+                     "random_preference_game"), "preference"),
+    **dict.fromkeys(("FROZEN_LAKE_MAPS", "cliff_walking", "frozen_lake", "taxi"), "toy_text"),
+    **dict.fromkeys(("GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp",
+                     "riverswim"), "tabular"),
+}
+_SUBMODULES = frozenset(_SUBMODULE_OF.values())
 
 __all__ = [
     "block_mdp", "combination_lock", "random_lowrank_game", "random_lowrank_mdp",
@@ -54,3 +53,28 @@ __all__ = [
     "bradley_terry_game", "cyclic_game", "dice_game", "nontransitive_dice_game", "random_preference_game",
    "GRID_MOVES", "bandit", "chain", "deep_sea", "gridworld", "gridworld_cells", "random_mdp", "riverswim",
     "FROZEN_LAKE_MAPS", "cliff_walking", "frozen_lake", "taxi"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    submodule = _SUBMODULE_OF.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later accesses are plain attribute lookups
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from .linear import (SignInstance, long_horizon_two_state, random_linear_mixture, sign_actions,
+                         three_state_hard, ucrl_rfe_hard)
+    from .lowrank import block_mdp, combination_lock, random_lowrank_game, random_lowrank_mdp
+    from .preference import (bradley_terry_game, cyclic_game, dice_game, nontransitive_dice_game,
+                             random_preference_game)
+    from .tabular import GRID_MOVES, bandit, chain, deep_sea, gridworld, gridworld_cells, random_mdp, riverswim
+    from .toy_text import FROZEN_LAKE_MAPS, cliff_walking, frozen_lake, taxi
