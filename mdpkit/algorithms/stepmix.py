@@ -88,12 +88,14 @@ from . import _ucbvi_kernels as kern
 from .results import RunResult
 from .ucbvi import (
     EPISODE_BYTES,
+    EpisodeRecord,
     LearnerState,
     check_bonus,
     check_bool,
     check_nonnegative,
     check_open_unit,
     log_term,
+    one_episode_chunks,
     uniform_chunks,
 )
 
@@ -206,9 +208,16 @@ def _check_variant(variant) -> str:
 
 
 # ============================================================================ core loop
+#: The ``extras`` keys ``run(..., record=True)`` adds: :data:`.ucbvi.RECORDED` and these two.
+RECORDED_BASELINE = ("lower_baseline_V", "upper_baseline_V")
+
+
 def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, log_L, pess_coef,
-             thr_from_model, thr_fixed, baseline_term_exact, state, optimistic_init=True):
-    """Drive :func:`kern.run_mix_chunk` over chunks of pre-drawn uniforms; return the per-episode arrays."""
+             thr_from_model, thr_fixed, baseline_term_exact, state, optimistic_init=True, record=False):
+    """Drive :func:`kern.run_mix_chunk` over chunks of pre-drawn uniforms; return the per-episode arrays.
+
+    ``record``: one episode per kernel call, with the learner's state copied between calls (see
+    :class:`.ucbvi.EpisodeRecord`); ``out`` then also holds the recorded arrays."""
     H = mdp.H
     P_stages = np.ascontiguousarray(mdp.P_stages)
     P_cdf = _kernels.cumulative_rows(P_stages)
@@ -223,8 +232,14 @@ def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, lo
     out["certified"] = np.empty(K, dtype=np.bool_)
     W_low, W_up = np.zeros((H + 1, mdp.S)), np.zeros((H + 1, mdp.S))
     V_buf, dV_buf = np.zeros((2, mdp.S)), np.zeros((2, mdp.S))
-    for start, uniforms in uniform_chunks(seed, K, 2 + 2 * H):
+    recorder = EpisodeRecord(K, state) if record else None
+    if record:
+        out["lower_baseline_V"], out["upper_baseline_V"] = np.empty((K, H + 1, mdp.S)), np.empty((K, H + 1, mdp.S))
+    chunks = uniform_chunks(seed, K, 2 + 2 * H)
+    for start, uniforms in (chunks if recorder is None else one_episode_chunks(chunks)):
         sl = slice(start, start + uniforms.shape[0])
+        if recorder is not None:
+            recorder.before(start, state)
         kern.run_mix_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, base_probs, base_cdf, Vb_true,
                            log_L, bonus == "bernstein", bonus_scale, optimistic_init, pess_coef, variant == "epsmix",
                            thr_from_model, thr_fixed, alpha, baseline_term_exact, base_sol.value, uniforms,
@@ -233,6 +248,12 @@ def _run_mix(mdp, base_probs, *, K, seed, alpha, variant, bonus, bonus_scale, lo
                            state.policy, W_low, W_up, V_buf, dV_buf, np.zeros(H), state.V_audit,
                            out["values"][sl], out["switch_step"][sl], out["rho"][sl], out["lower_bound"][sl],
                            out["threshold_used"][sl], out["certified"][sl], out["optimistic_values"][sl])
+        if recorder is not None:
+            recorder.after(start, state)
+            out["lower_baseline_V"][start] = W_low
+            out["upper_baseline_V"][start] = W_up
+    if recorder is not None:
+        out.update(recorder.extras())
     return out, base_sol.value
 
 
@@ -243,7 +264,7 @@ def _extras(out):
 # ============================================================================ public API
 def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float = 0.05, variant: str = "stepmix",
         baseline_value_known: bool = True, bonus_scale: float = 1.0, bonus: str = "bernstein",
-        pessimism_scale: float = 1.0, optimistic_init: bool = True) -> RunResult:
+        pessimism_scale: float = 1.0, optimistic_init: bool = True, record: bool = False) -> RunResult:
     """Run StepMix or EpsMix for ``K`` episodes with a known baseline policy.
 
     Parameters
@@ -273,6 +294,13 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     optimistic_init : bool
         Optimistic side, as in :func:`mdpkit.algorithms.ucbvi.run` (``False`` with ``bonus_scale=0``:
         the greedy "bonus removed" mutant). Recorded in ``hyper``.
+    record : bool
+        Also return the learner's per-episode state in ``extras``: the keys of
+        :func:`mdpkit.algorithms.ucbvi.run` (counts before each episode, ``Q_k``, ``V_bar_k``,
+        ``pi^k``) and ``lower_baseline_V`` / ``upper_baseline_V`` (K, H + 1, S), the baseline's
+        pessimistic / optimistic values ``W_low`` / ``W_up`` the episode's safety test used
+        (``W_up`` is computed only when ``baseline_value_known`` is False). Every other output is
+        bit-identical to ``record=False``.
 
     Returns
     -------
@@ -296,6 +324,7 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
     bonus = check_bonus(bonus)
     pessimism_scale = check_nonnegative("pessimism_scale", pessimism_scale)
     optimistic_init = check_bool("optimistic_init", optimistic_init)
+    record = check_bool("record", record)
 
     log_L = log_term(mdp, K, delta / 2)
     radius = pessimistic_radius(mdp, K, delta / 2)
@@ -304,7 +333,7 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
                       bonus_scale=bonus_scale, log_L=log_L, pess_coef=pessimism_scale * radius,
                       thr_from_model=not baseline_value_known, thr_fixed=(1.0 - alpha) * V_b,
                       baseline_term_exact=baseline_value_known, state=LearnerState(mdp),
-                      optimistic_init=optimistic_init)
+                      optimistic_init=optimistic_init, record=record)
     hyper = {"variant": variant, "alpha": alpha, "delta": delta, "baseline_value_known": baseline_value_known,
              "bonus": bonus, "bonus_scale": bonus_scale, "optimistic_init": optimistic_init,
              "pessimism_scale": pessimism_scale, "log_term": log_L,

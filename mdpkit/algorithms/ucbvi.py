@@ -55,7 +55,7 @@ from ..solvers.exact import check_mdp
 from . import _ucbvi_kernels as kern
 from .results import RunResult
 
-__all__ = ["BONUSES", "run", "log_term", "LearnerState"]
+__all__ = ["BONUSES", "RECORDED", "run", "log_term", "LearnerState", "EpisodeRecord"]
 
 BONUSES = ("hoeffding", "bernstein")
 
@@ -136,6 +136,63 @@ class LearnerState:
         self.V_audit = np.zeros((H + 1, S))
 
 
+class EpisodeRecord:
+    """Per-episode snapshots of a learner's state, for ``run(..., record=True)``.
+
+    Recording drives the chunk kernel one episode at a time and copies the state between calls;
+    the kernels keep no state of their own across calls except an order-of-work hint, so the run's
+    outputs are bit-identical to an unrecorded run (tested).
+
+    Attributes (all filled by :meth:`before` / :meth:`after`, episode ``k`` in ``0..K-1``)
+    ----------
+    counts_sas : ndarray, shape (K, G, S, A, S)
+        Transition counts the plan of episode ``k`` used (before its roll-out).
+    counts_sa : ndarray, shape (K, G, S, A)
+    visits : ndarray, shape (K, H + 1, S)
+    upper_Q : ndarray, shape (K, H, S, A)
+        Episode ``k``'s optimistic ``Q_k``.
+    upper_V : ndarray, shape (K, H + 1, S)
+    policy : ndarray, shape (K, H, S), int64
+        The optimistic (greedy) policy ``pi^k``.
+    """
+
+    def __init__(self, K: int, state: "LearnerState"):
+        G, S, A, _ = state.counts_sas.shape
+        H = state.Q.shape[0]
+        check_episodes(K, 8.0 * (G * S * A * (S + 1) + 2 * (H + 1) * S + 2 * H * S * A + H * S),
+                       "the recorded diagnostics")
+        self.counts_sas = np.empty((K, G, S, A, S))
+        self.counts_sa = np.empty((K, G, S, A))
+        self.visits = np.empty((K, H + 1, S))
+        self.upper_Q = np.empty((K, H, S, A))
+        self.upper_V = np.empty((K, H + 1, S))
+        self.policy = np.empty((K, H, S), dtype=np.int64)
+
+    def before(self, k: int, state: "LearnerState") -> None:
+        self.counts_sas[k] = state.counts_sas
+        self.counts_sa[k] = state.counts_sa
+        self.visits[k] = state.visits
+
+    def after(self, k: int, state: "LearnerState") -> None:
+        self.upper_Q[k] = state.Q
+        self.upper_V[k] = state.V
+        self.policy[k] = state.policy
+
+    def extras(self) -> dict:
+        return {name: getattr(self, name) for name in RECORDED}
+
+
+#: The ``extras`` keys ``run(..., record=True)`` adds (see :class:`EpisodeRecord`).
+RECORDED = ("counts_sas", "counts_sa", "visits", "upper_Q", "upper_V", "policy")
+
+
+def one_episode_chunks(chunks):
+    """Split ``(start, uniforms)`` chunks into one-episode chunks ``(k, uniforms[i:i + 1])`` (recording)."""
+    for start, uniforms in chunks:
+        for i in range(uniforms.shape[0]):
+            yield start + i, uniforms[i:i + 1]
+
+
 def uniform_chunks(seed, K: int, width: int):
     """Yield ``(start, uniforms)`` with ``uniforms`` shape ``(n, width)``, n <= chunk size.
 
@@ -150,7 +207,7 @@ def uniform_chunks(seed, K: int, width: int):
 
 # ============================================================================ run
 def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float = 0.05,
-        bonus_scale: float = 1.0, optimistic_init: bool = True) -> RunResult:
+        bonus_scale: float = 1.0, optimistic_init: bool = True, record: bool = False) -> RunResult:
     """Run UCBVI for ``K`` episodes and audit every episode's policy exactly.
 
     Parameters
@@ -175,6 +232,11 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
         ``bonus_scale=0`` alone still explores through the optimistic initialisation; together with
         ``optimistic_init=False`` it is the greedy "certainty equivalence" mutant (linear regret on
         RiverSwim). Recorded in ``hyper``.
+    record : bool
+        Also return the learner's per-episode state in ``extras`` (keys :data:`RECORDED`, see
+        :class:`EpisodeRecord`): counts before each episode, ``Q_k``, ``V_bar_k``, ``pi^k``. For
+        checking the analysis' intermediate facts; every other output is bit-identical to
+        ``record=False``. Not recorded in ``hyper`` (it changes nothing).
 
     Returns
     -------
@@ -195,9 +257,11 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     delta = check_open_unit("delta", delta)
     bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
     optimistic_init = check_bool("optimistic_init", optimistic_init)
+    record = check_bool("record", record)
 
     L = log_term(mdp, K, delta)
     state = LearnerState(mdp)
+    recorder = EpisodeRecord(K, state) if record else None
     P_stages = np.ascontiguousarray(mdp.P_stages)
     P_cdf = _kernels.cumulative_rows(P_stages)
     mu0 = np.ascontiguousarray(mdp.mu0)
@@ -205,15 +269,22 @@ def run(mdp: TabularMDP, *, K: int, seed, bonus: str = "bernstein", delta: float
     R = np.ascontiguousarray(mdp.R)
     values = np.empty(K)
     optimistic_values = np.empty(K)
-    for start, uniforms in uniform_chunks(seed, K, 1 + mdp.H):
+    chunks = uniform_chunks(seed, K, 1 + mdp.H)
+    for start, uniforms in (chunks if recorder is None else one_episode_chunks(chunks)):
         stop = start + uniforms.shape[0]
+        if recorder is not None:
+            recorder.before(start, state)
         kern.run_ucbvi_chunk(P_stages, P_cdf, mu0, mu0_cdf, R, L, bonus == "bernstein", bonus_scale, optimistic_init,
                              uniforms,
                              state.counts_sas, state.counts_sa, state.inv_n, state.inv_sqrt_n, state.visits,
                              state.w_next, state.Q, state.V,
                              state.policy, state.V_audit, values[start:stop], optimistic_values[start:stop])
+        if recorder is not None:
+            recorder.after(start, state)
     hyper = {"bonus": bonus, "delta": delta, "bonus_scale": bonus_scale, "optimistic_init": optimistic_init,
              "log_term": L, "K": K,
              "counts": "pooled" if mdp.is_stationary else "per-stage"}
-    return RunResult.from_values("ucbvi", values, solve(mdp).value, seed=seed, hyper=hyper,
-                                 extras={"optimistic_values": optimistic_values})
+    extras = {"optimistic_values": optimistic_values}
+    if recorder is not None:
+        extras.update(recorder.extras())
+    return RunResult.from_values("ucbvi", values, solve(mdp).value, seed=seed, hyper=hyper, extras=extras)
