@@ -15,7 +15,7 @@ from .._validation import check_model_size, check_positive_int, show
 from ..lowrank import LowRankMarkovGame, LowRankMDP
 from .tabular import _concentration, _rng, _seed_label
 
-__all__ = ["random_lowrank_mdp", "block_mdp", "combination_lock", "random_lowrank_game"]
+__all__ = ["random_lowrank_mdp", "generic_lowrank_mdp", "block_mdp", "combination_lock", "random_lowrank_game"]
 
 
 def _check_emission(emission) -> str:
@@ -80,6 +80,38 @@ def random_lowrank_mdp(S: int, A: int, H: int, d: int, *, phi_concentration: flo
     R = np.einsum("hsai,hi->hsa", phi, theta)
     return LowRankMDP(phi, psi, np.clip(R, 0.0, 1.0), mu0,  # clip: convex-combination round-off only
                       name=f"random_lowrank(S={S}, A={A}, H={H}, d={d}{_seed_label(seed)})")
+
+
+def generic_lowrank_mdp(S: int, A: int, H: int, d: int, *, seed, phi_concentration: float = 1.0,
+                        psi_concentration: float = 1.0) -> LowRankMDP:
+    """A generic random low-rank MDP: Dirichlet factors, every state a possible start.
+
+    :func:`random_lowrank_mdp` with a uniform initial-state distribution: ``phi_h(s, a) ~
+    Dirichlet(phi_concentration 1_d)`` (every feature direction informative, not one direction plus
+    the all-ones one as for ``d = 2``), ``psi_h[i] ~ Dirichlet(psi_concentration 1_S)``, rewards
+    ``<phi, theta_h>``. The uniform start matters for representation learning: with a fixed start
+    state, stage 0 has only ``A`` anchors, and ``A <= d`` anchors carry no evidence about a
+    ``d``-dimensional span.
+
+    Parameters
+    ----------
+    S, A, H, d : int
+        States, actions, horizon, rank.
+    seed : int, SeedSequence or Generator
+        Required: an instance draw is named by its seed.
+    phi_concentration, psi_concentration : float
+        As in :func:`random_lowrank_mdp`.
+
+    Returns
+    -------
+    LowRankMDP
+        ``mu0`` uniform over the ``S`` states.
+    """
+    S = check_positive_int("S", S)
+    base = random_lowrank_mdp(S, A, H, d, phi_concentration=phi_concentration,
+                              psi_concentration=psi_concentration, mu0=np.full(S, 1.0 / S), seed=seed)
+    return LowRankMDP(base.phi, base.psi, base.R, base.mu0,
+                      name=f"generic_lowrank(S={S}, A={A}, H={H}, d={d}{_seed_label(seed)})")
 
 
 def block_mdp(n_latent: int, obs_per_latent: int, A: int, H: int, *, latent_concentration: float = 0.5,
