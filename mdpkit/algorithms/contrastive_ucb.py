@@ -117,6 +117,9 @@ class _Explorer:
         self.anchor_counts = np.zeros((self.H, self.N))
         self.next_counts = np.zeros((self.H, self.N, self.S))  # positives, for LSVI regression
         self.new_anchors: list[tuple[int, int]] = []
+        # (h, x, s') as drawn from the environment in the current episode, kept apart from what
+        # _record stores so a trace can audit the stored data against the sampled data
+        self.sampled: list[tuple[int, int, int]] = []
 
     def _record(self, h: int, x: int, s_next: int) -> None:
         negatives = [_sample(self.rng, self.negative_dist[h]) for _ in range(self.m)]
@@ -131,6 +134,7 @@ class _Explorer:
     def collect(self, joint_policy: np.ndarray, mode: str) -> None:
         """Step 1: roll in with ``joint_policy`` (H, S, n_joint), explore uniformly, record data."""
         self.new_anchors = []
+        self.sampled = []
         uniform = np.full(self.n_joint, 1.0 / self.n_joint)
         if mode == "per_stage":
             for h in range(self.H):
@@ -140,7 +144,9 @@ class _Explorer:
                     s = _sample(self.rng, self.P[t, s * self.n_joint + j])
                 j = _sample(self.rng, uniform)
                 x = s * self.n_joint + j
-                self._record(h, x, _sample(self.rng, self.P[h, x]))
+                s_next = _sample(self.rng, self.P[h, x])
+                self.sampled.append((h, x, s_next))
+                self._record(h, x, s_next)
         else:
             explore_stage = int(self.rng.integers(self.H))
             s = _sample(self.rng, self.mu0)
@@ -148,6 +154,7 @@ class _Explorer:
                 j = _sample(self.rng, uniform if h == explore_stage else joint_policy[h, s])
                 x = s * self.n_joint + j
                 s_next = _sample(self.rng, self.P[h, x])
+                self.sampled.append((h, x, s_next))
                 self._record(h, x, s_next)
                 s = s_next
 
@@ -211,7 +218,8 @@ def _check_common(K, bonus_scale, ridge, n_negatives, max_iter, data, features, 
 
 def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
         planner: str = "model", data: str = "per_stage", features: str = "learned", ridge: float = 1.0,
-        n_negatives: int = 1, negative_dist=None, max_iter: int = 100, cold_refits: bool = True) -> RunResult:
+        n_negatives: int = 1, negative_dist=None, max_iter: int = 100, cold_refits: bool = True,
+        record: bool = False) -> RunResult:
     """Run Contrastive UCB for ``K`` episodes on a low-rank MDP.
 
     Parameters
@@ -249,6 +257,13 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         1.52 rad, TV error 0.42 at stage 1, against 0.479, 0 rad, 0.05 for a cold fit on the same data.
         Reconstructed: the algorithm asks for the minimiser of the contrastive loss; restarts on a
         doubling schedule are a cheap (``O(log K)`` cold fits) way to get closer to it.
+    record : bool
+        Also return ``extras["trace"]``, one dict per episode with what the planner used and
+        produced (for audits of the per-episode lemmas; every other output is unchanged):
+        ``transitions`` (n, 3) int, the ``(h, x, s')`` sampled in the episode (``x = s A + a``);
+        ``phi`` (H, S A, d), ``psi`` (H, d, S), ``negative_dist`` (H, S) of the fit;
+        ``bonus``, ``Q`` (H, S, A); ``V`` (H + 1, S); ``policy`` (H, S, A), the deployed
+        policy (the roll-in policy of the next episode).
 
     Returns
     -------
@@ -266,6 +281,7 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
     _choice("planner", planner, PLANNERS)
     K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
         K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits, beta, H, S, d)
+    record = _flag("record", record)
     tabular = lrmdp.to_tabular()
     optimal_value = solve(tabular).value
     explorer = _Explorer(lrmdp.P, lrmdp.mu0, A, d, neg, n_negatives, max_iter, features, ridge, seed,
@@ -275,6 +291,7 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
 
     policy = np.full((H, S, A), 1.0 / A)  # pi^0: uniform
     values, angles, optimistic, mean_bonus, iterations = (np.empty(K) for _ in range(5))
+    trace = []
     for k in range(K):
         explorer.collect(policy, data)
         fit, Lambda_inv, bonus = explorer.fit_and_bonus(beta_value)
@@ -299,18 +316,24 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         angles[k] = feature_angle(fit.phi, phi_true, explorer.anchor_counts)
         mean_bonus[k] = np.mean([bonus.reshape(H, -1)[h, x] for h, x in explorer.new_anchors])
         iterations[k] = fit.n_iterations
+        if record:
+            trace.append(dict(transitions=np.array(explorer.sampled, dtype=np.int64).reshape(-1, 3),
+                              phi=fit.phi.copy(), psi=fit.psi.copy(), negative_dist=explorer.negative_dist.copy(),
+                              bonus=bonus.copy(), Q=Q.copy(), V=V.copy(), policy=policy.copy()))
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, planner=planner,
                  data=data, features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
                  negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)
     extras = dict(feature_angle=angles, optimistic_value=optimistic, mean_bonus=mean_bonus,
                   fit_iterations=iterations, transitions_per_episode=H * (H + 1) // 2 if data == "per_stage" else H,
                   cold_refit_wins=explorer.cold_wins)
+    if record:
+        extras["trace"] = trace
     return RunResult.from_values("contrastive_ucb", values, optimal_value, seed=seed, hyper=hyper, extras=extras)
 
 
 def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = None, bonus_scale: float = 1.0,
              data: str = "per_stage", features: str = "learned", ridge: float = 1.0, n_negatives: int = 1,
-             negative_dist=None, max_iter: int = 100, cold_refits: bool = True) -> RunResult:
+             negative_dist=None, max_iter: int = 100, cold_refits: bool = True, record: bool = False) -> RunResult:
     """Run the Markov-game variant of Contrastive UCB for ``K`` episodes.
 
     Per episode: the same contrastive learning on anchors ``(s, a, b)`` (roll in with the joint
@@ -331,6 +354,11 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
     lrgame : LowRankMarkovGame
     K, seed, beta, bonus_scale, data, features, ridge, n_negatives, negative_dist, max_iter, cold_refits
         As in :func:`run` (``beta`` defaults to ``H * sqrt(d)``).
+    record : bool
+        Also return ``extras["trace"]``, one dict per episode: ``transitions`` (n, 3) int
+        (``x = (s A + a) B + b``); ``phi``, ``psi``, ``negative_dist`` of the fit; ``bonus``,
+        ``Q_up``, ``Q_low`` (H, S, A, B); ``V_up``, ``V_low`` (H + 1, S); ``sigma`` (H, S, A, B),
+        the per-state CCEs. Every other output is unchanged.
 
     Returns
     -------
@@ -346,6 +374,7 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
     H, S, A, B, d = lrgame.H, lrgame.S, lrgame.A, lrgame.B, lrgame.d
     K, bonus_scale, ridge, n_negatives, max_iter, neg, cold_refits, beta_value = _check_common(
         K, bonus_scale, ridge, n_negatives, max_iter, data, features, negative_dist, cold_refits, beta, H, S, d)
+    record = _flag("record", record)
     game = lrgame.to_game()
     nash_value = solve_game(game).value
     explorer = _Explorer(lrgame.P, lrgame.mu0, A * B, d, neg, n_negatives, max_iter, features, ridge, seed,
@@ -354,6 +383,7 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
 
     sigma = np.full((H, S, A * B), 1.0 / (A * B))
     values, gaps, angles, upper, lower = (np.empty(K) for _ in range(5))
+    trace = []
     for k in range(K):
         explorer.collect(sigma, data)
         fit, _, bonus = explorer.fit_and_bonus(beta_value)
@@ -361,9 +391,11 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
         P_hat = fit.transition_estimate(normalize=True).reshape(H, S, A, B, S)
         V_up = np.zeros((H + 1, S))
         V_low = np.zeros((H + 1, S))
+        Q_up_all, Q_low_all = np.empty((H, S, A, B)), np.empty((H, S, A, B))  # only for the trace
         for h in range(H - 1, -1, -1):
             Q_up = np.minimum(lrgame.R[h] + P_hat[h] @ V_up[h + 1] + bonus[h], H - h)
             Q_low = np.maximum(lrgame.R[h] + P_hat[h] @ V_low[h + 1] - bonus[h], 0.0)
+            Q_up_all[h], Q_low_all[h] = Q_up, Q_low
             for s in range(S):
                 joint = coarse_correlated_equilibrium(Q_up[s], Q_low[s])
                 sigma[h, s] = joint.ravel()
@@ -375,10 +407,17 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
         gaps[k] = nash_gap(game, mu, nu)
         angles[k] = feature_angle(fit.phi, phi_true, explorer.anchor_counts)
         upper[k], lower[k] = lrgame.mu0 @ V_up[0], lrgame.mu0 @ V_low[0]
+        if record:
+            trace.append(dict(transitions=np.array(explorer.sampled, dtype=np.int64).reshape(-1, 3),
+                              phi=fit.phi.copy(), psi=fit.psi.copy(), negative_dist=explorer.negative_dist.copy(),
+                              bonus=bonus.copy(), Q_up=Q_up_all, Q_low=Q_low_all, V_up=V_up, V_low=V_low,
+                              sigma=joint.copy()))
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, data=data,
                  features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
                  negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)
     extras = dict(nash_gap=gaps, feature_angle=angles, upper_value=upper, lower_value=lower,
                   cold_refit_wins=explorer.cold_wins)
+    if record:
+        extras["trace"] = trace
     return RunResult.from_values("contrastive_ucb_game", values, nash_value, seed=seed, hyper=hyper,
                                  extras=extras)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import (
+    ArgumentTypeError,
     as_float_array,
     check_episodes,
     check_instance,
     check_optional_seed,
     check_real,
+    show,
     show_float,
 )
 from ..lowrank import LowRankMDP
@@ -44,7 +46,7 @@ def _sample(rng: np.random.Generator, p: np.ndarray) -> int:
 
 
 def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = None, bonus_scale: float = 1.0,
-        ridge: float = 1.0) -> RunResult:
+        ridge: float = 1.0, record: bool = False) -> RunResult:
     """Run LSVI-UCB for ``K`` episodes with given (by default the true) features.
 
     Parameters
@@ -63,6 +65,11 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
     ridge : float
         ``lambda`` (Jin et al. use 1); at least the smallest normal float64 (``2.2e-308``), so
         that ``Lambda^-1 = I / lambda`` at the start is finite.
+    record : bool
+        Also return ``extras["trace"]``, one dict per episode (every other output unchanged):
+        ``Q`` (H, S, A) and ``V`` (H + 1, S), the optimistic estimates planned from the data of
+        the earlier episodes; ``policy`` (H, S) int, the greedy policy deployed; ``transitions``
+        (H, 4) int, the ``(h, s, a, s')`` observed in the episode (added to the data afterwards).
 
     Returns
     -------
@@ -91,6 +98,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
     bonus_scale = check_real("bonus_scale", bonus_scale, lo=0.0)
     ridge = check_real("ridge", ridge, lo=float(np.finfo(np.float64).tiny))
     beta = None if beta is None else check_real("beta", beta, lo=0.0)
+    if not isinstance(record, (bool, np.bool_)):
+        raise ArgumentTypeError(f"record must be True or False, got {show(record)}")
     beta_value = (theoretical_beta(d, H, K) if beta is None else float(beta)) * bonus_scale
     if not np.isfinite(beta_value):
         raise ValueError(f"beta * bonus_scale = {beta_value!r} overflows float64 "
@@ -103,9 +112,11 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
     visits = np.zeros((H, S, A))            # n_h(s, a): regression sums are over these samples
     next_visits = np.zeros((H, S, A, S))    # n_h(s, a, s')
     values, optimistic = np.empty(K), np.empty(K)
+    trace = []
     for k in range(K):
         Q = np.empty((H, S, A))
         V_next = np.zeros(S)
+        V = np.zeros((H + 1, S))  # only for the trace
         Lambda_inv = np.linalg.inv(Lambda)
         for h in range(H - 1, -1, -1):
             targets = visits[h] * lrmdp.R[h] + next_visits[h] @ V_next  # sum of regression targets per (s, a)
@@ -113,18 +124,25 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, features=None, beta: float | None = 
             norms = np.sqrt(np.maximum(np.einsum("sai,ij,saj->sa", phi[h], Lambda_inv[h], phi[h]), 0.0))
             Q[h] = np.minimum(phi[h] @ w + beta_value * norms, H)
             V_next = Q[h].max(axis=1)
+            V[h] = V_next
         optimistic[k] = lrmdp.mu0 @ V_next
         greedy = Q.argmax(axis=2)
         values[k] = evaluate(tabular, greedy).value
         s = _sample(rng, lrmdp.mu0)
+        transitions = []
         for h in range(H):
             a = greedy[h, s]
             s_next = _sample(rng, lrmdp.P[h, s, a])
+            transitions.append((h, s, a, s_next))
             Lambda[h] += np.outer(phi[h, s, a], phi[h, s, a])
             visits[h, s, a] += 1
             next_visits[h, s, a, s_next] += 1
             s = s_next
+        if record:
+            trace.append(dict(Q=Q, V=V, policy=greedy, transitions=np.array(transitions, dtype=np.int64)))
     hyper = dict(beta=theoretical_beta(d, H, K) if beta is None else float(beta), bonus_scale=bonus_scale,
                  ridge=ridge, features="oracle" if features is None else "given", K=K)
-    return RunResult.from_values("lsvi_ucb", values, optimal_value, seed=seed, hyper=hyper,
-                                 extras=dict(optimistic_value=optimistic, transitions_per_episode=H))
+    extras = dict(optimistic_value=optimistic, transitions_per_episode=H)
+    if record:
+        extras["trace"] = trace
+    return RunResult.from_values("lsvi_ucb", values, optimal_value, seed=seed, hyper=hyper, extras=extras)
