@@ -107,18 +107,21 @@ def test_deploy_kernel_is_the_simulator_plus_a_change_test(data, mdp):
     out = [np.full((3, H + 1), -7, dtype=np.int64), np.full((3, H), -7, dtype=np.int64), np.full((3, H), -7.0)]
     ref = [np.empty((3, H + 1), dtype=np.int64), np.empty((3, H), dtype=np.int64), np.empty((3, H))]
     _kernels.simulate_episodes(P_cdf, mu0_cdf, policy, np.zeros((0, 0, 0)), R, bern, uniforms, *ref)
-    last = np.full((H, S), -1, dtype=np.int64)
-    assert hk.deploy_deterministic(policy, last, A, P_cdf, mu0_cdf, R, bern, uniforms, 1, *out) == hk.CHANGED
-    np.testing.assert_array_equal(last, policy)
-    assert hk.deploy_deterministic(policy, last, A, P_cdf, mu0_cdf, R, bern, uniforms, 2, *out) == hk.UNCHANGED
+    rows = np.full((3, H, S), -1, dtype=np.int64)  # row 0: nothing deployed yet
+    assert hk.deploy_deterministic(policy, rows, 0, A, P_cdf, mu0_cdf, R, bern, uniforms, 1, *out) == hk.CHANGED
+    np.testing.assert_array_equal(rows[1], policy)  # the new policy lands in the next audit row
+    assert np.all(rows[2] == -1)
+    assert hk.deploy_deterministic(policy, rows, 1, A, P_cdf, mu0_cdf, R, bern, uniforms, 2, *out) == hk.UNCHANGED
+    assert np.all(rows[2] == -1)  # unchanged: nothing written
     for got, want in zip(out, ref):
         np.testing.assert_array_equal(got[1:], want[1:])  # bit-identical to the simulator
         assert np.all(got[0] == -7)                       # row 0 untouched
     bad = policy.copy()
     bad[H - 1, S - 1] = A
-    assert hk.deploy_deterministic(bad, last, A, P_cdf, mu0_cdf, R, bern, uniforms, 0, *out) == hk.INVALID
+    assert hk.deploy_deterministic(bad, rows, 1, A, P_cdf, mu0_cdf, R, bern, uniforms, 0, *out) == hk.INVALID
     assert np.all(out[0][0] == -7)  # nothing rolled out
-    np.testing.assert_array_equal(last, policy)
+    np.testing.assert_array_equal(rows[1], policy)
+    assert np.all(rows[2] == -1)
 
 
 # ============================================================================ exact values, regret, timing
@@ -160,6 +163,26 @@ def test_many_distinct_policies_cross_audit_batches():
     want = [mdpkit.evaluate(mdp, p).value for p in pols]
     np.testing.assert_allclose(res.values, want, rtol=1e-12, atol=1e-13)
 
+
+
+def test_deterministic_batches_carry_the_last_policy_and_any_array_layout_works():
+    """> 256 distinct deterministic policies, each deployed twice (the repeat after a batch flush
+    must count as unchanged), some as read-only or Fortran-ordered arrays (the dispatcher path)."""
+    mdp = envs.random_mdp(3, 2, 3, seed=6, mu0=np.full(3, 1 / 3))
+    rng = np.random.default_rng(1)
+    distinct = [rng.integers(0, 2, size=(3, 3)) for _ in range(300)]
+    schedule = []
+    for j, pol in enumerate(distinct):
+        if j % 7 == 3:
+            pol = np.asfortranarray(pol)
+        elif j % 7 == 5:
+            pol = pol.copy()
+            pol.flags.writeable = False
+        schedule += [pol, pol.copy()]
+    res = learners.run(FixedPolicies(schedule), mdp, K=len(schedule), seed=2)
+    np.testing.assert_allclose(res.values, [mdpkit.evaluate(mdp, p).value for p in schedule], rtol=1e-12, atol=1e-13)
+    want_changed = [True] + [not np.array_equal(a, b) for a, b in zip(schedule, schedule[1:])]
+    np.testing.assert_array_equal(res.extras["policy_changed"], want_changed)
 
 # ============================================================================ random streams
 def test_episodes_follow_the_documented_streams_and_are_reproducible():

@@ -19,19 +19,23 @@ _NO_POLICY_CDF = np.zeros((0, 0, 0))
 
 
 @njit(cache=True)
-def deploy_deterministic(policy, last_policy, n_actions, P_cdf, mu0_cdf, R, bernoulli, uniforms, i,
+def deploy_deterministic(policy, rows, slot, n_actions, P_cdf, mu0_cdf, R, bernoulli, uniforms, i,
                          states, actions, rewards):
-    """Check ``policy``, note whether it differs from ``last_policy``, and roll it out once.
+    """Check ``policy``, note whether it differs from the last deployed one, and roll it out once.
 
-    One call per episode, so the harness pays one dispatch for all three steps. The roll-out is
+    One call per episode, so the harness pays one dispatch for all three steps. A new policy is
+    written straight into the audit's batch buffer (``rows[slot + 1]``). The roll-out is
     :func:`mdpkit._kernels.simulate_episodes` itself (the project's only sampler).
 
     Parameters
     ----------
     policy : ndarray, shape (H, S), int64
         The learner's policy.
-    last_policy : ndarray, shape (H, S), int64 -- in/out
-        The previously deployed deterministic policy; overwritten with ``policy`` when it changed.
+    rows : ndarray, shape (B + 1, H, S), int64 -- in/out
+        The audit's buffer: ``rows[slot]`` is the previously deployed deterministic policy (all
+        ``-1`` if none); a changed ``policy`` is copied to ``rows[slot + 1]``.
+    slot : int
+        ``0 <= slot < B``.
     n_actions : int
     P_cdf : ndarray, shape (G, S, A, S)
     mu0_cdf : ndarray, shape (S,)
@@ -58,12 +62,12 @@ def deploy_deterministic(policy, last_policy, n_actions, P_cdf, mu0_cdf, R, bern
             a = policy[h, s]
             if a < 0 or a >= n_actions:
                 return INVALID
-            if a != last_policy[h, s]:
+            if a != rows[slot, h, s]:
                 changed = True
     if changed:
         for h in range(H):
             for s in range(S):
-                last_policy[h, s] = policy[h, s]
+                rows[slot + 1, h, s] = policy[h, s]
     simulate_episodes(P_cdf, mu0_cdf, policy, _NO_POLICY_CDF, R, bernoulli, uniforms[i:i + 1], states[i:i + 1],
                       actions[i:i + 1], rewards[i:i + 1])
     return CHANGED if changed else UNCHANGED

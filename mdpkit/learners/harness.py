@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numba import typeof
 from tqdm.auto import tqdm
 
 from .. import _kernels
@@ -93,6 +94,22 @@ def _check_learner(learner, methods: tuple[str, ...]) -> str:
     return str(getattr(learner, "name", type(learner).__name__))
 
 
+def _compiled_entry(dispatcher, args: tuple):
+    """The compiled overload of ``dispatcher`` for these argument types, or ``None``.
+
+    Why: numba's dispatcher types all 13 arguments of the per-episode call on every call (about
+    1 us, a fifth of the harness's own cost per episode). Within a run only the policy can change
+    type: the harness resolves the overload once per buffer chunk, for a C-contiguous, aligned,
+    writeable ``int64`` policy (``flags.carray``), and calls it directly while the learner's
+    policies keep those flags (dtype and shape are checked before). Anything else goes through
+    the dispatcher. ``None`` if numba does not expose the overload.
+    """
+    try:
+        return dispatcher.get_overload(tuple(typeof(a) for a in args))
+    except Exception:  # pragma: no cover - a numba without get_overload: the plain call still works
+        return None
+
+
 # ============================================================================ exact audit
 class _Auditor:
     """Exact values of the deployed policies, computed once per distinct policy, in batches."""
@@ -105,26 +122,42 @@ class _Auditor:
         self.policy_values = np.empty(K)
         self.audit_seconds = np.zeros(K)  # per distinct policy
         self.n_policies = 0
-        # pending policies: deterministic ones copied straight into a batch buffer
-        self.det_buffer = np.empty((_AUDIT_BATCH, mdp.H, mdp.S), dtype=np.int64)
+        # Deterministic policies: the per-episode kernel writes a new one straight into
+        # det_rows[det_slot + 1]; det_rows[det_slot] is the last one deployed (row 0 after a flush
+        # carries it over; all -1 when there is none).
+        self.det_rows = np.full((_AUDIT_BATCH + 1, mdp.H, mdp.S), -1, dtype=np.int64)
+        self.det_slot = 0
         self.det_ids: list[int] = []
         self.stoch: list[tuple[int, np.ndarray]] = []
 
-    def new_policy(self, policy: np.ndarray) -> None:
-        """The episode deploys a policy different from the previous episode's (``policy`` is copied)."""
-        if policy.ndim == 2:
-            self.det_buffer[len(self.det_ids)] = policy
-            self.det_ids.append(self.n_policies)
-        else:
-            self.stoch.append((self.n_policies, policy.copy()))
+    def deterministic_changed(self) -> None:
+        """The episode's kernel call wrote a new deterministic policy to ``det_rows[det_slot + 1]``."""
+        self.det_slot += 1
+        self.det_ids.append(self.n_policies)
         self.n_policies += 1
-        if len(self.det_ids) == _AUDIT_BATCH or len(self.stoch) == _AUDIT_BATCH:
+        if self.det_slot == _AUDIT_BATCH:
+            self._flush_deterministic()
+
+    def forget_deterministic(self) -> None:
+        """A stochastic policy was deployed: the next deterministic one counts as new."""
+        self._flush_deterministic()
+        self.det_rows[0] = -1
+
+    def new_stochastic(self, policy: np.ndarray) -> None:
+        """The episode deploys a stochastic policy different from the previous episode's (copied)."""
+        self.stoch.append((self.n_policies, policy.copy()))
+        self.n_policies += 1
+        if len(self.stoch) == _AUDIT_BATCH:
             self.flush()
 
-    def flush(self) -> None:
+    def _flush_deterministic(self) -> None:
         if self.det_ids:
-            self._evaluate(hk.values_deterministic, np.array(self.det_ids), self.det_buffer[:len(self.det_ids)])
-            self.det_ids = []
+            self._evaluate(hk.values_deterministic, np.array(self.det_ids), self.det_rows[1:self.det_slot + 1])
+            self.det_rows[0] = self.det_rows[self.det_slot]
+            self.det_slot, self.det_ids = 0, []
+
+    def flush(self) -> None:
+        self._flush_deterministic()
         if self.stoch:
             self._evaluate(hk.values_stochastic, np.array([i for i, _ in self.stoch]),
                            np.stack([p for _, p in self.stoch]))
@@ -209,14 +242,15 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
     auditor = _Auditor(mdp, K)
     H, S, A = mdp.H, mdp.S, mdp.A
     P_cdf, mu0_cdf, R, bernoulli = source.P_cdf, source.mu0_cdf, source.R, source.bernoulli
-    last_det = np.full((H, S), -1, dtype=np.int64)  # -1: no deterministic policy deployed yet
     last_stoch = last_stoch_cdf = None
     # Per-episode records in Python lists: a list store costs a fraction of a numpy scalar store.
     changed = [False] * K
     episode_time, learner_time = [0.0] * K, [0.0] * K
-    det_shape, deploy, clock, new_policy = (H, S), hk.deploy_deterministic, time.perf_counter, auditor.new_policy
+    det_shape, deploy, clock = (H, S), hk.deploy_deterministic, time.perf_counter
+    det_rows, CHANGED, INVALID = auditor.det_rows, hk.CHANGED, hk.INVALID
     bar = tqdm(total=K, desc=name, mininterval=0.5) if progress else None
     i = n_chunk = 0
+    fast_deploy = None
     for k in range(K):
         t0 = clock()
         pol = learner.policy()
@@ -224,24 +258,33 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
         if i == n_chunk:
             uniforms, states, actions, rewards = source.next_chunk()
             i, n_chunk = 0, uniforms.shape[0]
+            fast_deploy = None  # new buffers: re-resolve the compiled entry
         if not (type(pol) is np.ndarray and pol.dtype == _INT64 and pol.shape == det_shape):
             pol = validate_policy(pol, H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
         if pol.ndim == 2:
             if last_stoch is not None:  # back from a stochastic policy: the next one is new
-                last_det[:] = -1
+                auditor.forget_deterministic()
                 last_stoch = last_stoch_cdf = None
-            code = deploy(pol, last_det, A, P_cdf, mu0_cdf, R, bernoulli, uniforms, i, states, actions, rewards)
-            if code == hk.CHANGED:
+            if fast_deploy is not None and pol.flags.carray:
+                code = fast_deploy(pol, det_rows, auditor.det_slot, A, P_cdf, mu0_cdf, R, bernoulli, uniforms, i,
+                                   states, actions, rewards)
+            else:
+                args = (pol, det_rows, auditor.det_slot, A, P_cdf, mu0_cdf, R, bernoulli, uniforms, i, states, actions,
+                        rewards)
+                code = deploy(*args)
+                if pol.flags.carray:
+                    fast_deploy = _compiled_entry(deploy, args)
+            if code == CHANGED:
                 changed[k] = True
-                new_policy(last_det)
-            elif code == hk.INVALID:
+                auditor.deterministic_changed()
+            elif code == INVALID:
                 validate_policy(pol, H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
                 raise AssertionError("deploy_deterministic rejected a policy validate_policy accepts")
         else:
             if last_stoch is None or not np.array_equal(pol, last_stoch):
                 last_stoch, last_stoch_cdf = pol, _kernels.cumulative_rows(pol)
                 changed[k] = True
-                new_policy(last_stoch)
+                auditor.new_stochastic(last_stoch)
             _kernels.simulate_episodes(P_cdf, mu0_cdf, _NO_DET, last_stoch_cdf, R, bernoulli, uniforms[i:i + 1],
                                        states[i:i + 1], actions[i:i + 1], rewards[i:i + 1])
         t2 = clock()
