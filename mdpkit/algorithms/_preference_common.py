@@ -1,6 +1,8 @@
 """Shared pieces of the preference-game algorithms (Nash-MP, Nash-MD, MMD, MWU, approx. Nash-MP).
 
 - :class:`PreferenceRunResult` -- the common result type;
+- :class:`PreferenceOracle` -- all a learner of the game gets: ``n``, ``beta``, ``mu`` and
+  preference queries (exact win rates, or sampled comparisons), each one counted;
 - input checks for ``init``, ``eta`` and ``iters``;
 - :func:`prox_step` -- the KL-proximal step with magnet ``mu`` that Nash-MP, MMD and the
   approximate Nash-MP target all share.
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validation import (
+    ArgumentTypeError,
     as_float_array,
     check_optional_seed,
     check_output_size,
@@ -53,6 +56,11 @@ class PreferenceRunResult:
     algorithm : str
     hyper : dict
         Hyper-parameters actually used (e.g. ``{"eta": 0.2}``).
+    diagnostics : dict or None
+        Only with ``run(..., record=True)`` (``None`` otherwise): what the run sent to its
+        :class:`PreferenceOracle` and intermediate iterates, for audits (see each ``run``).
+        Always ``"oracle_queries"`` (queries the oracle answered) and ``"opponents"``, shape
+        ``(queries, n)``: every distribution sent to the oracle, in order.
     """
 
     policies: np.ndarray
@@ -61,10 +69,101 @@ class PreferenceRunResult:
     algorithm: str
     hyper: dict = field(default_factory=dict)
     average: np.ndarray | None = None
+    diagnostics: dict | None = None
 
     @property
     def iters(self) -> int:
         return int(self.policies.shape[0] - 1)
+
+
+class PreferenceOracle:
+    """The learner's side of a :class:`~mdpkit.games.PreferenceGame`.
+
+    What the NLHF setting gives a learner: the number of responses ``n``, the regularisation
+    ``beta``, the reference policy ``mu`` (``log_mu``), and preference queries. The preference
+    matrix is held in closures, not as an attribute: the update steps of Nash-MP, Nash-MD, MMD
+    and approximate Nash-MP receive this object, never the game, so what they learn about ``P``
+    goes through :meth:`win_rates` or :meth:`compare`, and every call is counted.
+
+    Parameters
+    ----------
+    game : PreferenceGame
+    record : bool
+        Keep a copy of every distribution sent to :meth:`win_rates` (``opponents``) and of every
+        sampled comparison (``compared``), for audits.
+
+    Attributes
+    ----------
+    n : int
+    beta : float
+    mu, log_mu : ndarray, shape (n,), read-only
+    queries : int
+        Calls of :meth:`win_rates` so far.
+    comparisons : int
+        Comparisons answered by :meth:`compare` so far.
+    """
+
+    def __init__(self, game: PreferenceGame, *, record: bool = False):
+        P = game.P
+        self.n, self.beta, self.mu, self.log_mu = game.n, game.beta, game.mu, game.log_mu
+        self.queries = 0
+        self.comparisons = 0
+        self._record = bool(record)
+        self._opponents: list[np.ndarray] = []
+        self._compared: list[np.ndarray] = []
+        self._answer = lambda opponent: P @ opponent
+        self._outcome = lambda y, y_opp, u: (u < P[y, y_opp]).astype(np.float64)
+
+    def win_rates(self, opponent: np.ndarray) -> np.ndarray:
+        """One query: ``P(y > opponent)`` for every response ``y``, shape ``(n,)``.
+
+        ``opponent`` (shape ``(n,)``) is a distribution; with ``record`` a copy is kept.
+        """
+        self.queries += 1
+        if self._record:
+            self._opponents.append(np.array(opponent, dtype=np.float64))
+        return self._answer(opponent)
+
+    def compare(self, y: np.ndarray, y_opp: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Sampled comparisons: outcome ``i`` is ``1.0`` iff ``u[i] < P(y[i] > y_opp[i])``.
+
+        Parameters
+        ----------
+        y, y_opp : ndarray of int, shape (m,)
+            The compared responses.
+        u : ndarray, shape (m,)
+            Uniforms in ``[0, 1)`` (the learner's own stream: which comparisons it draws).
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            Outcomes in ``{0.0, 1.0}``.
+        """
+        self.comparisons += len(u)
+        if self._record:
+            self._compared.append(np.column_stack([y, y_opp, u]).astype(np.float64))
+        return self._outcome(y, y_opp, u)
+
+    def opponents(self) -> np.ndarray:
+        """The recorded opponents, shape ``(queries, n)`` (empty unless ``record``)."""
+        return np.array(self._opponents, dtype=np.float64).reshape(-1, self.n)
+
+    def compared(self) -> np.ndarray:
+        """The recorded comparisons as rows ``(y, y_opp, u)``, shape ``(comparisons, 3)``."""
+        if not self._compared:
+            return np.zeros((0, 3))
+        return np.concatenate(self._compared)
+
+
+def as_oracle(source) -> "PreferenceOracle":
+    """``source`` if it is a :class:`PreferenceOracle`, else the oracle of the game ``source``."""
+    return source if isinstance(source, PreferenceOracle) else PreferenceOracle(check_game(source))
+
+
+def check_record(record) -> bool:
+    if not isinstance(record, (bool, np.bool_)):
+        raise ArgumentTypeError(f"record must be True or False, got {record!r}")
+    return bool(record)
 
 
 def check_game(game) -> PreferenceGame:
@@ -112,7 +211,7 @@ def initial_log_policy(game: PreferenceGame, init) -> np.ndarray:
     return np.log(pi0)
 
 
-def prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.ndarray,
+def prox_step(game, log_center: np.ndarray, opponent: np.ndarray,
               eta: float) -> np.ndarray:
     """One KL-proximal step with magnet ``mu`` (Nash-MP convention).
 
@@ -121,20 +220,21 @@ def prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.ndarray
 
     Parameters
     ----------
-    game : PreferenceGame
-        ``beta > 0``.
+    game : PreferenceGame or PreferenceOracle
+        ``beta > 0``; one query of its oracle (``P opponent``).
     log_center : ndarray, shape (n,)
     opponent : ndarray, shape (n,)
         Opponent policy (probabilities).
     eta : float
         Step on the KL term (the NLHF-style step on the preference term is ``eta / beta``).
     """
-    logits = (log_center + eta * game.log_mu + (eta / game.beta) * (game.P @ opponent)) / (1.0 + eta)
+    oracle = as_oracle(game)
+    logits = (log_center + eta * oracle.log_mu + (eta / oracle.beta) * oracle.win_rates(opponent)) / (1.0 + eta)
     return log_normalize(logits)
 
 
 def pack(log_policies: list[np.ndarray], queries: list[int], algorithm: str, hyper: dict,
-         average: np.ndarray | None = None) -> PreferenceRunResult:
+         average: np.ndarray | None = None, diagnostics: dict | None = None) -> PreferenceRunResult:
     logs = np.array(log_policies, dtype=np.float64)
     return PreferenceRunResult(
         policies=readonly(np.exp(logs)),
@@ -143,4 +243,13 @@ def pack(log_policies: list[np.ndarray], queries: list[int], algorithm: str, hyp
         algorithm=algorithm,
         hyper=dict(hyper),
         average=None if average is None else readonly(average),
+        diagnostics=diagnostics,
     )
+
+
+def oracle_diagnostics(oracle: PreferenceOracle, **extra) -> dict:
+    """The ``diagnostics`` of a recorded run: the oracle's counts and records plus ``extra``."""
+    out = {"oracle_queries": oracle.queries, "opponents": readonly(oracle.opponents()),
+           "oracle_comparisons": oracle.comparisons, "compared": readonly(oracle.compared())}
+    out.update({k: readonly(np.asarray(v, dtype=np.float64)) for k, v in extra.items()})
+    return out

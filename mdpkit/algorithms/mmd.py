@@ -24,13 +24,17 @@ import numpy as np
 
 from ..games import PreferenceGame, log_normalize
 from ._preference_common import (
+    PreferenceOracle,
     PreferenceRunResult,
+    as_oracle,
     check_game,
     check_iters,
     check_logits_finite,
+    check_record,
     check_seed_argument,
     check_step,
     initial_log_policy,
+    oracle_diagnostics,
     pack,
 )
 
@@ -48,15 +52,19 @@ def default_eta(beta: float) -> float:
     return beta / LIPSCHITZ**2
 
 
-def step(game: PreferenceGame, log_pi: np.ndarray, eta: float) -> np.ndarray:
-    """One self-play MMD update; returns ``log pi_{t+1}``, shape ``(n,)``."""
-    a = eta * game.beta
-    return log_normalize((log_pi + a * game.log_mu + eta * (game.P @ np.exp(log_pi))) / (1.0 + a))
+def step(game: PreferenceGame | PreferenceOracle, log_pi: np.ndarray, eta: float) -> np.ndarray:
+    """One self-play MMD update (one query of the game's oracle); returns ``log pi_{t+1}``, shape ``(n,)``."""
+    oracle = as_oracle(game)
+    a = eta * oracle.beta
+    return log_normalize((log_pi + a * oracle.log_mu + eta * oracle.win_rates(np.exp(log_pi))) / (1.0 + a))
 
 
 def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None,
-        init=None) -> PreferenceRunResult:
+        init=None, record: bool = False) -> PreferenceRunResult:
     """Run self-play MMD.
+
+    The loop sees the game only through its :class:`PreferenceOracle` (``mu``, ``beta`` and
+    counted win-rate queries).
 
     Parameters
     ----------
@@ -71,6 +79,9 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         Required when ``game.beta == 0`` (MMD then reduces to MWU).
     init : array_like, shape (n,), optional
         Full-support initial policy; default ``game.mu``.
+    record : bool
+        Also return ``diagnostics``: ``"oracle_queries"`` and ``"opponents"`` (the iterates
+        ``pi_t`` sent to the oracle). The iterates are the same either way.
 
     Returns
     -------
@@ -80,6 +91,7 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     game = check_game(game)
     iters = check_iters(iters, game)
     check_seed_argument(seed)
+    record = check_record(record)
     if eta is None:
         if game.beta == 0:
             raise ValueError("mmd's default eta = 4*beta is 0 for beta = 0; pass eta explicitly")
@@ -90,8 +102,10 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         check_logits_finite("eta", eta, eta * game.beta * float(np.max(np.abs(game.log_mu))) + eta,
                             "eta beta |log mu| + eta")
     log_pi = initial_log_policy(game, init)
+    oracle = PreferenceOracle(game, record=record)
     logs = [log_pi]
     for _ in range(iters):
-        log_pi = step(game, log_pi, eta)
+        log_pi = step(oracle, log_pi, eta)
         logs.append(log_pi)
-    return pack(logs, list(range(iters + 1)), "mmd", {"eta": eta})
+    diagnostics = oracle_diagnostics(oracle) if record else None
+    return pack(logs, list(range(iters + 1)), "mmd", {"eta": eta}, diagnostics=diagnostics)

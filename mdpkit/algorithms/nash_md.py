@@ -20,17 +20,21 @@ import numpy as np
 
 from ..games import PreferenceGame, log_normalize
 from ._preference_common import (
+    PreferenceOracle,
     PreferenceRunResult,
+    as_oracle,
     check_game,
     check_iters,
     check_logits_finite,
+    check_record,
     check_seed_argument,
     check_step,
     initial_log_policy,
+    oracle_diagnostics,
     pack,
 )
 
-__all__ = ["run", "step", "schedule"]
+__all__ = ["run", "step", "mixture_and_step", "schedule"]
 
 
 def schedule(beta: float, t: int) -> float:
@@ -38,19 +42,32 @@ def schedule(beta: float, t: int) -> float:
     return 2.0 / (beta * (t + 2))
 
 
-def step(game: PreferenceGame, log_pi: np.ndarray, eta: float) -> np.ndarray:
+def step(game: PreferenceGame | PreferenceOracle, log_pi: np.ndarray, eta: float) -> np.ndarray:
     """One Nash-MD update from ``log pi_t`` with step ``eta`` (requires ``eta * beta <= 1``).
 
     Returns ``log pi_{t+1}``, shape ``(n,)``.
     """
-    mix = eta * game.beta
-    log_mixture = log_normalize((1.0 - mix) * log_pi + mix * game.log_mu)
-    return log_normalize(log_mixture + eta * (game.P @ np.exp(log_mixture)))
+    return mixture_and_step(game, log_pi, eta)[1]
+
+
+def mixture_and_step(game: PreferenceGame | PreferenceOracle, log_pi: np.ndarray,
+                     eta: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`step` returning also the mixture: ``(log pi_t^mu, log pi_{t+1})``, shapes ``(n,)``.
+
+    One query of the game's oracle, against the mixture ``pi_t^mu``.
+    """
+    oracle = as_oracle(game)
+    mix = eta * oracle.beta
+    log_mixture = log_normalize((1.0 - mix) * log_pi + mix * oracle.log_mu)
+    return log_mixture, log_normalize(log_mixture + eta * oracle.win_rates(np.exp(log_mixture)))
 
 
 def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None,
-        init=None) -> PreferenceRunResult:
+        init=None, record: bool = False) -> PreferenceRunResult:
     """Run exact (tabular) Nash-MD.
+
+    The loop sees the game only through its :class:`PreferenceOracle` (``mu``, ``beta`` and
+    counted win-rate queries).
 
     Parameters
     ----------
@@ -66,6 +83,10 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         default: the paper's decaying schedule ``eta_t = 2 / (beta (t + 2))``.
     init : array_like, shape (n,), optional
         Full-support initial policy; default ``game.mu``.
+    record : bool
+        Also return ``diagnostics``: ``"oracle_queries"``, ``"opponents"`` (the mixtures
+        ``pi_t^mu`` sent to the oracle) and ``"log_mixtures"`` (their logs, shape ``(iters, n)``).
+        The iterates are the same either way.
 
     Returns
     -------
@@ -75,6 +96,7 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     game = check_game(game)
     iters = check_iters(iters, game)
     check_seed_argument(seed)
+    record = check_record(record)
     if eta is None:
         if game.beta == 0:
             raise ValueError("nash_md's default schedule 2/(beta(t+2)) needs game.beta > 0; pass eta")
@@ -92,8 +114,13 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         steps = [eta] * iters
         hyper = {"eta": eta}
     log_pi = initial_log_policy(game, init)
-    logs = [log_pi]
+    oracle = PreferenceOracle(game, record=record)
+    logs, mixtures = [log_pi], []
     for eta_t in steps:
-        log_pi = step(game, log_pi, eta_t)
+        log_mixture, log_pi = mixture_and_step(oracle, log_pi, eta_t)
         logs.append(log_pi)
-    return pack(logs, list(range(iters + 1)), "nash_md", hyper)
+        mixtures.append(log_mixture)
+    diagnostics = None
+    if record:
+        diagnostics = oracle_diagnostics(oracle, log_mixtures=np.reshape(mixtures, (iters, game.n)))
+    return pack(logs, list(range(iters + 1)), "nash_md", hyper, diagnostics=diagnostics)

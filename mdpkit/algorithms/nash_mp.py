@@ -31,13 +31,17 @@ import numpy as np
 
 from ..games import PreferenceGame
 from ._preference_common import (
+    PreferenceOracle,
     PreferenceRunResult,
+    as_oracle,
     check_game,
     check_iters,
     check_logits_finite,
+    check_record,
     check_seed_argument,
     check_step,
     initial_log_policy,
+    oracle_diagnostics,
     pack,
     prox_step,
 )
@@ -57,12 +61,13 @@ def default_eta(beta: float) -> float:
     return 2.0 * beta
 
 
-def step(game: PreferenceGame, log_pi: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
-    """One Nash-MP iteration from ``log pi_k``.
+def step(game: PreferenceGame | PreferenceOracle, log_pi: np.ndarray,
+         eta: float) -> tuple[np.ndarray, np.ndarray]:
+    """One Nash-MP iteration from ``log pi_k`` (two queries of the game's oracle).
 
     Parameters
     ----------
-    game : PreferenceGame
+    game : PreferenceGame or PreferenceOracle
         ``beta > 0``.
     log_pi : ndarray, shape (n,)
         ``log pi_k`` (normalised).
@@ -73,15 +78,19 @@ def step(game: PreferenceGame, log_pi: np.ndarray, eta: float) -> tuple[np.ndarr
     log_half, log_next : ndarray, shape (n,)
         ``log pi_{k+1/2}`` and ``log pi_{k+1}``.
     """
+    oracle = as_oracle(game)
     pi = np.exp(log_pi)
-    log_half = prox_step(game, log_pi, pi, eta)             # extrapolation, opponent pi_k
-    log_next = prox_step(game, log_pi, np.exp(log_half), eta)  # update, opponent pi_{k+1/2}
+    log_half = prox_step(oracle, log_pi, pi, eta)             # extrapolation, opponent pi_k
+    log_next = prox_step(oracle, log_pi, np.exp(log_half), eta)  # update, opponent pi_{k+1/2}
     return log_half, log_next
 
 
 def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None,
-        init=None) -> PreferenceRunResult:
+        init=None, record: bool = False) -> PreferenceRunResult:
     """Run exact (tabular) Nash-MP.
+
+    The loop sees the game only through its :class:`PreferenceOracle` (``mu``, ``beta`` and
+    counted win-rate queries).
 
     Parameters
     ----------
@@ -98,6 +107,10 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         ``L = 1/(2 beta)``; it matches the abstract's rate, but the paper's rule was unavailable.
     init : array_like, shape (n,), optional
         Full-support initial policy; default ``game.mu``.
+    record : bool
+        Also return ``diagnostics``: the oracle's ``"oracle_queries"`` and ``"opponents"``
+        (``pi_0, pi_{1/2}, pi_1, pi_{3/2}, ...``) and ``"log_half_policies"`` (``log pi_{k+1/2}``,
+        shape ``(iters, n)``). The iterates are the same either way.
 
     Returns
     -------
@@ -109,14 +122,20 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         raise ValueError("nash_mp needs game.beta > 0 (the regularised game); for beta = 0 use mwu")
     iters = check_iters(iters, game)
     check_seed_argument(seed)
+    record = check_record(record)
     eta = default_eta(game.beta) if eta is None else check_step("eta", eta)
     with np.errstate(over="ignore"):
         check_logits_finite("eta", eta, eta * float(np.max(np.abs(game.log_mu))) + eta / game.beta,
                             "eta |log mu| + eta / beta")
     log_pi = initial_log_policy(game, init)
-    logs = [log_pi]
+    oracle = PreferenceOracle(game, record=record)
+    logs, halves = [log_pi], []
     for _ in range(iters):
-        _, log_pi = step(game, log_pi, eta)
+        log_half, log_pi = step(oracle, log_pi, eta)
         logs.append(log_pi)
+        halves.append(log_half)
     queries = QUERIES_PER_ITERATION * np.arange(iters + 1)
-    return pack(logs, list(queries), "nash_mp", {"eta": eta})
+    diagnostics = None
+    if record:
+        diagnostics = oracle_diagnostics(oracle, log_half_policies=np.reshape(halves, (iters, game.n)))
+    return pack(logs, list(queries), "nash_mp", {"eta": eta}, diagnostics=diagnostics)

@@ -39,12 +39,16 @@ import numpy as np
 from ..games import PreferenceGame, log_normalize
 from .._validation import INT64_MAX, check_optional_seed, check_output_size, check_positive_int
 from ._preference_common import (
+    PreferenceOracle,
     PreferenceRunResult,
+    as_oracle,
     check_game,
     check_iters,
     check_logits_finite,
+    check_record,
     check_step,
     initial_log_policy,
+    oracle_diagnostics,
     pack,
 )
 from .nash_mp import default_eta
@@ -60,14 +64,16 @@ def _sample(p: np.ndarray, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cdf, u, side="right"), last_with_mass)
 
 
-def approx_prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.ndarray,
-                     eta: float, inner_steps: int, batch_size: int,
-                     rng: np.random.Generator) -> np.ndarray:
+def approx_prox_step(game: PreferenceGame | PreferenceOracle, log_center: np.ndarray,
+                     opponent: np.ndarray, eta: float, inner_steps: int, batch_size: int,
+                     rng: np.random.Generator, sampled_from: list | None = None) -> np.ndarray:
     """Approximate the Nash-MP prox step by ``inner_steps`` stochastic NPG steps.
+
+    Only sampled comparisons of the game's oracle (:meth:`PreferenceOracle.compare`) inform it.
 
     Parameters
     ----------
-    game : PreferenceGame
+    game : PreferenceGame or PreferenceOracle
         ``beta > 0``.
     log_center : ndarray, shape (n,)
         ``log pi_k`` (KL centre and warm start).
@@ -78,23 +84,27 @@ def approx_prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.
     inner_steps, batch_size : int
         Number of NPG steps and comparisons per step (``inner_steps * batch_size`` queries).
     rng : numpy.random.Generator
+    sampled_from : list, optional
+        If given, each inner step appends the policy ``pi_theta`` its responses are drawn from.
 
     Returns
     -------
     ndarray, shape (n,)
         Log-probabilities of the approximate prox point.
     """
-    n = game.n
-    P, beta = game.P, game.beta
-    fixed_part = (log_center + eta * game.log_mu) / (1.0 + eta)
+    oracle = as_oracle(game)
+    n, beta = oracle.n, oracle.beta
+    fixed_part = (log_center + eta * oracle.log_mu) / (1.0 + eta)
     pref_coef = eta / (beta * (1.0 + eta))
     opp_cdf = np.cumsum(opponent)
     theta = log_center.copy()
     for s in range(inner_steps):
         pi_theta = np.exp(theta)
+        if sampled_from is not None:
+            sampled_from.append(pi_theta)
         y = _sample(pi_theta, np.cumsum(pi_theta), rng.random(batch_size))
         y_opp = _sample(opponent, opp_cdf, rng.random(batch_size))
-        outcome = (rng.random(batch_size) < P[y, y_opp]).astype(np.float64)
+        outcome = oracle.compare(y, y_opp, rng.random(batch_size))
         r_hat = np.zeros(n)
         np.add.at(r_hat, y, (outcome - 0.5) / pi_theta[y])
         r_hat /= batch_size
@@ -105,8 +115,12 @@ def approx_prox_step(game: PreferenceGame, log_center: np.ndarray, opponent: np.
 
 
 def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None,
-        init=None, inner_steps: int = 100, batch_size: int = 10) -> PreferenceRunResult:
+        init=None, inner_steps: int = 100, batch_size: int = 10,
+        record: bool = False) -> PreferenceRunResult:
     """Run approximate Nash-MP from sampled comparisons.
+
+    The loop sees the game only through its :class:`PreferenceOracle`, and uses only its sampled
+    comparisons (no exact win rate).
 
     Parameters
     ----------
@@ -125,6 +139,12 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
         ``T_in``, NPG steps per proximal step (no theory value; a practical knob).
     batch_size : int
         Comparisons per NPG step.
+    record : bool
+        Also return ``diagnostics``: ``"oracle_comparisons"`` (comparisons the oracle answered),
+        ``"compared"`` (rows ``(y, y', u)``, shape ``(comparisons, 3)``), ``"sampled_from"``
+        (the policy each inner step drew its responses from, shape ``(2 iters inner_steps, n)``)
+        and ``"opponents_sampled"`` (the opponent of each prox step, shape ``(2 iters, n)``).
+        The iterates are the same either way.
 
     Returns
     -------
@@ -136,6 +156,7 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
     if game.beta == 0:
         raise ValueError("nash_mp_approx needs game.beta > 0")
     iters = check_iters(iters, game)
+    record = check_record(record)
     inner_steps = check_positive_int("inner_steps", inner_steps)
     batch_size = check_positive_int("batch_size", batch_size)
     # three batches of draws (responses, opponents, outcomes) live at once
@@ -150,11 +171,22 @@ def run(game: PreferenceGame, *, iters: int, seed=None, eta: float | None = None
                             "eta |log mu| + eta / beta")
     rng = np.random.default_rng(check_optional_seed(seed))
     log_pi = initial_log_policy(game, init)
+    oracle = PreferenceOracle(game, record=record)
+    sampled_from = [] if record else None
+    opponents = []
     logs = [log_pi]
     for _ in range(iters):
-        log_half = approx_prox_step(game, log_pi, np.exp(log_pi), eta, inner_steps, batch_size, rng)
-        log_pi = approx_prox_step(game, log_pi, np.exp(log_half), eta, inner_steps, batch_size, rng)
+        opponent = np.exp(log_pi)
+        log_half = approx_prox_step(oracle, log_pi, opponent, eta, inner_steps, batch_size, rng, sampled_from)
+        opponents += [opponent, np.exp(log_half)] if record else []
+        log_pi = approx_prox_step(oracle, log_pi, np.exp(log_half), eta, inner_steps, batch_size, rng,
+                                  sampled_from)
         logs.append(log_pi)
     per_iter = 2 * inner_steps * batch_size
+    diagnostics = None
+    if record:
+        diagnostics = oracle_diagnostics(
+            oracle, sampled_from=np.reshape(sampled_from, (2 * iters * inner_steps, game.n)),
+            opponents_sampled=np.reshape(opponents, (2 * iters, game.n)))
     return pack(logs, list(per_iter * np.arange(iters + 1)), "nash_mp_approx",
-                {"eta": eta, "inner_steps": inner_steps, "batch_size": batch_size})
+                {"eta": eta, "inner_steps": inner_steps, "batch_size": batch_size}, diagnostics=diagnostics)
