@@ -13,6 +13,7 @@ Examples
     proofs-check show nash                 # every claim of a family
     proofs-check report --full
     proofs-check report my --claims-module my_claims.py
+    proofs-check envelope stepmix.regret_envelope --store paper_figs/stepmix
 
 Your own claims are known only to commands given their module: pass the same
 ``--claims-module`` to ``show``, ``report`` and ``list`` as to ``run``.
@@ -68,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("ids", nargs="*", help="claim ids or families (default: all)")
     report.add_argument("--full", dest="budget", action="store_const", const="full", default="quick",
                         help="report on the full budget (default quick)")
+    envelope = sub.add_parser("envelope", parents=[common],
+                              help="fit an Envelope claim's bands from stored full-budget runs; print them as Python")
+    envelope.add_argument("id", help="the envelope claim (its rule is an Envelope)")
+    envelope.add_argument("--store", default=None, help="results directory with the full-budget runs (default --out)")
+    envelope.add_argument("--from", dest="source", default=None,
+                          help="fit from the full-budget runs of this claim (same experiment; default: the claim)")
+    envelope.add_argument("--margin", type=float, default=0.25,
+                          help="widen the band's width by this fraction (default 0.25)")
+    envelope.add_argument("--tail", type=float, default=0.001, help="quantile of each end (default 0.001)")
+    envelope.add_argument("--resamples", type=int, default=20000, help="bootstrap resamples (default 20000)")
     return parser
 
 
@@ -91,6 +102,8 @@ def _dispatch(args, claims, out) -> int:
         raise StoreError(f"--out {out} is a file, not a results directory")
     if args.command == "list":
         return _list(claims, out)
+    if args.command == "envelope":
+        return _envelope(args, claims, out)
     try:
         selected = select_claims(claims, args.ids)
     except ValueError as exc:
@@ -122,6 +135,28 @@ def _warn_unloaded(unloaded, out, consequence="") -> None:
         print(f"proofs-check: the store under {out} has runs of claims that are not loaded{consequence}: "
               f"{', '.join(unloaded)}; pass the module defining them with --claims-module "
               "(e.g. --claims-module my_claims.py)", file=sys.stderr)
+
+
+def _envelope(args, claims, out) -> int:
+    from .envelope import fit_from_store
+
+    store_dir = args.store if args.store is not None else out
+    if not (Path(store_dir) / DB_NAME).is_file():
+        print(f"proofs-check: no stored results under {store_dir}", file=sys.stderr)
+        return 2
+    try:
+        claim = select_claims(claims, [args.id])
+        source = select_claims(claims, [args.source]) if args.source else [None]
+        if len(claim) != 1 or len(source) != 1:
+            raise ValueError(f"envelope needs exactly one claim id, got {args.id!r} / {args.source!r}")
+        with ResultStore(store_dir, readonly=True) as store:
+            text, _ = fit_from_store(claim[0], store, source=source[0], n_resamples=args.resamples,
+                                     tail=args.tail, margin=args.margin)
+    except ValueError as exc:
+        print(f"proofs-check: {exc}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0
 
 
 def _report(selected, claims, args, out) -> int:

@@ -18,6 +18,10 @@ shows, per setting and variant, exactly what the rule tests:
     the claimed exponent at its least-squares level.
 ``Contraction``
     each run's fitted contraction factor over the claimed one; passes <= 1 + tolerance.
+``Envelope`` (a regression check, not a paper claim)
+    top: the per-run values with the fitted band (grey) and the rule's statistic (median or mean over
+    seeds); bottom: where the statistic lies in the band, ``(statistic - lo) / (hi - lo)``; passes
+    in ``[0, 1]``.
 
 A parameter with one value (or non-numeric values) is drawn as categories with the seeds as a
 strip of points, never as a one-tick axis. Matplotlib's Agg backend: no display needed. Figures
@@ -210,6 +214,8 @@ def plot_claim(result, path, *, stale: bool = False) -> Path:
     fig.subplots_adjust(left=0.10, right=0.70, top=0.85, bottom=0.14, hspace=0.40)
     if kind == "contraction":
         layout, caption = _plot_contraction(claim, result, ax, ax_check)
+    elif kind == "envelope":
+        layout, caption = _plot_envelope(claim, result, ax, ax_check)
     elif kind == "rate":
         layout, caption = _plot_rate(claim, result, ax, ax_check)
     else:
@@ -357,6 +363,89 @@ def _plot_bound(claim, result, ax, ax_check):
             ax_check.set_xlabel(x_name)
         check = (f"bottom: what the rule checks, observed - bound at each point ({which}; symmetric-log "
                  "axis); the claim passes when every point is <= 0")
+    return layout, f"Top: {what}. {check}."
+
+
+def _envelope_band(claim, params):
+    """``(lo, hi)`` of the claim's envelope at ``params``; NaNs when the table has no band there."""
+    from .rules import MissingEnvelope
+
+    try:
+        lo, hi = claim.bound(params)
+        return float(lo), float(hi)
+    except MissingEnvelope:
+        return np.nan, np.nan
+
+
+def _plot_envelope(claim, result, ax, ax_check):
+    """Regression envelope: per-run values and the band on top; the statistic's place in the band below."""
+    rule = claim.rule
+    x_name = _x_axis(claim)
+    layout = _Layout(result, x_name)
+    xs_all = sorted({r.params[x_name] for v in layout.variants for r in result.runs[v]},
+                    key=lambda v: (isinstance(v, str), v))
+    cat_keys = _categories(layout, xs_all)
+    n_seeds, all_vals = 0, []
+
+    def value(r):
+        low, high = rule.run_range(r)
+        return low if low == high else np.nan
+
+    for vi, variant in enumerate(layout.variants):
+        ls, mk = layout.style(variant)
+        for key, group in _by_setting(layout, result.runs[variant]):
+            color = layout.color(variant, key)
+            xs, Y = _matrix(group, x_name, value)
+            n_seeds = max(n_seeds, Y.shape[0])
+            params_at = {r.params[x_name]: r.params for r in group}
+            bands = np.array([_envelope_band(claim, params_at[x]) for x in xs])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                stat = np.array([float(rule.statistic(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan
+                                 for c in Y.T])
+            width = bands[:, 1] - bands[:, 0]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                position = np.where(width > 0, (stat - bands[:, 0]) / width, np.nan)
+            if layout.categorical:
+                pos = np.array([cat_keys[(key, x)] for x in xs]) + _offset(vi, len(layout.variants))
+                _strip(ax, pos, Y, color, mk)
+                ax.plot(pos, stat, ls="none", marker=mk, ms=7, mfc="white", color=color)
+                if variant == "claim":
+                    base = np.array([cat_keys[(key, x)] for x in xs], dtype=np.float64)
+                    for b, (lo, hi) in zip(base, bands):
+                        ax.fill_between([b - 0.4, b + 0.4], [lo, lo], [hi, hi], color="0.5", alpha=0.25, lw=0)
+                ax_check.plot(pos, position, ls="none", marker=mk, ms=6, color=color)
+            else:
+                x = np.asarray(xs, dtype=np.float64)
+                _, lo_q, hi_q = _quantiles(np.where(np.isfinite(Y), Y, np.nan))
+                ax.plot(x, stat, color=color, ls=ls, marker=mk, ms=3)
+                if variant == "claim" or layout.one_setting:
+                    ax.fill_between(x, lo_q, hi_q, color=color, alpha=0.12 if variant == "claim" else 0.06)
+                if variant == "claim":
+                    ax.fill_between(x, bands[:, 0], bands[:, 1], color="0.4", alpha=0.3, lw=0)
+                    ax.plot(x, bands[:, 0], color="0.3", lw=0.8)
+                    ax.plot(x, bands[:, 1], color="0.3", lw=0.8)
+                ax_check.plot(x, position, color=color, ls=ls, marker=mk, ms=4)
+            all_vals.append(Y.ravel())
+    ax.fill_between([], [], [], color="0.4", alpha=0.3, label="regression envelope (fitted band)")
+    if layout.categorical:
+        _categorical_axis(ax, layout, cat_keys)
+        _categorical_axis(ax_check, layout, cat_keys)
+        what = (f"dots: each of {n_seeds} seeds; open marker: the {rule.center} over seeds (the statistic); "
+                "grey box: the fitted envelope")
+    else:
+        _numeric_axes(ax, x_name, xs_all, np.concatenate(all_vals) if all_vals else np.array([]))
+        _numeric_axes(ax_check, x_name, xs_all, None)
+        what = (f"line: the {rule.center} over {n_seeds} seeds (the statistic); coloured band: "
+                f"{_BAND[0]:.0%}-{_BAND[1]:.0%} of seeds; grey band: the fitted envelope")
+    _ylabel(ax, f"{claim.observed} ({rule.entry} entry)" if _is_array(result, rule.observed) else claim.observed)
+    for level in (0.0, 1.0):
+        ax_check.axhline(level, **_REF)
+    ax_check.axhspan(0.0, 1.0, color="0.4", alpha=0.15, lw=0)
+    ax_check.set_ylabel("(statistic - lo) / (hi - lo)\n(passes in [0, 1])", fontsize=8)
+    check = ("bottom: where the statistic lies in the envelope; the claim passes when every point is in [0, 1]. "
+             "A REGRESSION CHECK, not a paper claim: the band was fitted from the correct implementation's "
+             "full-budget runs")
     return layout, f"Top: {what}. {check}."
 
 

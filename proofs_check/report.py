@@ -437,7 +437,9 @@ def _cache_key(claim, budget, status, version, current, digests, rendering, fres
     declaration = [claim.id, claim.statement, claim.provenance.kind, claim.provenance.note,
                    claim.paper.cite(), claim.finding, claim.observed, repr(claim.rule),
                    [(m.name, m.why) for m in claim.mutants], repr(claim.sweep.grid(budget)),
-                   claim.sweep.n_seeds(budget), budget, status, version, current, rendering]
+                   claim.sweep.n_seeds(budget), budget, status, version, current, rendering,
+                   # A fitted envelope table is data, not a function: key on its bands too.
+                   repr(claim.bound) if type(claim.bound).__name__ == "EnvelopeTable" else ""]
     h.update(json.dumps(declaration, default=repr).encode())
     h.update(hashlib.sha256(_defining_sources(claim)).digest())
     if digests is not None:
@@ -600,6 +602,12 @@ def _mutant_numbers_json(v: Verdict) -> str:
     return json.dumps({m.name: m.numbers for m in v.mutants}, indent=1, sort_keys=True, default=str)
 
 
+def _provenance_cell(claim) -> str:
+    """Provenance kind; a regression check (an Envelope rule) says so: it is not a paper claim."""
+    kind = claim.provenance.kind
+    return f"{kind}; regression check" if getattr(claim.rule, "regression", False) else kind
+
+
 def _md_cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -611,7 +619,7 @@ def _markdown(entries, budget) -> str:
     shown = [e for e in entries if e.status != "not run"]
     for e in shown:
         cells = [f"[§](#{e.anchor})", e.claim.id, _label(e), _evidence(e), _mutants_cell(e),
-                 e.claim.provenance.kind]
+                 _provenance_cell(e.claim)]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     for e in shown:
         c, v = e.claim, e.verdict
@@ -668,7 +676,7 @@ def _html(entries, budget) -> str:
         rows.append(f"<tr class='k-{e.kind}'><td><a href='#{esc(e.anchor)}'>{esc(e.claim.id)}</a></td>"
                     f"<td class='verdict'>{esc(_label(e).replace(' [stale]', ''))}{stale}</td>"
                     f"<td>{esc(_evidence(e))}</td><td>{esc(_mutants_cell(e))}</td>"
-                    f"<td>{esc(e.claim.provenance.kind)}</td></tr>")
+                    f"<td>{esc(_provenance_cell(e.claim))}</td></tr>")
     sections = []
     for e in shown:
         c, v = e.claim, e.verdict

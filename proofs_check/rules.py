@@ -41,6 +41,13 @@ HighProbability
     A run *fails* when ``observed > bound(params)`` anywhere; PASS iff the Clopper-Pearson upper
     confidence limit on the failure rate (:meth:`scipy.stats.binomtest(...).proportion_ci`,
     ``method="exact"``) is ``<= delta``.
+Envelope
+    A *regression check*, not a paper claim: at every parameter point the median (or mean) over
+    seeds of one value per run lies in ``bound(params) = (lo, hi)``, a band fitted from the correct
+    implementation's full-budget runs (:func:`proofs_check.envelope.fit_envelope`, ``proofs-check
+    envelope``) and pasted into the claims module as an :class:`EnvelopeTable`. UNDECIDED when NaN
+    or censored runs leave the statistic on either side of an edge, or when the table has no band
+    for a point (not fitted yet).
 """
 
 from __future__ import annotations
@@ -607,3 +614,219 @@ def log_factor_chord(x_min: float, x_max: float, *, power: float = 1.0, scale: f
     """
     ratio = math.log(scale * x_max) / math.log(scale * x_min)
     return power * math.log(ratio) / math.log(x_max / x_min)
+
+
+# ---------------------------------------------------------------------------------------- Envelope
+class MissingEnvelope(ValueError):
+    """An :class:`EnvelopeTable` has no band for a parameter point (fit it: ``proofs-check envelope``)."""
+
+
+class EnvelopeTable:
+    """The fitted bands of an :class:`Envelope` rule, used as the claim's ``bound``.
+
+    ``table(params)`` returns ``(lo, hi)`` for a parameter point of the table, and raises
+    :class:`MissingEnvelope` for any other (the rule then says UNDECIDED: "not fitted").
+
+    Parameters
+    ----------
+    points : sequence of (dict, float, float)
+        ``(params, lo, hi)`` per parameter point; ``lo <= hi``, neither NaN (``-inf`` / ``inf``
+        make a one-sided band).
+    why : str
+        One line: where the bands come from (runs, code version, seeds, quantiles, margin).
+        ``proofs-check envelope`` writes it.
+    """
+
+    def __init__(self, points, why: str):
+        if not isinstance(why, str) or not why.strip():
+            raise ValueError("EnvelopeTable.why must say in one line how the bands were fitted")
+        bands = {}
+        for i, entry in enumerate(points):
+            try:
+                params, lo, hi = entry
+            except (TypeError, ValueError):
+                raise ValueError(f"EnvelopeTable.points[{i}] must be (params dict, lo, hi), got {entry!r}") from None
+            if not isinstance(params, dict):
+                raise ValueError(f"EnvelopeTable.points[{i}]: params must be a dict, got {params!r}")
+            for name, v in (("lo", lo), ("hi", hi)):
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or np.isnan(v):
+                    raise ValueError(f"EnvelopeTable.points[{i}] ({params_key(params)}): {name} must be a number "
+                                     f"(not NaN), got {v!r}")
+            if not lo <= hi:
+                raise ValueError(f"EnvelopeTable.points[{i}] ({params_key(params)}): lo = {lo!r} > hi = {hi!r}")
+            key = params_key(params)
+            if key in bands:
+                raise ValueError(f"EnvelopeTable.points[{i}]: duplicate parameter point {key}")
+            bands[key] = (float(lo), float(hi))
+        self.bands, self.why = bands, why
+
+    def __call__(self, params: dict) -> tuple[float, float]:
+        key = params_key(params)
+        if key not in self.bands:
+            raise MissingEnvelope(f"no envelope for {key} (the table has {len(self.bands)} points)")
+        return self.bands[key]
+
+    def __repr__(self) -> str:
+        return f"EnvelopeTable({sorted(self.bands.items())!r}, why={self.why!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, EnvelopeTable) and self.bands == other.bands and self.why == other.why
+
+    __hash__ = None
+
+
+#: Statistics over seeds an :class:`Envelope` may use, and the per-run values it may take.
+ENVELOPE_CENTERS = ("median", "mean")
+ENVELOPE_ENTRIES = ("last", "max", "mean")
+
+
+def _center(values: np.ndarray, how: str) -> np.ndarray:
+    """Median or mean over the last axis (``-inf + inf`` in a median's middle pair gives NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.median(values, axis=-1) if how == "median" else np.mean(values, axis=-1)
+
+
+@dataclass(frozen=True)
+class Envelope(Rule):
+    """Regression check: the seed statistic of ``observed`` stays in a band fitted from correct runs.
+
+    Not a paper claim. At every parameter point, each run gives one value (``entry`` of its
+    ``observed`` array: the last entry, e.g. the final cumulative regret; its maximum; or its
+    mean), and the ``center`` (median or mean) over the point's seeds must lie in
+    ``bound(params) = (lo, hi)``. The bands come from the correct implementation's full-budget runs
+    (:func:`proofs_check.envelope.fit_envelope`): the range the quick-budget statistic takes over
+    resamples of quick-many seeds, widened by a stated margin. A bug that moves the statistic by a
+    constant factor (regret x 1.3) leaves the band long before it changes a rate.
+
+    Parameters
+    ----------
+    observed : str
+        Key of the observed array.
+    justification : str
+        Required one-line reason (what the band guards against; how it was fitted).
+    entry : {"last", "max", "mean"}
+        The value a run contributes.
+    center : {"median", "mean"}
+        The statistic over seeds.
+    x : str or None
+        Parameter drawn on the horizontal axis of the figure.
+
+    Notes
+    -----
+    A NaN value is unknown; a censored one (``observed[name + ":censored"]``) is known on one side.
+    The statistic is computed at the best and worst case of each; a point is inside when both are in
+    ``[lo, hi]``, outside when neither interval meets it. Any point outside is a FAIL (whatever the
+    others), otherwise any point in between is UNDECIDED, as is a point the table has no band for.
+    """
+
+    observed: str
+    justification: str
+    entry: str = "last"
+    center: str = "median"
+    x: str | None = None
+    kind = "envelope"
+    #: Labelled as a regression check (describe, report, figures), never as a paper claim.
+    regression = True
+
+    def __post_init__(self):
+        _require_justification("Envelope", self.justification)
+        if self.entry not in ENVELOPE_ENTRIES:
+            raise ValueError(f"Envelope.entry must be one of {ENVELOPE_ENTRIES}, got {self.entry!r}")
+        if self.center not in ENVELOPE_CENTERS:
+            raise ValueError(f"Envelope.center must be one of {ENVELOPE_CENTERS}, got {self.center!r}")
+
+    def describe(self) -> str:
+        return (f"REGRESSION CHECK (not a paper claim): the {self.center} over seeds of the {self.entry} entry of "
+                f"{self.observed} lies in the envelope fitted from the correct implementation's full-budget runs, "
+                f"at every point ({self.justification})")
+
+    def run_range(self, run: Run) -> tuple[float, float]:
+        """The run's value at its best and worst case: ``(low, high)``, equal unless NaN or censored."""
+        value = _observed(run, self.observed).ravel()
+        marks = _censoring(run, self.observed).ravel()
+        if value.size == 0:
+            raise ValueError(f"Envelope: observed {self.observed!r} of run {run.variant} {params_key(run.params)} "
+                             f"seed {run.seed_index} is empty")
+        unknown = np.isnan(value)
+        low = np.where(unknown | (marks < 0), -np.inf, value)
+        high = np.where(unknown | (marks > 0), np.inf, value)
+        if self.entry == "last":
+            return float(low[-1]), float(high[-1])
+        if self.entry == "max":
+            return float(np.max(low)), float(np.max(high))
+        with np.errstate(invalid="ignore"):
+            lo_mean, hi_mean = float(np.mean(low)), float(np.mean(high))
+        return (-np.inf if np.isnan(lo_mean) else lo_mean), (np.inf if np.isnan(hi_mean) else hi_mean)
+
+    def statistic(self, values: np.ndarray) -> np.ndarray:
+        """The ``center`` over the last axis (seeds) of per-run values, shape ``values.shape[:-1]``."""
+        return _center(np.asarray(values, dtype=np.float64), self.center)
+
+    def _band(self, bound, params) -> tuple[float, float]:
+        band = bound(params)
+        try:
+            lo, hi = (float(b) for b in band)
+        except (TypeError, ValueError):
+            raise ValueError(f"Envelope: bound({params_key(params)}) must return (lo, hi), got {band!r}") from None
+        if np.isnan(lo) or np.isnan(hi) or lo > hi:
+            raise ValueError(f"Envelope: bound({params_key(params)}) = ({lo!r}, {hi!r}) is not a band lo <= hi")
+        return lo, hi
+
+    def evaluate(self, runs, bound, seed=0) -> RuleOutcome:
+        if not runs:
+            return RuleOutcome.undecided("no runs")
+        points, missing = [], []
+        for key, point_runs in _group_by(runs, exclude=None).items():
+            params = point_runs[0].params
+            try:
+                lo, hi = self._band(bound, params)
+            except MissingEnvelope:
+                missing.append(key)
+                continue
+            ranges = np.array([self.run_range(r) for r in point_runs])
+            stat_low, stat_high = float(self.statistic(ranges[:, 0])), float(self.statistic(ranges[:, 1]))
+            stat_low = -np.inf if np.isnan(stat_low) else stat_low
+            stat_high = np.inf if np.isnan(stat_high) else stat_high
+            if lo <= stat_low and stat_high <= hi:
+                inside = True
+            elif stat_high < lo or stat_low > hi:
+                inside = False
+            else:
+                inside = None
+            stat = stat_low if stat_low == stat_high else float("nan")
+            width = hi - lo
+            position = (stat - lo) / width if np.isfinite(stat) and np.isfinite(width) and width > 0 else float("nan")
+            points.append({"group": key, "statistic": stat, "statistic_range": [stat_low, stat_high],
+                           "lo": lo, "hi": hi, "position": position, "inside": inside,
+                           "n_seeds": len(point_runs),
+                           "undecided_runs": int(np.sum(ranges[:, 0] != ranges[:, 1]))})
+        outside = [p for p in points if p["inside"] is False]
+        between = [p for p in points if p["inside"] is None]
+        numbers = {"points": points, "outside": len(outside), "undecided_points": len(between),
+                   "unfitted_points": missing, "center": self.center, "entry": self.entry}
+        def where(p):
+            low, high = p["statistic_range"]
+            stat = f"{low:.4g}" if low == high else f"in [{low:.4g}, {high:.4g}] (NaN or censored runs)"
+            return f"{stat} vs [{p['lo']:.4g}, {p['hi']:.4g}] at {p['group']}"
+
+        if outside:
+            worst = max(outside, key=lambda p: min(abs(p["statistic_range"][0] - p["hi"]),
+                                                   abs(p["statistic_range"][1] - p["lo"])))
+            stat = worst["statistic_range"][0] if worst["statistic_range"][0] > worst["hi"] else worst["statistic_range"][1]
+            return RuleOutcome(False, f"{len(outside)} of {len(points) + len(missing)} points outside the regression "
+                                      f"envelope; e.g. {self.center} {self.observed} {stat:.4g} vs "
+                                      f"[{worst['lo']:.4g}, {worst['hi']:.4g}] at {worst['group']}", numbers)
+        if missing:
+            return RuleOutcome.undecided(
+                f"no envelope for {len(missing)} of {len(points) + len(missing)} points (first: {missing[0]}): fit it "
+                "from the correct implementation's full-budget runs (proofs-check envelope CLAIM --store STORE)",
+                numbers)
+        if between:
+            p = between[0]
+            return RuleOutcome.undecided(
+                f"{len(between)} of {len(points)} points have NaN or censored runs that put the {self.center} on "
+                f"either side of the envelope (first: {self.center} in [{p['statistic_range'][0]:.4g}, "
+                f"{p['statistic_range'][1]:.4g}] vs [{p['lo']:.4g}, {p['hi']:.4g}] at {p['group']})", numbers)
+        extreme = max(points, key=lambda p: abs(p["position"] - 0.5) if np.isfinite(p["position"]) else 0.0)
+        return RuleOutcome(True, f"all {len(points)} points inside the regression envelope; closest to an edge: "
+                                 f"{self.center} {self.observed} {where(extreme)}", numbers)

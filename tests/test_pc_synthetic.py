@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from proofs_check import BoundHolds, Claim, Grid, Mutant, Paper, Provenance, Rate, Sweep
+from proofs_check.rules import Envelope, EnvelopeTable
 
 PAPER = Paper("Synthetic test claims (not from a paper)", arxiv=None, where="tests")
 
@@ -83,6 +84,41 @@ BROKEN = Claim(
     bound=lambda p: 1.0,
     mutants=[Mutant("shifted", observe_slow_uniform_shifted, why="adds 1")],
 )
+
+
+def observe_regret_like(params, seed):
+    """A regret-like quantity: sqrt(K) times a log-normal factor (10% spread across seeds), as a curve
+    over episodes whose last entry is the final cumulative regret."""
+    factor = np.exp(0.1 * np.random.default_rng(seed).standard_normal())
+    return {"regret": factor * np.sqrt(np.arange(1, params["K"] + 1, dtype=np.float64))}
+
+
+def regret_times(factor):
+    """A derived mutant: the regret curve scaled by ``factor`` (a constant-factor bug)."""
+    def derive(observed):
+        return {"regret": observed["regret"] * factor}
+    derive.__qualname__ = f"regret_times_{factor:g}"
+    return derive
+
+
+def envelope_claim(table):
+    """A regression-envelope claim on ``observe_regret_like`` with the given bands (EnvelopeTable)."""
+    return Claim(
+        id="synthetic.regret_envelope",
+        paper=PAPER,
+        statement="Regression check: the median final regret over 8 seeds stays in its fitted envelope.",
+        provenance=Provenance("reconstructed", "Synthetic regression envelope used by the tests."),
+        observe=observe_regret_like,
+        sweep=Sweep(quick=Grid(K=[16, 64, 256]), full=Grid(K=[16, 64, 256]), seeds_quick=8, seeds_full=120),
+        rule=Envelope("regret", justification="constant-factor bugs in regret must leave the band"),
+        bound=table,
+        mutants=[Mutant("regret_x1_3", derive=regret_times(1.3), why="regret over-reported by 30%"),
+                 Mutant("regret_div1_3", derive=regret_times(1 / 1.3), why="regret under-reported by 1/1.3")],
+    )
+
+
+#: Not registered in CLAIMS (the CLI tests count those): the envelope claim before fitting.
+ENVELOPE_UNFITTED = envelope_claim(EnvelopeTable([], why="not fitted yet"))
 
 
 def test_synthetic_claims_are_valid():

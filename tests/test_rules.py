@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from proofs_check.claim import Run
-from proofs_check.rules import BoundHolds, Contraction, HighProbability, Rate, loglog_slope
+from proofs_check.rules import (BoundHolds, Contraction, Envelope, EnvelopeTable, HighProbability, Rate,
+                                loglog_slope)
+from proofs_check.envelope import envelope_source, fit_envelope
 
 JUST = "synthetic test tolerance"
 
@@ -422,3 +424,160 @@ def test_rate_seeds_differing_by_a_factor_only_count_as_zero_width():
     out = _undecided(_rate(exponent=0.0, tolerance=0.3, sided="upper").evaluate(runs, None), "zero width")
     lo, hi = out.numbers["groups"][0]["ci"]
     assert lo == pytest.approx(0.1) and hi - lo <= 1e-9
+
+
+# ---------------------------------------------------------------------------------------- Envelope
+def _env(**kw):
+    return Envelope("y", justification=JUST, **kw)
+
+
+def _band(lo, hi):
+    return lambda p: (lo, hi)
+
+
+def test_envelope_passes_inside_fails_outside_either_side():
+    runs = _runs({(1, s): [0.0, 10.0 + s] for s in range(5)})          # last entries 10..14, median 12
+    out = _env().evaluate(runs, _band(11.0, 13.0))
+    assert out.passed is True and out.numbers["points"][0]["statistic"] == 12.0
+    assert out.numbers["points"][0]["position"] == pytest.approx(0.5)
+    for band in ((12.5, 20.0), (0.0, 11.9)):
+        out = _env().evaluate(runs, _band(*band))
+        assert out.passed is False and out.numbers["outside"] == 1 and "outside the regression envelope" in out.summary
+    # entry and center choose the statistic: max = last here; the mean of entries is 6.
+    assert _env(entry="mean").evaluate(runs, _band(5.9, 6.1)).passed is True
+    assert _env(center="mean").evaluate(runs, _band(11.99, 12.01)).passed is True
+
+
+def test_envelope_is_labelled_a_regression_check():
+    rule = _env()
+    assert rule.regression and rule.kind == "envelope"
+    assert rule.describe().startswith("REGRESSION CHECK (not a paper claim)")
+
+
+def test_envelope_one_point_outside_fails_the_grid():
+    runs = _runs({(x, s): float(x) for x in (1, 2, 3) for s in range(4)})
+    table = EnvelopeTable([({"n": 1}, 0.5, 1.5), ({"n": 2}, 1.5, 2.5), ({"n": 3}, 1.0, 2.9)], why="test")
+    out = _env().evaluate(runs, table)
+    assert out.passed is False and out.numbers["outside"] == 1 and '{"n":3}' in out.summary
+
+
+def test_envelope_nan_is_undecided_unless_it_cannot_matter():
+    values = {(1, s): float(s) for s in range(5)}                        # median 2
+    values[(1, 4)] = np.nan
+    # The NaN run can be anything: the median of 0, 1, 2, 3, ? lies in [1, 2], across the edge 1.5.
+    out = _undecided(_env().evaluate(_runs(values), _band(1.5, 2.5)), "either side of the envelope")
+    assert out.numbers["points"][0]["statistic_range"] == [1.0, 2.0]
+    # A band containing every possible median decides; one excluding all of them fails.
+    out = _env().evaluate(_runs(values), _band(1.0, 2.5))
+    assert out.passed is True and "in [1, 2] (NaN or censored runs)" in out.summary
+    assert _env().evaluate(_runs(values), _band(5.0, 9.0)).passed is False
+    # NaN everywhere: anything.
+    _undecided(_env().evaluate(_runs({(1, s): np.nan for s in range(3)}), _band(0.0, 1.0)), "either side")
+
+
+def test_envelope_censoring_direction_decides_or_not():
+    def runs(values, marks):
+        return [Run("claim", {"n": 1}, s, {"y": np.array([v]), "y:censored": np.array([m])})
+                for s, (v, m) in enumerate(zip(values, marks))]
+    rule = _env()
+    # 1, "at least 2" (a budget cap), 5: the median is at least 2 and at most 5.
+    r = runs([1.0, 2.0, 5.0], [0, 1, 0])
+    assert _env().evaluate(runs([1.0, 2.0, 5.0], [0, 0, 1]), _band(1.5, 3.0)).passed is True   # median 2 whatever
+    assert rule.evaluate(r, _band(1.5, 6.0)).passed is True          # 2..5 inside
+    _undecided(rule.evaluate(r, _band(1.5, 3.0)), "censored")
+    assert rule.evaluate(runs([1.0, 9.0, 9.0], [0, 1, 1]), _band(0.0, 5.0)).passed is False   # >= 9 > 5
+    # At most 1 (censored from above) on two of three runs: the median is anything up to 1.
+    _undecided(rule.evaluate(runs([1.0, 1.0, 1.0], [-1, -1, 0]), _band(0.5, 2.0)), "either side")
+
+
+def test_envelope_flat_input_decides_like_any_other():
+    # Every seed identical (a deterministic quantity): no spread is no problem for a band.
+    runs = _runs({(1, s): 3.0 for s in range(6)})
+    assert _env().evaluate(runs, _band(3.0, 3.0)).passed is True
+    assert _env().evaluate(runs, _band(3.0 + 1e-9, 4.0)).passed is False
+
+
+def test_envelope_unfitted_point_is_undecided_and_bad_band_is_an_error():
+    runs = _runs({(x, s): 1.0 for x in (1, 2) for s in range(3)})
+    table = EnvelopeTable([({"n": 1}, 0.0, 2.0)], why="test")
+    _undecided(_env().evaluate(runs, table), "no envelope for 1 of 2 points", "proofs-check envelope")
+    # ... unless another point is outside: that is a FAIL whatever the missing band says.
+    assert _env().evaluate(runs, EnvelopeTable([({"n": 1}, 5.0, 6.0)], why="test")).passed is False
+    _undecided(_env().evaluate([], table), "no runs")
+    for band in ((2.0, 1.0), (np.nan, 1.0), (1.0,), 3.0):
+        with pytest.raises(ValueError, match="bound"):
+            _env().evaluate(runs, lambda p, b=band: b)
+
+
+def test_envelope_table_validates_its_entries():
+    with pytest.raises(ValueError, match="why"):
+        EnvelopeTable([], why=" ")
+    with pytest.raises(ValueError, match=r"points\[0\].*lo = 2.0 > hi = 1.0"):
+        EnvelopeTable([({"n": 1}, 2.0, 1.0)], why="w")
+    with pytest.raises(ValueError, match=r"points\[1\].*hi must be a number"):
+        EnvelopeTable([({"n": 1}, 0.0, 1.0), ({"n": 2}, 0.0, np.nan)], why="w")
+    with pytest.raises(ValueError, match="duplicate"):
+        EnvelopeTable([({"n": 1}, 0.0, 1.0), ({"n": 1}, 0.0, 1.0)], why="w")
+    with pytest.raises(ValueError, match="entry"):
+        Envelope("y", justification=JUST, entry="first")
+    with pytest.raises(ValueError, match="justification"):
+        Envelope("y", justification="")
+    table = EnvelopeTable([({"n": 1, "S": 2}, 0.0, np.inf)], why="w")
+    assert table({"S": 2, "n": 1}) == (0.0, np.inf)      # key order irrelevant; one-sided band allowed
+
+
+def _regret_runs(n_seeds, factor=1.0, seed=0, xs=(16, 64, 256), spread=0.1):
+    rng = np.random.default_rng(seed)
+    return [Run("claim", {"K": x}, s, {"regret": factor * np.sqrt(x) * np.exp(spread * rng.standard_normal(2))})
+            for x in xs for s in range(n_seeds)]
+
+
+def test_envelope_fit_keeps_correct_quick_runs_and_rejects_a_constant_factor_bug():
+    """Fitted from 120 correct 'full' runs: fresh correct quick sweeps (8 seeds) stay inside, every
+    sweep of a regret x 1.3 (or / 1.3) bug leaves the band."""
+    rule = Envelope("regret", justification=JUST)
+    points = [{"K": x} for x in (16, 64, 256)]
+    fits = fit_envelope(rule, _regret_runs(120), points, seeds_quick=8, seed=0)
+    table = EnvelopeTable([(f.params, f.lo, f.hi) for f in fits], why="test fit")
+    for f in fits:
+        assert f.lo < f.full_statistic < f.hi and f.raw[0] > f.lo and f.raw[1] < f.hi and f.n_full == 120
+    verdicts = {"correct": [], "x1.3": [], "/1.3": []}
+    for trial in range(1, 101):
+        for name, factor in (("correct", 1.0), ("x1.3", 1.3), ("/1.3", 1 / 1.3)):
+            verdicts[name].append(rule.evaluate(_regret_runs(8, factor, seed=trial), table).passed)
+    assert sum(verdicts["correct"]) >= 99                      # 0.1% tails widened 25%: misses are rare
+    assert not any(verdicts["x1.3"]) and not any(verdicts["/1.3"])
+
+
+def test_envelope_fit_is_reproducible_and_printed_as_python():
+    rule = Envelope("regret", justification=JUST)
+    points = [{"K": 16}, {"K": 64}]
+    a = fit_envelope(rule, _regret_runs(50, xs=(16, 64)), points, 8, seed=3)
+    b = fit_envelope(rule, _regret_runs(50, xs=(16, 64)), points, 8, seed=3)
+    assert a == b
+    text = envelope_source("REGRET_ENVELOPE", a, why="fitted in a test")
+    scope = {"EnvelopeTable": EnvelopeTable}
+    exec(text, scope)
+    table = scope["REGRET_ENVELOPE"]
+    assert table({"K": 64}) == (a[1].lo, a[1].hi) and table.why == "fitted in a test"
+
+
+def test_envelope_fit_deterministic_values_get_a_pin_not_zero_width():
+    rule = Envelope("y", justification=JUST)
+    runs = _runs({(1, s): 5.0 for s in range(10)})
+    (fit,) = fit_envelope(rule, runs, [{"n": 1}], 4)
+    assert fit.lo < 5.0 < fit.hi and fit.hi - fit.lo <= 1e-7
+
+
+def test_envelope_fit_refuses_unknown_values_and_too_few_runs():
+    rule = Envelope("y", justification=JUST)
+    values = {(1, s): 1.0 for s in range(5)}
+    values[(1, 3)] = np.nan
+    with pytest.raises(ValueError, match="NaN or censored"):
+        fit_envelope(rule, _runs(values), [{"n": 1}], 4)
+    with pytest.raises(ValueError, match="1 runs at"):
+        fit_envelope(rule, _runs({(1, 0): 1.0}), [{"n": 1}], 4)
+    with pytest.raises(ValueError, match="0 runs at"):
+        fit_envelope(rule, _runs({(1, 0): 1.0, (1, 1): 1.0}), [{"n": 2}], 4)
+    with pytest.raises(ValueError, match="tail"):
+        fit_envelope(rule, _runs({(1, 0): 1.0, (1, 1): 1.0}), [{"n": 1}], 4, tail=0.7)

@@ -509,3 +509,57 @@ def test_undecided_claim_or_mutant_gives_an_undecided_verdict():
     assert v.label == "UNDECIDED" and not v.ok and not v.mutants[0].caught and v.mutants[0].undecided
     assert any("mutant shifted: UNDECIDED" in n for n in v.notes)
     assert Verdict.from_json(v.to_json()) == v
+
+
+# ---------------------------------------------------------------------------------------- envelopes
+def test_envelope_fitted_from_the_store_passes_the_claim_and_catches_constant_factor_bugs(tmp_path, capsys):
+    """The whole workflow: full-budget runs stored, `proofs-check envelope` prints the table, the claim
+    with that table passes at the quick budget and its x1.3 and /1.3 mutants fail."""
+    import dataclasses
+
+    from proofs_check.cli import main
+    from proofs_check.rules import EnvelopeTable
+    from test_pc_synthetic import ENVELOPE_UNFITTED, envelope_claim
+
+    module = tmp_path / "env_claims.py"
+    module.write_text("from test_pc_synthetic import ENVELOPE_UNFITTED\nCLAIMS = [ENVELOPE_UNFITTED]\n")
+    store_dir = tmp_path / "full"
+    with ResultStore(store_dir) as store:
+        unfitted = run_claims([ENVELOPE_UNFITTED], store=store, budget="full").results[0].verdict
+    assert unfitted.label == "UNDECIDED" and "proofs-check envelope" in unfitted.summary
+    code = main(["envelope", "synthetic.regret_envelope", "--store", str(store_dir), "--claims-module", str(module)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    scope = {"EnvelopeTable": EnvelopeTable}
+    exec(printed.out, scope)
+    table = scope["REGRET_ENVELOPE"]
+    assert "120 full-budget runs of synthetic.regret_envelope" in table.why and "widened by 25%" in table.why
+    fitted = envelope_claim(table)
+    with ResultStore(tmp_path / "quick") as store:
+        verdict = run_claims([fitted], store=store, budget="quick").results[0].verdict
+    assert verdict.label == "PASS", verdict.summary
+    assert all(m.caught for m in verdict.mutants), [m.summary for m in verdict.mutants]
+    # The API gives the same table.
+    from proofs_check.envelope import fit_from_store
+    with ResultStore(store_dir, readonly=True) as store:
+        text, fits = fit_from_store(dataclasses.replace(ENVELOPE_UNFITTED), store)
+    assert text == printed.out and len(fits) == 3
+
+
+def test_envelope_command_errors_are_one_line(tmp_path, capsys):
+    from proofs_check.cli import main
+    from test_pc_synthetic import ENVELOPE_UNFITTED
+
+    module = tmp_path / "env_claims_errors.py"
+    module.write_text("from test_pc_synthetic import ENVELOPE_UNFITTED, MEAN_RATE\n"
+                      "CLAIMS = [ENVELOPE_UNFITTED, MEAN_RATE]\n")
+    assert main(["envelope", "synthetic.regret_envelope", "--store", str(tmp_path / "none"),
+                 "--claims-module", str(module)]) == 2
+    assert "no stored results" in capsys.readouterr().err
+    with ResultStore(tmp_path / "q") as store:
+        run_claims([ENVELOPE_UNFITTED], store=store, budget="quick")
+    assert main(["envelope", "synthetic.regret_envelope", "--store", str(tmp_path / "q"),
+                 "--claims-module", str(module)]) == 2
+    assert "no complete full-budget runs" in capsys.readouterr().err
+    assert main(["envelope", "synthetic.mean_rate", "--store", str(tmp_path / "q"), "--claims-module", str(module)]) == 2
+    assert "not an Envelope" in capsys.readouterr().err
