@@ -14,6 +14,7 @@ Examples
     proofs-check report --full
     proofs-check report my --claims-module my_claims.py
     proofs-check envelope stepmix.regret_envelope --store paper_figs/stepmix
+    proofs-check mutate nash --sample 30   # mutation score of the family's claims
 
 Your own claims are known only to commands given their module: pass the same
 ``--claims-module`` to ``show``, ``report`` and ``list`` as to ``run``.
@@ -79,11 +80,18 @@ def _parser() -> argparse.ArgumentParser:
                           help="widen the band's width by this fraction (default 0.25)")
     envelope.add_argument("--tail", type=float, default=0.001, help="quantile of each end (default 0.001)")
     envelope.add_argument("--resamples", type=int, default=20000, help="bootstrap resamples (default 20000)")
+    from .mutate import add_mutate_parser   # stdlib only: `--help` stays cheap
+
+    add_mutate_parser(sub, common)
     return parser
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "mutate":   # loads claims, writes and reports errors itself
+        from .mutate import cli_main
+
+        return cli_main(args)
     try:
         claims = load_claims(args.claims_module)
     except (ValueError, ImportError) as exc:
