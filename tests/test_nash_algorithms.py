@@ -374,3 +374,58 @@ def test_seed_of_deterministic_methods_is_still_validated():
             alg.run(game, iters=2, seed=-1)
     with pytest.raises(TypeError, match="^seed must be"):
         nash_mp_approx.run(game, iters=2, seed=1.5)
+
+
+# ------------------------------------------------------------------ the oracle and recorded diagnostics
+from mdpkit.algorithms._preference_common import PreferenceOracle  # noqa: E402
+
+
+def test_oracle_exposes_only_the_setting_and_counts_queries():
+    game = random_preference_game(4, 0.3, seed=2, mu="random")
+    oracle = PreferenceOracle(game, record=True)
+    assert not hasattr(oracle, "P") and not hasattr(oracle, "_P")
+    assert oracle.n == 4 and oracle.beta == 0.3 and np.array_equal(oracle.mu, game.mu)
+    pi = np.full(4, 0.25)
+    assert np.array_equal(oracle.win_rates(pi), game.P @ pi)
+    out = oracle.compare(np.array([0, 1]), np.array([1, 0]), np.array([0.0, 0.999999]))
+    assert out.tolist() == [float(0.0 < game.P[0, 1]), float(0.999999 < game.P[1, 0])]
+    assert oracle.queries == 1 and oracle.comparisons == 2
+    assert oracle.opponents().shape == (1, 4) and oracle.compared().shape == (2, 3)
+
+
+@pytest.mark.parametrize("alg", [nash_mp, nash_md, mmd, nash_mp_approx],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_record_leaves_iterates_bit_identical_and_counts_what_was_asked(alg):
+    game = random_preference_game(6, 0.05, seed=4, mu="random")
+    kwargs = {"inner_steps": 3, "batch_size": 4} if alg is nash_mp_approx else {}
+    plain = alg.run(game, iters=7, seed=5, **kwargs)
+    rec = alg.run(game, iters=7, seed=5, record=True, **kwargs)
+    assert plain.diagnostics is None
+    assert np.array_equal(plain.log_policies, rec.log_policies)
+    d = rec.diagnostics
+    if alg is nash_mp_approx:
+        assert d["oracle_comparisons"] == rec.queries[-1] == 7 * 2 * 3 * 4
+        assert d["compared"].shape == (rec.queries[-1], 3)
+        assert d["sampled_from"].shape == (7 * 2 * 3, 6) and d["opponents_sampled"].shape == (14, 6)
+        assert np.allclose(d["sampled_from"].sum(axis=1), 1.0)
+    else:
+        assert d["oracle_queries"] == rec.queries[-1] == d["opponents"].shape[0]
+        assert np.allclose(d["opponents"].sum(axis=1), 1.0)
+    if alg is nash_mp:
+        assert d["log_half_policies"].shape == (7, 6)
+        np.testing.assert_array_equal(d["opponents"][1::2], np.exp(d["log_half_policies"]))
+    if alg is nash_md:
+        np.testing.assert_array_equal(d["opponents"], np.exp(d["log_mixtures"]))
+    with pytest.raises(TypeError, match="record must be True or False"):
+        alg.run(game, iters=1, record="yes", **kwargs)
+
+
+def test_steps_accept_the_oracle_and_the_game_alike():
+    game = random_preference_game(5, 0.2, seed=6, mu="random")
+    lp = game.log_mu
+    oracle = PreferenceOracle(game)
+    for a, b in [(nash_mp.step(game, lp, 0.4), nash_mp.step(oracle, lp, 0.4)),
+                 (nash_md.step(game, lp, 1.0), nash_md.step(oracle, lp, 1.0)),
+                 (mmd.step(game, lp, 0.8), mmd.step(oracle, lp, 0.8))]:
+        np.testing.assert_array_equal(a, b)
+    assert oracle.queries == 2 + 1 + 1
