@@ -25,17 +25,33 @@ Instances (small enough for exact audits, hard enough that the constraint binds)
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from mdpkit import evaluate, solve
-from mdpkit.algorithms import stepmix, ucbvi
-from mdpkit.envs import chain, random_mdp, riverswim
 
 from ..claim import Claim, Finding, Grid, Mutant, Paper, Provenance, Sweep
 from ..claim import Pin
 from ..rules import BoundHolds, HighProbability, Rate
+
+
+# The algorithms and instance generators are imported on first use: loading the claims (e.g. for a
+# report) must not import numba kernels or the environment zoo.
+def _stepmix():
+    from mdpkit.algorithms import stepmix
+    return stepmix
+
+
+def _ucbvi():
+    from mdpkit.algorithms import ucbvi
+    return ucbvi
+
+
+def _envs():
+    from mdpkit import envs
+    return envs
 
 STEPMIX_PAPER = Paper("Near-optimal Conservative Exploration in Reinforcement Learning under Episode-wise "
                       "Constraints (Li, Huang, Shen & Yang, ICML 2023)", arxiv="2306.06265",
@@ -71,17 +87,18 @@ def mixed_baseline(mdp, weight_optimal: float, other: int | None = None) -> np.n
 
 def make_instance(family: str, seed: np.random.SeedSequence):
     """``(mdp, baseline (H, S, A), alpha)`` of an instance family; ``seed`` draws random instances."""
+    envs = _envs()
     if family == "riverswim":
-        mdp = riverswim(4, 10)
+        mdp = envs.riverswim(4, 10)
         return mdp, mixed_baseline(mdp, 0.7, other=0), 0.2
     if family == "river3":
-        mdp = riverswim(3, 6)
+        mdp = envs.riverswim(3, 6)
         return mdp, mixed_baseline(mdp, 0.7, other=0), 0.2
     if family == "random":
-        mdp = random_mdp(5, 3, 5, seed=seed)
+        mdp = envs.random_mdp(5, 3, 5, seed=seed)
         return mdp, mixed_baseline(mdp, 0.5), 0.1
     if family == "chain":
-        mdp = chain(5, 10, slip=0.1)
+        mdp = envs.chain(5, 10, slip=0.1)
         always_left = np.zeros((mdp.H, mdp.S, mdp.A))
         always_left[:, :, 0] = 1.0
         return mdp, always_left, 0.2
@@ -107,10 +124,10 @@ def _observe_safety(params, seed, *, pessimism_scale=1.0, unconstrained=False):
     mdp, baseline, alpha = make_instance(params["family"], instance_seed)
     threshold = (1.0 - alpha) * evaluate(mdp, baseline).value
     if unconstrained:
-        values = ucbvi.run(mdp, K=params["K"], seed=run_seed, delta=DELTA).values
+        values = _ucbvi().run(mdp, K=params["K"], seed=run_seed, delta=DELTA).values
     else:
-        res = stepmix.run(mdp, baseline, alpha=alpha, K=params["K"], seed=run_seed, delta=DELTA,
-                          variant=params["algorithm"], pessimism_scale=pessimism_scale)
+        res = _stepmix().run(mdp, baseline, alpha=alpha, K=params["K"], seed=run_seed, delta=DELTA,
+                             variant=params["algorithm"], pessimism_scale=pessimism_scale)
         values = res.values
     return _safety_summary(np.asarray(values), threshold)
 
@@ -169,8 +186,8 @@ NO_VIOLATION = Claim(
 # ============================================================================ (2) regret rate
 def _run_algorithm(algorithm, mdp, baseline, alpha, K, seed, **hyper):
     if algorithm == "ucbvi":
-        return ucbvi.run(mdp, K=K, seed=seed, delta=DELTA, **hyper)
-    return stepmix.run(mdp, baseline, alpha=alpha, K=K, seed=seed, delta=DELTA, variant=algorithm, **hyper)
+        return _ucbvi().run(mdp, K=K, seed=seed, delta=DELTA, **hyper)
+    return _stepmix().run(mdp, baseline, alpha=alpha, K=K, seed=seed, delta=DELTA, variant=algorithm, **hyper)
 
 
 def _observe_regret(params, seed, **hyper):
@@ -241,9 +258,9 @@ def _offset(params, seed, alpha=None, pessimism_scale=1.0):
     mdp, baseline, default_alpha = make_instance(params["family"], instance_seed)
     alpha = params.get("alpha", default_alpha) if alpha is None else alpha
     # Common random numbers: both learners get the same seed (the same uniforms).
-    constrained = stepmix.run(mdp, baseline, alpha=alpha, K=params["K"], seed=run_seed, delta=DELTA,
-                              pessimism_scale=pessimism_scale)
-    free = ucbvi.run(mdp, K=params["K"], seed=run_seed, delta=DELTA)
+    constrained = _stepmix().run(mdp, baseline, alpha=alpha, K=params["K"], seed=run_seed, delta=DELTA,
+                                 pessimism_scale=pessimism_scale)
+    free = _ucbvi().run(mdp, K=params["K"], seed=run_seed, delta=DELTA)
     return {"offset": np.float64(constrained.regret[-1] - free.regret[-1])}
 
 
@@ -337,25 +354,26 @@ def ucbvi_bf_bound(mdp, K: int, delta: float = DELTA) -> float:
     H, A = mdp.H, mdp.A
     S = mdp.S if mdp.is_stationary else mdp.S * mdp.H
     T = K * H
-    L = ucbvi.log_term(mdp, K, delta)
+    L = _ucbvi().log_term(mdp, K, delta)
     return 30.0 * L * math.sqrt(H * S * A * T) + 2500.0 * H ** 2 * S ** 2 * A * L ** 2 + 4.0 * H * L * math.sqrt(T)
 
 
 def make_bound_instance(name: str, seed: np.random.SeedSequence):
     """``tiny``: random 2x2x2 stationary MDP; ``tiny_staged``: its stage-dependent version; ``river3``."""
+    envs = _envs()
     if name == "tiny":
-        return random_mdp(2, 2, 2, seed=seed)
+        return envs.random_mdp(2, 2, 2, seed=seed)
     if name == "tiny_staged":
-        return random_mdp(2, 2, 2, stationary=False, seed=seed)
+        return envs.random_mdp(2, 2, 2, stationary=False, seed=seed)
     if name == "river3":
-        return riverswim(3, 6)
+        return envs.riverswim(3, 6)
     raise ValueError(f"instance must be one of tiny, tiny_staged, river3; got {name!r}")
 
 
 def _observe_ucbvi_bound(params, seed, **hyper):
     instance_seed, run_seed = _seeds(seed)
     mdp = make_bound_instance(params["instance"], instance_seed)
-    res = ucbvi.run(mdp, K=params["K"], seed=run_seed, delta=DELTA, **hyper)
+    res = _ucbvi().run(mdp, K=params["K"], seed=run_seed, delta=DELTA, **hyper)
     bound = ucbvi_bf_bound(mdp, params["K"])
     return {"regret_over_bound": np.float64(res.regret[-1] / bound),
             # the largest regret ANY learner can have (values >= 0), over the bound: < 1 means vacuous
@@ -418,4 +436,677 @@ UCBVI_BF_BOUND = Claim(
                  "side, wider than the quick budget's seed spread of the max (< 1%)")),
 )
 
-CLAIMS = [NO_VIOLATION, REGRET_RATE, OFFSET_BOUNDED, OFFSET_VS_ALPHA, UCBVI_BF_BOUND]
+
+# ============================================================================ lemma-level claims
+# Small instances (exact per-episode checks need few runs): a fresh random MDP per seed with S = 3,
+# A = 2, H = 3, pooled ("tiny") or per-stage ("tiny_staged") counts; baseline 50% optimal, 50%
+# uniform; alpha 0.2. The learner's intermediate quantities come from ``run(..., record=True)``,
+# which returns the per-episode state and leaves every other output bit-identical.
+LEMMA_ALPHA = 0.2
+#: Bound of the lemma checks: the rounding of two computations of one number (e.g. EpsMix's certificate
+#: and its exact value when rho = 0 both reduce to V^b, computed in two places).
+ROUNDING = 1e-12
+
+
+def make_lemma_instance(name: str, seed: np.random.SeedSequence):
+    """``(mdp, baseline (H, S, A), alpha)`` for the lemma claims: ``tiny`` (stationary) or ``tiny_staged``."""
+    if name not in ("tiny", "tiny_staged"):
+        raise ValueError(f"instance must be one of tiny, tiny_staged; got {name!r}")
+    mdp = _envs().random_mdp(3, 2, 3, stationary=(name == "tiny"), seed=seed)
+    return mdp, mixed_baseline(mdp, 0.5), LEMMA_ALPHA
+
+
+def _stage_P(mdp) -> np.ndarray:
+    """True transitions per stage, shape (H, S, A, S) (a stationary model's one table repeated)."""
+    P = np.asarray(mdp.P_stages)
+    return np.broadcast_to(P, (mdp.H,) + P.shape[1:]) if P.shape[0] == 1 else P
+
+
+def _run_default(algorithm, mdp, baseline, alpha, K, seed, **hyper):
+    """The public entry point with its defaults (``hyper`` only for mutants and the replay configs)."""
+    if algorithm == "ucbvi":
+        return _ucbvi().run(mdp, K=K, seed=seed, **hyper)
+    if algorithm == "stepmix":
+        return _stepmix().run(mdp, baseline, alpha=alpha, K=K, seed=seed, **hyper)
+    return _stepmix().run(mdp, baseline, alpha=alpha, K=K, seed=seed, variant=algorithm, **hyper)
+
+
+# ---------------------------------------------------------------------------- (5) optimism
+def _observe_optimism(params, seed, **hyper):
+    instance_seed, run_seed = _seeds(seed)
+    mdp, baseline, alpha = make_lemma_instance(params["instance"], instance_seed)
+    res = _run_default(params["algorithm"], mdp, baseline, alpha, params["K"], run_seed, record=True, **hyper)
+    Q_star = np.asarray(solve(mdp).Q)  # (H, S, A)
+    upper_Q = np.asarray(res.extras["upper_Q"])  # (K, H, S, A)
+    # (episodes,): how far each episode's optimistic Q falls below Q* at its worst (h, s, a)
+    shortfall = (Q_star[None] - upper_Q).reshape(upper_Q.shape[0], -1).max(axis=1)
+    return {"optimism_shortfall": shortfall}
+
+
+def observe_optimism(params, seed):
+    """Largest shortfall ``max_{h,s,a} Q*_h(s, a) - Q_k[h, s, a]`` of each episode's optimistic Q.
+
+    Returns
+    -------
+    dict
+        ``optimism_shortfall`` shape (K,): ``<= 0`` at every episode iff the upper Q is optimistic there.
+    """
+    return _observe_optimism(params, seed)
+
+
+def observe_optimism_bonus_dropped(params, seed):
+    """Mutant: the optimistic bonus removed (``bonus_scale = 0``), optimistic initialisation kept."""
+    return _observe_optimism(params, seed, bonus_scale=0.0)
+
+
+def observe_optimism_greedy(params, seed):
+    """Mutant: greedy certainty equivalence (no bonus, unvisited pairs worth their reward only)."""
+    return _observe_optimism(params, seed, bonus_scale=0.0, optimistic_init=False)
+
+
+OPTIMISM = Claim(
+    id="stepmix.optimism",
+    paper=AZAR_PAPER,
+    statement=("Optimism (the lemma UCBVI-BF's regret proof and StepMix's optimistic policy rest on): with "
+               "probability at least 1 - delta, the optimistic Q of every episode dominates Q*: "
+               "Q_k[h, s, a] >= Q*_h(s, a) for every k, h, s, a. Checked for ucbvi.run and stepmix.run called "
+               "with their defaults (delta = 0.05), exactly under the true model."),
+    provenance=Provenance("reconstructed",
+                          "Optimism is the standard first step of the UCBVI analysis (recalled, not verified "
+                          "against the paper: docs/papers/stepmix.md#stepmix-optimistic-and-pessimistic-core); "
+                          "this package's UCBVI caps Q at H - h, which keeps it (V*_h <= H - h)."),
+    observe=observe_optimism,
+    sweep=Sweep(quick=Grid(algorithm=["ucbvi", "stepmix"], instance=["tiny", "tiny_staged"], K=[150]),
+                full=Grid(algorithm=["ucbvi", "stepmix"], instance=["tiny", "tiny_staged"], K=[1000]),
+                seeds_quick=20, seeds_full=100),
+    rule=HighProbability("optimism_shortfall", delta=DELTA),
+    bound=lambda p: ROUNDING,
+    mutants=[
+        Mutant("bonus_dropped", observe_optimism_bonus_dropped,
+               why="no bonus: once a pair is visited its Q is the empirical backup, below Q* wherever the "
+                   "first samples are unlucky"),
+        Mutant("greedy", observe_optimism_greedy,
+               why="certainty equivalence: an unvisited pair is worth its reward only, below Q* before "
+                   "the last step from the first episode"),
+    ],
+    observed="max_{h,s,a} Q*_h(s, a) - Q_k[h, s, a] per episode",
+)
+
+
+# ---------------------------------------------------------------------------- (6) pessimism
+def weissman_l1_radius(S: int, A: int, H: int, K: int, delta: float, n: np.ndarray) -> np.ndarray:
+    """``sqrt(2 (S ln 2 + ln(S A H K / delta)) / n)``: the L1 radius of an empirical row from ``n``
+    samples, union-bounded over pairs, stages and counts (Weissman et al. 2003); ``inf`` at ``n = 0``."""
+    log_term = S * math.log(2.0) + math.log(S * A * H * K / delta)
+    with np.errstate(divide="ignore"):
+        return np.sqrt(2.0 * log_term / n)
+
+
+def _observe_pessimism(params, seed, **hyper):
+    instance_seed, run_seed = _seeds(seed)
+    mdp, baseline, alpha = make_lemma_instance(params["instance"], instance_seed)
+    K = params["K"]
+    res = _run_default(params["algorithm"], mdp, baseline, alpha, K, run_seed, record=True, **hyper)
+    V_b = np.asarray(evaluate(mdp, baseline).V)  # (H + 1, S)
+    W_low = np.asarray(res.extras["lower_baseline_V"])  # (K, H + 1, S)
+    # the last step (known reward) and the terminal row are exact by construction: not estimates
+    baseline_excess = (W_low[:, :mdp.H - 1] - V_b[None, :mdp.H - 1]).reshape(K, -1).max(axis=1)
+    deployed_excess = np.asarray(res.extras["lower_bound"]) - np.asarray(res.values)
+    # coverage of the true rows by the L1 ball the pessimistic bonus is derived from (delta / 2 each side)
+    P = np.asarray(mdp.P_stages)  # (G, S, A, S)
+    counts = np.asarray(res.extras["counts_sas"])  # (K, G, S, A, S)
+    n = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        l1 = np.abs(counts / n[..., None] - P[None]).sum(axis=-1)
+    radius = weissman_l1_radius(mdp.S, mdp.A, mdp.H, K, DELTA / 2, n)
+    coverage_excess = np.where(n > 0, l1 - radius, -np.inf).reshape(K, -1).max(axis=1)
+    return {"pessimism_excess": np.stack([baseline_excess, deployed_excess, coverage_excess], axis=1)}
+
+
+def observe_pessimism(params, seed):
+    """Per episode: how far the pessimistic estimates exceed the true values they must lower-bound.
+
+    Returns
+    -------
+    dict
+        ``pessimism_excess`` shape (K, 3): ``max_{h,s} W_low_k[h, s] - V^b_h(s)`` (the baseline's
+        lower values), ``lower_bound_k - V^{pi_k}`` (the certificate of the deployed policy against
+        its exact value) and ``max_{g,s,a} ||P_hat - P||_1 - radius(n)`` (the L1 confidence ball the
+        pessimistic bonus is derived from); all ``<= 0`` on the good event.
+    """
+    return _observe_pessimism(params, seed)
+
+
+def observe_pessimism_no_bonus(params, seed):
+    """Mutant: the safety test on the empirical model (``pessimism_scale = 0``)."""
+    return _observe_pessimism(params, seed, pessimism_scale=0.0)
+
+
+def observe_pessimism_tenth_radius(params, seed):
+    """Mutant: a tenth of the pessimistic width (``pessimism_scale = 0.1``)."""
+    return _observe_pessimism(params, seed, pessimism_scale=0.1)
+
+
+PESSIMISM_VALID = Claim(
+    id="stepmix.pessimism_valid",
+    paper=STEPMIX_PAPER,
+    statement=("Validity of the pessimistic estimates the conservative test rests on: with probability at "
+               "least 1 - delta, at every episode the baseline's lower values are below its true values "
+               "(W_low_k[h, s] <= V^b_h(s) for all h, s), the certified lower bound of the deployed policy is "
+               "below its exact value, and every empirical transition row lies in the L1 (Weissman) ball "
+               "the pessimistic bonus is derived from. Checked for stepmix.run with its defaults and EpsMix "
+               "(variant='epsmix', defaults otherwise)."),
+    provenance=Provenance("reconstructed",
+                          "Reconstructed: the abstract gives no analysis; the pessimistic bonus and the event it "
+                          "needs are this package's (docs/papers/stepmix.md#stepmix-optimistic-and-pessimistic-core)."),
+    observe=observe_pessimism,
+    sweep=Sweep(quick=Grid(algorithm=["stepmix", "epsmix"], instance=["tiny", "tiny_staged"], K=[150]),
+                full=Grid(algorithm=["stepmix", "epsmix"], instance=["tiny", "tiny_staged"], K=[1000]),
+                seeds_quick=20, seeds_full=100),
+    rule=HighProbability("pessimism_excess", delta=DELTA),
+    bound=lambda p: ROUNDING,
+    mutants=[
+        Mutant("no_bonus", observe_pessimism_no_bonus,
+               why="the empirical baseline value is above the true one at some (h, s) whenever the samples "
+                   "are lucky there: the lower estimate is not a lower bound"),
+        Mutant("tenth_radius", observe_pessimism_tenth_radius,
+               why="a tenth of the Weissman width: the bonus no longer covers |(P_hat - P) V| on early counts "
+                   "(half the width is NOT caught here: the union-bounded radius has that much slack on "
+                   "these instances; the reference_replay claim catches any perturbed width)"),
+    ],
+    observed="max excess of a pessimistic estimate over its true value, per episode",
+)
+
+
+# ---------------------------------------------------------------------------- (7) replay against plain numpy
+# Everything below is written out from the pseudocode in plain numpy and shares no code with
+# mdpkit.algorithms (the oracle for the deployed policy's value is mdpkit.solvers.reference).
+#: Tolerance of the replay, in units of H. The kernels' variance ``E[V^2] - E[V]^2`` cancels to
+#: ~1e-16 H^2 where V is flat, and its square root turns that into ~1e-8 H times sqrt(8 L) ~ 10: a
+#: wrong constant, index or sign moves these quantities by 1e-3 H or more.
+REPLAY_TOLERANCE = 1e-6
+#: Replay configurations: the theory defaults; scaled-down widths so that backups leave the clip
+#: and certificates pass within a few hundred episodes; the unknown-``V^b`` mode on top of that.
+REPLAY_CONFIGS = {"theory": {}, "scaled": {"bonus_scale": 0.02, "pessimism_scale": 0.2},
+                  "unknown_vb": {"bonus_scale": 0.02, "pessimism_scale": 0.2, "baseline_value_known": False},
+                  "hoeffding": {"bonus": "hoeffding", "bonus_scale": 0.02, "pessimism_scale": 0.2}}
+
+
+def _empirical_rows(counts_sas, counts_sa):
+    """``P_hat`` (zeros where unvisited) and ``n``, per count group."""
+    n = counts_sa
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P_hat = np.where(n[..., None] > 0, counts_sas / n[..., None], 0.0)
+    return P_hat, n
+
+
+def reference_optimistic_q(counts_sas, counts_sa, visits, R, L, bernstein, bonus_scale, Q_prev):
+    """One episode of UCBVI's optimistic planning, from the counts and the previous Q (numpy).
+
+    Returns
+    -------
+    ndarray, shape (H, S, A)
+        ``min(Q_prev, H - h, R + P_hat V_{h+1} + bonus_scale b)``, ``H - h`` (and ``<= Q_prev``) where unvisited.
+    """
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    P_hat, n = _empirical_rows(counts_sas, counts_sa)
+    with np.errstate(divide="ignore"):
+        w = np.minimum(1e4 * H ** 3 * S ** 2 * A * L ** 2 / visits, float(H) ** 2)  # (H + 1, S); inf -> H^2
+    Q = np.empty((H, S, A))
+    V_next = np.zeros(S)
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        mean = P_hat[g] @ V_next
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if bernstein:
+                # centred form: no cancellation (the kernels' E[V^2] - E[V]^2 is within the tolerance)
+                var = np.einsum("say,say->sa", P_hat[g], (V_next[None, None, :] - mean[..., None]) ** 2)
+                b = (np.sqrt(8.0 * L * var / n[g]) + 14.0 * H * L / (3.0 * n[g])
+                     + np.sqrt(8.0 * (P_hat[g] @ w[h + 1]) / n[g]))
+            else:
+                b = 7.0 * H * L / np.sqrt(n[g])
+        q = np.minimum(R[h] + mean + bonus_scale * b, float(H - h))
+        q = np.where(n[g] > 0, q, float(H - h))
+        Q[h] = np.minimum(q, Q_prev[h])
+        V_next = Q[h].max(axis=1)
+    return Q
+
+
+def _lower_q(P_hat, n, R, coef, h, V_next):
+    """``Q_low_h(s, a) = max(0, R + P_hat V_next - coef (H - h - 1) / sqrt(n))``; 0 where unvisited;
+    the known reward at the last step. Shape (S, A)."""
+    H = R.shape[0]
+    if h == H - 1:
+        return R[h].copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = R[h] + P_hat @ V_next - coef * (H - h - 1) / np.sqrt(n)
+    return np.where(n > 0, np.maximum(x, 0.0), 0.0)
+
+
+def reference_baseline_bounds(counts_sas, counts_sa, R, base_probs, coef):
+    """The baseline's pessimistic and optimistic values on the empirical model (numpy).
+
+    Returns
+    -------
+    W_low, W_up : ndarray, shape (H + 1, S)
+        ``sum_a pi_b(a|s) max(0, R + P_hat W_low - b)`` and ``sum_a pi_b(a|s) min(H - h, R + P_hat W_up + b)``,
+        ``b = coef (H - h - 1) / sqrt(n)``; unvisited pairs count 0 and ``H - h``; exact at the last step.
+    """
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    P_hat, n = _empirical_rows(counts_sas, counts_sa)
+    W_low, W_up = np.zeros((H + 1, S)), np.zeros((H + 1, S))
+    for h in range(H - 1, -1, -1):
+        g = h if G > 1 else 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = coef * (H - h - 1) / np.sqrt(n[g])
+            up = np.minimum(R[h] + P_hat[g] @ W_up[h + 1] + b, float(H - h))
+        if h == H - 1:
+            low = up = R[h]
+        else:
+            low = _lower_q(P_hat[g], n[g], R, coef, h, W_low[h + 1])
+            up = np.where(n[g] > 0, up, float(H - h))
+        W_low[h] = (base_probs[h] * low).sum(axis=1)
+        W_up[h] = (base_probs[h] * up).sum(axis=1)
+    return W_low, W_up
+
+
+def reference_path_value(counts_sas, counts_sa, R, mu0, coef, policy_k, W_low, t, rho):
+    """Pessimistic value ``f_t(rho)`` of the path point: ``pi^k`` before ``t``, the mixture at ``t``,
+    the baseline's lower values after (numpy)."""
+    H, S, A = R.shape
+    G = counts_sas.shape[0]
+    P_hat, n = _empirical_rows(counts_sas, counts_sa)
+    states = np.arange(S)
+    g = t if G > 1 else 0
+    V = rho * _lower_q(P_hat[g], n[g], R, coef, t, W_low[t + 1])[states, policy_k[t]] + (1.0 - rho) * W_low[t]
+    for h in range(t - 1, -1, -1):
+        g = h if G > 1 else 0
+        V = _lower_q(P_hat[g], n[g], R, coef, h, V)[states, policy_k[h]]
+    return float(mu0 @ V)
+
+
+def _one_hot(policy, A):
+    """Deterministic (H, S) policy as action distributions, shape (H, S, A)."""
+    return np.eye(A)[policy]
+
+
+def _rollout_consistent(d_sas, d_visits, allowed_paths, G):
+    """Do the count increments of one episode match some action sequence in ``allowed_paths``?
+
+    ``d_visits`` (H + 1, S) must be one state per step; ``d_sas`` (G, S, A, S) must be exactly the
+    transitions ``(s_h, a_h, s_{h+1})`` of that state sequence for one of the allowed action tuples.
+    """
+    H = d_visits.shape[0] - 1
+    if not (np.all(np.isin(d_visits, (0.0, 1.0))) and np.all(d_visits.sum(axis=1) == 1.0)):
+        return False
+    states = d_visits.argmax(axis=1)
+    for actions in allowed_paths(states):
+        expected = np.zeros_like(d_sas)
+        for h in range(H):
+            expected[h if G > 1 else 0, states[h], actions[h], states[h + 1]] += 1.0
+        if np.array_equal(expected, d_sas):
+            return True
+    return False
+
+
+def _deployed_policy(algorithm, policy_k, base_probs, t, rho):
+    """The deployed Markov policy (H, S, A) of StepMix's path point, or ``pi^k`` (UCBVI)."""
+    A = base_probs.shape[2]
+    greedy = _one_hot(policy_k, A)
+    if algorithm == "ucbvi":
+        return greedy
+    out = base_probs.copy()
+    out[:t] = greedy[:t]
+    out[t] = rho * greedy[t] + (1.0 - rho) * base_probs[t]
+    return out
+
+
+def replay_errors(mdp, base_probs, alpha, res, algorithm, *, bonus="bernstein", bonus_scale=1.0,
+                  pessimism_scale=1.0, baseline_value_known=True, delta=DELTA):
+    """Replay a recorded run in plain numpy; the largest discrepancy of each kind over the episodes.
+
+    Parameters
+    ----------
+    mdp, base_probs (H, S, A), alpha
+    res : RunResult
+        From ``run(..., record=True)`` with the hyper-parameters given here.
+    algorithm : {"ucbvi", "stepmix", "epsmix"}
+
+    Returns
+    -------
+    dict of str to float
+        In units of ``H`` (``REPLAY_TOLERANCE`` applies): ``planner`` (Q_k against the UCBVI backup,
+        V_k = max_a Q_k, pi^k greedy with ties to the lowest action, the reported optimistic value),
+        ``baseline_bounds`` (W_low, W_up), ``threshold``, ``choice`` (the certified point's value, its
+        certificate >= the threshold, no later switch step or larger rho certified, EpsMix's rho),
+        ``value`` (each episode's reported value against mdpkit.solvers.reference), ``distribution``
+        (rho in [0, 1], deployed rows summing to 1) and ``rollout`` (1 if an episode's count
+        increments are not a trajectory of its deployed policy).
+    """
+    from mdpkit.solvers import reference
+
+    H, S, A = mdp.H, mdp.S, mdp.A
+    K = res.K
+    R = np.asarray(mdp.R)
+    mu0 = np.asarray(mdp.mu0)
+    P_stage = _stage_P(mdp)
+    ex = res.extras
+    counts_sas, counts_sa, visits = (np.asarray(ex[k]) for k in ("counts_sas", "counts_sa", "visits"))
+    upper_Q, upper_V, policy = (np.asarray(ex[k]) for k in ("upper_Q", "upper_V", "policy"))
+    G = counts_sas.shape[1]
+    conservative = algorithm != "ucbvi"
+    # UCBVI's L = ln(5 S A T / delta) (S A H triples with per-stage counts); StepMix gives each of its
+    # two confidence families (optimistic, pessimistic) delta / 2
+    delta_side = delta / 2 if conservative else delta
+    n_triples = S * A * (1 if G == 1 else H)
+    L = math.log(5.0 * n_triples * K * H / delta_side)
+    coef = pessimism_scale * 0.5 * math.sqrt(2.0 * (S * math.log(2.0) + math.log(S * A * H * K / delta_side)))
+    V_b = float(mu0 @ reference.policy_evaluation(P_stage, R, base_probs)[1][0])
+    err = dict.fromkeys(("planner", "baseline_bounds", "threshold", "choice", "value", "distribution",
+                         "rollout"), 0.0)
+
+    def worse(key, value):
+        err[key] = max(err[key], float(value))
+
+    Q_prev = np.broadcast_to((H - np.arange(H, dtype=np.float64))[:, None, None], (H, S, A))
+    for k in range(K):
+        Q_ref = reference_optimistic_q(counts_sas[k], counts_sa[k], visits[k], R, L, bonus == "bernstein",
+                                       bonus_scale, Q_prev)
+        worse("planner", np.abs(upper_Q[k] - Q_ref).max() / H)
+        worse("planner", np.abs(upper_V[k, :H] - upper_Q[k].max(axis=2)).max() / H)
+        worse("planner", np.any(policy[k] != upper_Q[k].argmax(axis=2)))
+        worse("planner", abs(float(ex["optimistic_values"][k]) - float(mu0 @ upper_V[k, 0])) / H)
+        Q_prev = upper_Q[k]
+        t, rho = H - 1, 1.0
+        if conservative:
+            W_low, W_up = reference_baseline_bounds(counts_sas[k], counts_sa[k], R, base_probs, coef)
+            worse("baseline_bounds", np.abs(ex["lower_baseline_V"][k] - W_low).max() / H)
+            if not baseline_value_known:
+                worse("baseline_bounds", np.abs(ex["upper_baseline_V"][k] - W_up).max() / H)
+            thr = (1.0 - alpha) * (V_b if baseline_value_known else float(mu0 @ W_up[0]))
+            worse("threshold", abs(float(ex["threshold_used"][k]) - thr) / H)
+            t, rho = int(ex["switch_step"][k]), float(ex["rho"][k])
+            lb, cert = float(ex["lower_bound"][k]), bool(ex["certified"][k])
+            worse("distribution", max(0.0, -rho, rho - 1.0))
+            if not 0 <= t < H:
+                worse("choice", 1.0)
+                continue
+
+            def f(tt, r):
+                return reference_path_value(counts_sas[k], counts_sa[k], R, mu0, coef, policy[k], W_low, tt, r)
+
+            f_k = f(H - 1, 1.0)
+            slack = REPLAY_TOLERANCE * H
+            if algorithm == "epsmix":
+                base_lo = V_b if baseline_value_known else float(mu0 @ W_low[0])
+                if f_k >= thr:
+                    rho_ref, cert_ref = 1.0, True
+                elif base_lo < thr:
+                    rho_ref, cert_ref = 0.0, baseline_value_known
+                else:
+                    rho_ref, cert_ref = (base_lo - thr) / (base_lo - f_k), True
+                worse("choice", abs(rho - rho_ref) + (t != H - 1) + (cert != cert_ref))
+                worse("choice", abs(lb - (rho_ref * f_k + (1.0 - rho_ref) * base_lo)) / H)
+            else:
+                later = [f(tt, 0.0) for tt in range(t + 1, H)] + ([f_k] if (t, rho) != (H - 1, 1.0) else [])
+                # no later switch step (nor pi^k itself) certifies: the choice is the lexicographic maximum
+                worse("choice", max([0.0] + [(v - thr - slack) / H for v in later]))
+                if cert:
+                    worse("choice", abs(lb - f(t, rho)) / H)
+                    worse("choice", max(0.0, thr - lb - slack) / H)
+                    if rho < 1.0:  # rho is the largest certified weight (up to Newton's last step)
+                        worse("choice", max(0.0, f(t, min(1.0, rho + 1e-5)) - thr - slack) / H)
+                    if (t, rho) != (H - 1, 1.0) and f(t, 0.0) < thr - slack:
+                        worse("choice", 1.0)  # the scan certifies f_t(0) before it looks for rho
+                else:
+                    worse("choice", (t != 0) + (rho != 0.0) + max(0.0, f(0, 0.0) - thr - slack) / H)
+                    worse("choice", abs(lb - float(mu0 @ W_low[0])) / H)
+        # the reported value against the reference evaluation of the deployed policy
+        deployed = _deployed_policy("stepmix" if conservative else "ucbvi", policy[k], base_probs,
+                                    t, rho if algorithm != "epsmix" else 1.0)
+        worse("distribution", np.abs(deployed.sum(axis=2) - 1.0).max() + max(0.0, -deployed.min()))
+        v = float(mu0 @ reference.policy_evaluation(P_stage, R, deployed)[1][0])
+        if algorithm == "epsmix":
+            v = rho * v + (1.0 - rho) * V_b
+        worse("value", abs(float(res.values[k]) - v) / H)
+        # the episode's count increments: a trajectory of the deployed policy
+        if k + 1 < K:
+            def allowed_paths(states, k=k, t=t, rho=rho):
+                greedy = tuple(int(policy[k, h, states[h]]) for h in range(H))
+                base = [np.flatnonzero(base_probs[h, states[h]] > 0) for h in range(H)]
+                if algorithm == "ucbvi":
+                    return [greedy]
+                if algorithm == "epsmix":
+                    return [greedy] + list(itertools.product(*base))
+                choices = [[greedy[h]] if h < t else base[h] if h > t else
+                           sorted(set(([greedy[h]] if rho > 0 else []) + (list(base[h]) if rho < 1 else [])))
+                           for h in range(H)]
+                return itertools.product(*choices)
+
+            ok = _rollout_consistent(counts_sas[k + 1] - counts_sas[k], visits[k + 1] - visits[k], allowed_paths, G)
+            ok = ok and np.array_equal(counts_sa[k + 1] - counts_sa[k], (counts_sas[k + 1] - counts_sas[k]).sum(-1))
+            worse("rollout", 0.0 if ok else 1.0)
+    return err
+
+
+def _observe_replay(params, seed, hyper_run=None):
+    instance_seed, run_seed = _seeds(seed)
+    mdp, baseline, alpha = make_lemma_instance(params["instance"], instance_seed)
+    hyper = dict(REPLAY_CONFIGS[params["config"]])
+    algorithm = params["algorithm"]
+    if algorithm == "ucbvi":
+        hyper.pop("pessimism_scale", None)
+        hyper.pop("baseline_value_known", None)
+    res = _run_default(algorithm, mdp, baseline, alpha, params["K"], run_seed, record=True,
+                       **(hyper if hyper_run is None else hyper_run(hyper)))
+    errors = replay_errors(mdp, baseline, alpha, res, algorithm, **hyper)
+    return {"replay_error": np.array([errors[k] for k in REPLAY_KEYS])}
+
+
+#: Order of the entries of ``replay_error`` (see :func:`replay_errors`).
+REPLAY_KEYS = ("planner", "baseline_bounds", "threshold", "choice", "value", "distribution", "rollout")
+
+
+def observe_replay(params, seed):
+    """The largest discrepancy between a recorded run and its plain-numpy replay, per kind.
+
+    Returns
+    -------
+    dict
+        ``replay_error`` shape (7,), in units of H, ordered as :data:`REPLAY_KEYS`.
+    """
+    return _observe_replay(params, seed)
+
+
+def _widths_off(hyper):
+    """Both confidence widths 10% too wide (a perturbed constant)."""
+    out = dict(hyper)
+    out["bonus_scale"] = 1.1 * hyper.get("bonus_scale", 1.0)
+    if "pessimism_scale" in hyper or "bonus" not in hyper or True:
+        out["pessimism_scale"] = 1.1 * hyper.get("pessimism_scale", 1.0)
+    return out
+
+
+def observe_replay_widths_off(params, seed):
+    """Mutant: the run's optimistic and pessimistic widths 10% wider than the pseudocode's."""
+    return _observe_replay(params, seed, hyper_run=lambda h: _widths_off(h) if params["algorithm"] != "ucbvi"
+                           else {**h, "bonus_scale": 1.1 * h.get("bonus_scale", 1.0)})
+
+
+def observe_replay_other_bonus(params, seed):
+    """Mutant: the other optimistic bonus (Hoeffding for Bernstein and back)."""
+    def swap(h):
+        return {**h, "bonus": "bernstein" if h.get("bonus", "bernstein") == "hoeffding" else "hoeffding"}
+    return _observe_replay(params, seed, hyper_run=swap)
+
+
+REPLAY = Claim(
+    id="stepmix.reference_replay",
+    paper=STEPMIX_PAPER,
+    statement=("Every episode of UCBVI, StepMix and EpsMix is the pseudocode's, replayed independently in plain "
+               "numpy from the recorded counts: the optimistic Q is the UCBVI backup (min of Q_{k-1}, H - h and "
+               "R + P_hat V + b) and pi^k is greedy in it; the baseline's pessimistic (and optimistic) values "
+               "are the Weissman backups; the threshold is (1 - alpha) V^b; a certified episode's certificate "
+               "is >= the threshold (the per-episode conservative constraint on the learner's side) and "
+               "equals the path point's pessimistic value, and no later switch step or larger weight is "
+               "certified (StepMix) / rho_k is the closed form (EpsMix); the mixture weight is in [0, 1] and "
+               "the deployed rows are distributions; the reported exact value matches "
+               "mdpkit.solvers.reference; the counts grow by one trajectory of the deployed policy."),
+    provenance=Provenance("reconstructed",
+                          "Reconstructed: the mechanisms are this package's reading (docs/papers/stepmix.md"
+                          "#stepmix-the-path-and-its-choice-rule and #stepmix-epsmix-the-episode-coin); UCBVI's "
+                          "backup and constants as recalled (#stepmix-optimistic-and-pessimistic-core). The "
+                          "replay is an identity check, exact up to rounding (REPLAY_TOLERANCE)."),
+    observe=observe_replay,
+    sweep=Sweep(quick=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], config=list(REPLAY_CONFIGS),
+                           instance=["tiny", "tiny_staged"], K=[60]),
+                full=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], config=list(REPLAY_CONFIGS),
+                          instance=["tiny", "tiny_staged"], K=[400]),
+                seeds_quick=1, seeds_full=5),
+    rule=BoundHolds("replay_error"),
+    bound=lambda p: REPLAY_TOLERANCE,
+    mutants=[
+        Mutant("widths_off", observe_replay_widths_off,
+               why="a constant perturbed by 10% in both confidence widths: Q_k, W_low and the certificates "
+                   "move by far more than the rounding tolerance wherever a backup is not clipped"),
+        Mutant("other_bonus", observe_replay_other_bonus,
+               why="the Hoeffding bonus where the pseudocode has Bernstein-Freedman (and back)"),
+    ],
+    observed="max |recorded - replayed| / H",
+)
+
+
+
+# ---------------------------------------------------------------------------- (8) information flow
+def twin_models(instance: str, seed: np.random.SeedSequence):
+    """Two models that differ only where the learner must not look, and the shared baseline.
+
+    ``S = 4`` states of which the last is unreachable (no initial mass, no transition into it); its
+    own transition rows differ between the twins (Dirichlet draws from two streams), everything a
+    learner can observe -- the reachable rows, the known rewards, ``mu0``, hence every sampled
+    trajectory -- is shared. ``instance``: ``"stationary"`` or ``"staged"``.
+
+    Returns
+    -------
+    (TabularMDP, TabularMDP, ndarray (H, S, A), float)
+        The twins, the baseline (50% the first twin's optimal action, 50% uniform) and alpha.
+    """
+    from mdpkit import TabularMDP
+
+    S, A, H = 4, 2, 3
+    shape = (S, A) if instance == "stationary" else (H, S, A)
+    shared, hidden_a, hidden_b = (np.random.default_rng(s) for s in seed.spawn(3))
+    P_shared = np.zeros(shape + (S,))
+    P_shared[..., :S - 1] = shared.dirichlet(np.ones(S - 1), size=shape)
+    R = shared.random(shape)
+    mu0 = np.array([1.0, 0.0, 0.0, 0.0])
+    twins = []
+    for rng in (hidden_a, hidden_b):
+        P = P_shared.copy()
+        P[..., S - 1, :, :] = rng.dirichlet(np.ones(S), size=P[..., S - 1, :, :].shape[:-1])
+        twins.append(TabularMDP.stationary(P, R, H=H, mu0=mu0) if instance == "stationary"
+                     else TabularMDP(P, R, mu0))
+    return twins[0], twins[1], mixed_baseline(twins[0], 0.5), LEMMA_ALPHA
+
+
+def _outputs(res) -> dict:
+    """Every output of a run as float arrays (values, regret, optimal value, extras)."""
+    out = {"values": res.values, "regret": res.regret, "optimal_value": np.float64(res.optimal_value)}
+    out.update({f"extras.{k}": v for k, v in res.extras.items()})
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _max_difference(a: dict, b: dict, keys) -> float:
+    """``max |a[k] - b[k]|`` over ``keys`` (``inf`` for a missing key or a shape mismatch, NaN-safe)."""
+    worst = 0.0
+    for k in keys:
+        if k not in a or k not in b or a[k].shape != b[k].shape:
+            return math.inf
+        if not np.array_equal(a[k], b[k], equal_nan=True):
+            diff = np.abs(a[k] - b[k])
+            worst = max(worst, float(np.nanmax(diff)) if np.any(np.isfinite(diff)) else math.inf)
+            worst = worst if worst > 0 else math.inf  # unequal but a zero difference: NaN placement
+    return worst
+
+
+def _peeking_stepmix(mdp, baseline, alpha, K, seed, variant, record):
+    """A StepMix that reads the model: one pseudo-visit per pair, distributed as the TRUE row, before
+    the first episode (a "model-based prior"). Otherwise stepmix.run's defaults."""
+    stepmix, ucbvi = _stepmix(), _ucbvi()
+    state = ucbvi.LearnerState(mdp)
+    state.counts_sas += np.asarray(mdp.P_stages)  # the leak
+    state.counts_sa += 1.0
+    V_b = evaluate(mdp, baseline).value
+    out, _ = stepmix._run_mix(mdp, baseline, K=K, seed=seed, alpha=alpha, variant=variant, bonus="bernstein",
+                              bonus_scale=1.0, log_L=ucbvi.log_term(mdp, K, DELTA / 2),
+                              pess_coef=stepmix.pessimistic_radius(mdp, K, DELTA / 2), thr_from_model=False,
+                              thr_fixed=(1.0 - alpha) * V_b, baseline_term_exact=True, state=state, record=record)
+    return {f"extras.{k}": np.asarray(v, dtype=np.float64) for k, v in out.items() if k != "values"} | {
+        "values": np.asarray(out["values"], dtype=np.float64)}
+
+
+def _observe_flow(params, seed, peek=False):
+    instance_seed, run_seed = _seeds(seed)
+    twin_a, twin_b, baseline, alpha = twin_models(params["instance"], instance_seed)
+    algorithm, K = params["algorithm"], params["K"]
+    if peek and algorithm != "ucbvi":
+        a = _peeking_stepmix(twin_a, baseline, alpha, K, run_seed, algorithm, record=True)
+        b = _peeking_stepmix(twin_b, baseline, alpha, K, run_seed, algorithm, record=True)
+        return {"flow_difference": np.array([_max_difference(a, b, sorted(a)), 0.0])}
+    recorded = [_outputs(_run_default(algorithm, m, baseline, alpha, K, run_seed, record=True))
+                for m in (twin_a, twin_b)]
+    plain = _outputs(_run_default(algorithm, twin_b, baseline, alpha, K, run_seed))  # the defaults, nothing else
+    return {"flow_difference": np.array([_max_difference(recorded[0], recorded[1], sorted(recorded[0])),
+                                         _max_difference(plain, recorded[1], sorted(plain))])}
+
+
+def observe_flow(params, seed):
+    """Largest difference between the outputs of two runs on twin models (:func:`twin_models`).
+
+    Returns
+    -------
+    dict
+        ``flow_difference`` shape (2,): the max abs difference over every output of the two recorded
+        runs (values, regret, extras and the recorded learner state), and the same between the plain
+        default call and the recorded call on one twin (recording must change nothing).
+    """
+    return _observe_flow(params, seed)
+
+
+def observe_flow_peeking(params, seed):
+    """Mutant: StepMix/EpsMix with a "model-based prior" read off the true transitions (UCBVI unchanged)."""
+    return _observe_flow(params, seed, peek=True)
+
+
+INFORMATION_FLOW = Claim(
+    id="stepmix.information_flow",
+    paper=STEPMIX_PAPER,
+    statement=("The learners see the model only through sampled trajectories (and the known rewards, the "
+               "baseline and V^b): on two models that differ only in the transition rows of an unreachable "
+               "state, ucbvi.run, stepmix.run and EpsMix (defaults otherwise) produce bit-identical outputs, "
+               "recorded learner state included (observed = max abs difference, bound 0). Default coverage: "
+               "the same runs without record=True, i.e. exactly as a user calls them, equal the recorded ones."),
+    provenance=Provenance("reconstructed",
+                          "The setting (transitions learned from samples, rewards known) is UCBVI's and the "
+                          "paper's tabular setting (docs/papers/stepmix.md#stepmix-constraint-and-setting); "
+                          "the twin-model test is this package's."),
+    observe=observe_flow,
+    sweep=Sweep(quick=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], instance=["stationary", "staged"], K=[100]),
+                full=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], instance=["stationary", "staged"], K=[2000]),
+                seeds_quick=1, seeds_full=5),
+    rule=BoundHolds("flow_difference"),
+    bound=lambda p: 0.0,
+    mutants=[
+        Mutant("peeking", observe_flow_peeking,
+               why="a learner that reads the true transition rows (one pseudo-visit per pair from P): its "
+                   "counts at the unreachable state differ between the twins"),
+    ],
+    observed="max |outputs(twin A) - outputs(twin B)|, max |outputs(default) - outputs(record=True)|",
+)
+
+
+
+CLAIMS = [NO_VIOLATION, REGRET_RATE, OFFSET_BOUNDED, OFFSET_VS_ALPHA, UCBVI_BF_BOUND, OPTIMISM, PESSIMISM_VALID, REPLAY,
+          INFORMATION_FLOW]
