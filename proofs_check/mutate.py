@@ -415,7 +415,8 @@ def _canonical(lines: list[str], first: int, last: int) -> str | None:
         return None
 
 
-def generate_mutants(source: str, module: str, path: str = "<string>", *, id_prefix: str = "") -> list[Mutation]:
+def generate_mutants(source: str, module: str, path: str = "<string>", *, id_prefix: str = "",
+                     operators=None) -> list[Mutation]:
     """Every distinct mutant of ``source``, in source order.
 
     Parameters
@@ -428,6 +429,8 @@ def generate_mutants(source: str, module: str, path: str = "<string>", *, id_pre
         Its file (for ``file:line``).
     id_prefix : str
         Prefix of the mutants' ids (``{prefix}{index}``).
+    operators : collection of str, optional
+        Only these operators (names of :data:`OPERATORS`); default all.
 
     Returns
     -------
@@ -444,7 +447,8 @@ def generate_mutants(source: str, module: str, path: str = "<string>", *, id_pre
     original_lines = source.splitlines(keepends=True)
     seen = {(i, _canonical(original_lines, *r)) for i, r in enumerate(ranges)}
     mutants = []
-    for edit in sorted(sites.edits, key=lambda e: (_edit_start(e), e.operator, e.text)):
+    edits = [e for e in sites.edits if not operators or e.operator in operators]
+    for edit in sorted(edits, key=lambda e: (_edit_start(e), e.operator, e.text)):
         new = _apply(sites.data, edit).decode("utf-8")
         line = _edit_line(sites, edit)
         new_lines = new.splitlines(keepends=True)
@@ -510,8 +514,11 @@ def module_file(name: str) -> Path:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
         raise ValueError(f"mutation target {name!r} cannot be found ({exc})") from None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        raise ValueError(f"mutation target {name!r} is not a Python source module on sys.path")
+    if spec is None:
+        raise ValueError(f"mutation target {name!r} cannot be found on sys.path (a dotted module name, e.g. "
+                         "my_pkg.my_learner)")
+    if not spec.origin or not spec.origin.endswith(".py"):
+        raise ValueError(f"mutation target {name!r} is not a Python source module ({spec.origin})")
     return Path(spec.origin)
 
 
@@ -678,7 +685,7 @@ def _relocations(mutation: Mutation | None, dependents: dict, workdir: Path) -> 
 
 def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int = 30, seed: int = 0, jobs: int = 2,
                   budget: str = "quick", timeout_factor: float = 3.0, timeout_extra: float = 60.0,
-                  progress: bool = True, log=None) -> MutationReport:
+                  operators=None, progress: bool = True, log=None) -> MutationReport:
     """Mutation testing of ``family``'s claims (see the module docstring).
 
     Parameters
@@ -700,6 +707,8 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
         A mutant's subprocess is killed (``caught (timeout)``) after
         ``timeout_factor * baseline_seconds + timeout_extra`` seconds (the extra covers numba
         recompiling the mutated module).
+    operators : collection of str, optional
+        Only mutants of these operators (names of :data:`OPERATORS`); default all.
     progress : bool
         A progress bar on stderr naming the mutants being run.
     log : callable, optional
@@ -721,6 +730,9 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
         raise ValueError(f"budget must be 'quick' or 'full', got {budget!r}")
     if not (timeout_factor > 0 and timeout_extra >= 0):
         raise ValueError(f"timeout_factor must be > 0 and timeout_extra >= 0, got {timeout_factor!r}, {timeout_extra!r}")
+    unknown = sorted(set(operators or ()) - set(OPERATORS))
+    if unknown:
+        raise ValueError(f"unknown mutation operator(s) {', '.join(unknown)}; known: {', '.join(OPERATORS)}")
     say = log or ((lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None))
     claims_modules = [str(Path(m).resolve()) if m.endswith(".py") else m for m in claims_modules]
     claims = load_claims(claims_modules)
@@ -735,7 +747,7 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
     pool = []
     for name in target_names:
         short = name.rsplit(".", 1)[-1].lstrip("_")
-        pool += generate_mutants(originals[name], name, str(files[name]), id_prefix=f"{short}-")
+        pool += generate_mutants(originals[name], name, str(files[name]), id_prefix=f"{short}-", operators=operators)
     order = list(range(len(pool)))
     random.Random(seed).shuffle(order)
     say(f"mutate {family}: {len(pool)} distinct mutants of {len(target_names)} modules; baseline run of "
@@ -965,6 +977,8 @@ def add_mutate_parser(sub, common) -> None:
                    help="a mutant is killed after this many times the baseline's time, plus --timeout-extra (default 3)")
     p.add_argument("--timeout-extra", type=float, default=60.0,
                    help="seconds added to the timeout, for numba recompiling the mutant (default 60)")
+    p.add_argument("--operator", action="append", default=[], choices=sorted(OPERATORS),
+                   help="only mutants of this operator; repeatable (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -979,7 +993,7 @@ def cli_main(args) -> int:
         report = mutate_family(family, args.claims_module, targets=args.target or None, sample=args.sample,
                                seed=args.seed, jobs=args.jobs, budget=args.budget or "quick",
                                timeout_factor=args.timeout_factor, timeout_extra=args.timeout_extra,
-                               progress=not args.no_progress)
+                               operators=set(args.operator) or None, progress=not args.no_progress)
     except (ValueError, ImportError) as exc:
         print(f"proofs-check: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
@@ -987,7 +1001,7 @@ def cli_main(args) -> int:
         print("\nproofs-check: interrupted; nothing written", file=sys.stderr)
         return 130
     command = " ".join(["proofs-check mutate", family] + [f"--claims-module {m}" for m in args.claims_module]
-                       + [f"--target {t}" for t in args.target]
+                       + [f"--target {t}" for t in args.target] + [f"--operator {o}" for o in args.operator]
                        + [f"--sample {args.sample}", f"--seed {args.seed}"]
                        + (["--full"] if args.budget == "full" else []))
     paths = write_outputs(report, out, command)
