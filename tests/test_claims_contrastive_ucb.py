@@ -153,7 +153,7 @@ def test_misaligned_buffer_mutant_shifts_positives_and_restores_the_buffer():
         original(self, h, x, s_next)
 
     from unittest import mock
-    with mock.patch.object(claims, "_ORIGINAL_RECORD", spy):
+    with mock.patch.object(contrastive_ucb._Explorer, "_record", spy):  # the mutant wraps what it finds
         claims.observe_suboptimality_misaligned(MDP, derive_seed(claims.SUBOPTIMALITY_RATE.id, MDP, 0))
     assert contrastive_ucb._Explorer._record is original
     # per_stage data: one recorded transition per stage and episode; each stored s' is the previous one's
