@@ -383,3 +383,35 @@ def test_reconstructed_parts_are_marked():
     for fn in (stepmix.path_policy, kern.largest_feasible_rho, kern.choose_path_point, kern.run_mix_chunk):
         assert "Reconstructed:" in fn.__doc__, fn.__name__
     assert "recalled" in ucbvi.__doc__ and "Algorithms 1-3" not in ucbvi.__doc__
+
+
+# ============================================================================ record=True
+@pytest.mark.parametrize("variant", ["stepmix", "epsmix"])
+@pytest.mark.parametrize("hyper", [{}, {"bonus_scale": 0.02, "pessimism_scale": 0.2},
+                                   {"bonus_scale": 0.02, "pessimism_scale": 0.2, "baseline_value_known": False}])
+@pytest.mark.parametrize("stationary", [True, False])
+def test_record_changes_no_output(variant, hyper, stationary):
+    mdp = envs.random_mdp(3, 2, 4, stationary=stationary, seed=5)
+    baseline = np.full((mdp.H, mdp.S, mdp.A), 1.0 / mdp.A)
+    K = 150
+    plain = stepmix.run(mdp, baseline, alpha=0.2, K=K, seed=3, variant=variant, **hyper)
+    rec = stepmix.run(mdp, baseline, alpha=0.2, K=K, seed=3, variant=variant, record=True, **hyper)
+    np.testing.assert_array_equal(plain.values, rec.values)
+    assert plain.hyper == rec.hyper
+    for key, arr in plain.extras.items():
+        np.testing.assert_array_equal(arr, rec.extras[key])
+    assert set(rec.extras) - set(plain.extras) == {*ucbvi.RECORDED, *stepmix.RECORDED_BASELINE}
+    W_low, W_up = rec.extras["lower_baseline_V"], rec.extras["upper_baseline_V"]
+    assert W_low.shape == (K, mdp.H + 1, mdp.S)
+    # the uncertified fallback reports the baseline's pessimistic value at the first step
+    fallback = ~rec.extras["certified"] & (rec.extras["rho"] == 0.0)
+    if variant == "stepmix" and fallback.any():
+        np.testing.assert_array_equal(rec.extras["lower_bound"][fallback], (W_low[:, 0] @ np.asarray(mdp.mu0))[fallback])
+    if not hyper.get("baseline_value_known", True):
+        np.testing.assert_array_equal(rec.extras["threshold_used"], 0.8 * (W_up[:, 0] @ np.asarray(mdp.mu0)))
+
+
+def test_record_is_validated():
+    mdp = envs.random_mdp(2, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="record"):
+        stepmix.run(mdp, np.zeros((2, 2), dtype=int), alpha=0.1, K=3, seed=0, record="yes")

@@ -254,6 +254,7 @@ def test_bonus_removed_mutant_is_greedy_and_linear_on_riverswim():
     ({"bonus": "ucb"}, "bonus"), ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"),
     ({"delta": float("nan")}, "delta"), ({"bonus_scale": -0.1}, "bonus_scale"),
     ({"bonus_scale": float("inf")}, "bonus_scale"), ({"optimistic_init": 1}, "optimistic_init"),
+    ({"record": 1}, "record"), ({"record": "upper_Q"}, "record"),
 ])
 def test_validation(kwargs, match):
     mdp = envs.random_mdp(2, 2, 2, seed=0)
@@ -265,3 +266,33 @@ def test_validation(kwargs, match):
 def test_rejects_non_mdp():
     with pytest.raises(ValueError, match="mdp"):
         ucbvi.run(np.zeros((2, 2)), K=3, seed=0)
+
+
+# ============================================================================ record=True
+@pytest.mark.parametrize("stationary", [True, False])
+@pytest.mark.parametrize("bonus, scale", [("bernstein", 1.0), ("bernstein", 0.02), ("hoeffding", 0.05)])
+def test_record_changes_no_output_and_holds_the_learner_state(stationary, bonus, scale):
+    mdp = envs.random_mdp(3, 2, 4, stationary=stationary, seed=2)
+    K = 120
+    plain = ucbvi.run(mdp, K=K, seed=9, bonus=bonus, bonus_scale=scale)
+    rec = ucbvi.run(mdp, K=K, seed=9, bonus=bonus, bonus_scale=scale, record=True)
+    np.testing.assert_array_equal(plain.values, rec.values)
+    np.testing.assert_array_equal(plain.extras["optimistic_values"], rec.extras["optimistic_values"])
+    assert plain.hyper == rec.hyper and set(rec.extras) == {"optimistic_values", *ucbvi.RECORDED}
+    H, S, A = mdp.H, mdp.S, mdp.A
+    G = 1 if stationary else H
+    ex = rec.extras
+    assert ex["counts_sas"].shape == (K, G, S, A, S) and ex["upper_Q"].shape == (K, H, S, A)
+    assert not ex["counts_sas"][0].any() and not ex["visits"][0].any()  # counts BEFORE each episode
+    # one trajectory (H transitions, H + 1 visited states) per episode
+    np.testing.assert_array_equal(ex["counts_sas"].sum(axis=(1, 2, 3, 4)), H * np.arange(K))
+    np.testing.assert_array_equal(ex["counts_sa"], ex["counts_sas"].sum(axis=-1))
+    np.testing.assert_array_equal(ex["visits"].sum(axis=2), np.arange(K)[:, None] * np.ones(H + 1))
+    # Q_k <= Q_{k-1}, V_k = max_a Q_k, pi^k greedy (ties to the lowest action), V_bar_k[0] reported
+    assert np.all(np.diff(ex["upper_Q"], axis=0) <= 0)
+    np.testing.assert_array_equal(ex["upper_V"][:, :H], ex["upper_Q"].max(axis=3))
+    np.testing.assert_array_equal(ex["policy"], ex["upper_Q"].argmax(axis=3))
+    np.testing.assert_array_equal(ex["upper_V"][:, 0] @ np.asarray(mdp.mu0), ex["optimistic_values"])
+    # the recorded policy is the audited one
+    for k in (0, K // 2, K - 1):
+        assert rec.values[k] == pytest.approx(mdpkit.evaluate(mdp, ex["policy"][k]).value, abs=1e-12)
