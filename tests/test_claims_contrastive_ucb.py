@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from mdpkit.algorithms import contrastive_ucb
 from mdpkit.algorithms.contrastive import ContrastiveLearner, feature_angle
-from mdpkit.envs.lowrank import combination_lock, random_lowrank_mdp
+from mdpkit.envs.lowrank import combination_lock, random_lowrank_game, random_lowrank_mdp
 from mdpkit.markov_game import coarse_correlated_equilibrium
 from proofs_check import derive_seed
 from proofs_check.claims import contrastive_ucb as claims
@@ -246,3 +246,194 @@ def test_comparison_quick_budget_reproduces_its_finding(comparison_quick_report)
     verdict = result.verdict
     assert not verdict.passed and verdict.ok, verdict.summary
     assert all(m.caught for m in verdict.mutants), [m.summary for m in verdict.mutants]
+
+
+# ----------------------------------------------------------------------------- (6)-(10) per-episode lemmas
+LEMMAS = (claims.PLANNING_IDENTITY, claims.OPTIMISM, claims.DATA_DISTRIBUTION, claims.INFORMATION_FLOW,
+          claims.GAME_STAGE_EQUILIBRIUM)
+
+
+def _outputs_equal(a, b):
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.optimal_value == b.optimal_value and a.hyper == b.hyper
+    assert set(b.extras) - set(a.extras) == {"trace"}
+    for key in a.extras:
+        np.testing.assert_array_equal(np.asarray(a.extras[key]), np.asarray(b.extras[key]), err_msg=key)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"planner": "lsvi", "bonus_scale": 0.1}, {"data": "trajectory"}])
+def test_record_adds_a_trace_and_changes_nothing_else(kwargs):
+    lock = combination_lock(2, 2, 2, seed=0)
+    plain = contrastive_ucb.run(lock, K=6, seed=3, **kwargs)
+    traced = contrastive_ucb.run(lock, K=6, seed=3, record=True, **kwargs)
+    _outputs_equal(plain, traced)
+    trace = traced.extras["trace"]
+    assert len(trace) == 6 and trace[0]["Q"].shape == (2, lock.S, 2) and trace[0]["V"].shape == (3, lock.S)
+    assert all(t["transitions"].shape == (2, 3) for t in trace)
+    np.testing.assert_array_equal(trace[-1]["policy"].sum(axis=2), 1.0)
+
+
+def test_record_game_and_lsvi_ucb_change_nothing_else():
+    game = random_lowrank_game(3, 2, 2, 2, 2, seed=1)
+    _outputs_equal(contrastive_ucb.run_game(game, K=3, seed=2, bonus_scale=0.1),
+                   contrastive_ucb.run_game(game, K=3, seed=2, bonus_scale=0.1, record=True))
+    mdp = random_lowrank_mdp(5, 2, 3, 2, seed=0)
+    _outputs_equal(lsvi_ucb.run(mdp, K=5, seed=1), lsvi_ucb.run(mdp, K=5, seed=1, record=True))
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_record_must_be_a_bool(bad):
+    lock = combination_lock(2, 2, 2, seed=0)
+    with pytest.raises(TypeError, match="record"):
+        contrastive_ucb.run(lock, K=2, seed=0, record=bad)
+    with pytest.raises(TypeError, match="record"):
+        contrastive_ucb.run_game(random_lowrank_game(3, 2, 2, 2, 2, seed=1), K=2, seed=0, record=bad)
+    with pytest.raises(TypeError, match="record"):
+        lsvi_ucb.run(lock, K=2, seed=0, record=bad)
+
+
+def test_lemma_claims_are_well_formed_and_their_observables_reproducible():
+    for claim in LEMMAS:
+        assert claim in claims.CLAIMS and claim.mutants and claim.provenance.kind == "reconstructed"
+        params = claim.sweep.grid("quick").points()[0]
+        a = claim.observe(params, derive_seed(claim.id, params, 0))
+        b = claim.observe(params, derive_seed(claim.id, params, 0))
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{claim.id} {key}")
+
+
+@pytest.mark.parametrize("planner", ["model", "lsvi"])
+def test_planning_audit_detects_each_kind_of_tampering(planner):
+    """The audit is not vacuous: a correct trace passes to 1e-12, each perturbation shows in its component."""
+    lock = combination_lock(3, 2, 3, seed=0)
+    beta = 3 * np.sqrt(2) * 0.1
+    res = contrastive_ucb.run(lock, K=8, seed=5, planner=planner, bonus_scale=0.1, record=True)
+    assert np.all(claims._audit_contrastive_mdp(lock, res, planner, beta) < 1e-12)
+    index = {name: i for i, name in enumerate(claims.PLANNING_CHECKS)}
+
+    def tampered(component, edit):
+        trace = [{k: np.array(v) for k, v in t.items()} for t in res.extras["trace"]]
+        edit(trace[-1])
+        fake = type(res)(**{**res.__dict__, "extras": {**res.extras, "trace": trace}})
+        return claims._audit_contrastive_mdp(lock, fake, planner, beta)[index[component]]
+
+    assert tampered("bonus", lambda t: t["bonus"].__setitem__((1, 0, 0), t["bonus"][1, 0, 0] * 1.01)) > 1e-6
+    assert tampered("backup", lambda t: t["Q"].__setitem__((0, 0, 1), t["Q"][0, 0, 1] - 1e-6)) > 5e-7
+    assert tampered("value_max", lambda t: t["V"].__setitem__((1, 2), t["V"][1, 2] + 1e-3)) > 0
+    assert tampered("policy_greedy", lambda t: t["policy"].__setitem__(0, 0.5)) > 0 or \
+        np.all(np.ptp(res.extras["trace"][-1]["Q"][0], axis=1) == 0)
+    assert tampered("data", lambda t: t["transitions"].__setitem__((0, 0), 1)) == 1.0
+    # a wrong beta is a bonus discrepancy
+    assert claims._audit_contrastive_mdp(lock, res, planner, 2 * beta)[index["bonus"]] > 1e-3
+
+
+def test_lsvi_ucb_audit_matches_the_documented_beta():
+    lock = combination_lock(3, 2, 3, seed=1)
+    res = lsvi_ucb.run(lock, K=10, seed=2, bonus_scale=0.1, record=True)
+    assert claims._lsvi_ucb_beta(2, 3, 10, 0.1) == pytest.approx(lsvi_ucb.theoretical_beta(2, 3, 10) * 0.1, rel=1e-14)
+    assert np.all(claims._audit_lsvi_ucb(lock, res, claims._lsvi_ucb_beta(2, 3, 10, 0.1)) < 1e-12)
+    assert claims._audit_lsvi_ucb(lock, res, claims._lsvi_ucb_beta(2, 3, 10, 0.2))[2] > 1e-3
+
+
+def test_plain_numpy_game_evaluation_agrees_with_mdpkit():
+    from mdpkit.markov_game import game_value, nash_gap
+
+    rng = np.random.default_rng(0)
+    lrgame = random_lowrank_game(4, 2, 3, 3, 2, seed=3)
+    game = lrgame.to_game()
+    for _ in range(5):
+        mu = rng.dirichlet(np.ones(2), size=(3, 4))
+        nu = rng.dirichlet(np.ones(3), size=(3, 4))
+        value, gap = claims._game_evaluation(np.asarray(lrgame.P), np.asarray(lrgame.R), np.asarray(lrgame.mu0), mu, nu)
+        assert value == pytest.approx(game_value(game, mu, nu), abs=1e-12)
+        assert gap == pytest.approx(nash_gap(game, mu, nu), abs=1e-12)
+
+
+def test_game_audit_sees_a_non_equilibrium():
+    game = random_lowrank_game(3, 2, 2, 2, 2, seed=0)
+    res = contrastive_ucb.run_game(game, K=3, seed=1, bonus_scale=0.1, record=True)
+    beta = 2 * np.sqrt(2) * 0.1
+    err = claims._audit_game(game, res, beta)
+    bound = claims.GAME_STAGE_EQUILIBRIUM.bound({})
+    assert np.all(err <= bound)
+    # matching pennies at one state: only the uniform joint is a CCE; a pure joint is not
+    Q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    trace = [{k: np.array(v) for k, v in t.items()} for t in res.extras["trace"]]
+    t = trace[-1]
+    t["Q_up"][1, 0], t["Q_low"][1, 0] = Q, Q
+    t["sigma"][1, 0] = np.array([[1.0, 0.0], [0.0, 0.0]])
+    fake = type(res)(**{**res.__dict__, "extras": {**res.extras, "trace": trace}})
+    assert claims._audit_game(game, fake, beta)[claims.GAME_CHECKS.index("cce")] == pytest.approx(1.0)
+
+
+def test_expected_transitions_are_distributions_and_match_monte_carlo():
+    mdp = random_lowrank_mdp(4, 2, 3, 2, seed=1)
+    P, mu0 = np.asarray(mdp.P), np.asarray(mdp.mu0)
+    rng = np.random.default_rng(0)
+    policy = rng.dirichlet(np.ones(2), size=(3, 4))
+    for mode in ("per_stage", "trajectory"):
+        expected = claims._expected_transitions(P, mu0, policy, mode)
+        np.testing.assert_allclose(expected.sum(axis=(1, 2, 3)), 1.0, atol=1e-12)
+        assert np.all(expected >= 0)
+    # trajectory mode by simulation: 20000 episodes, each cell within 5 standard errors
+    n, counts = 20000, np.zeros((3, 4, 2, 4))
+    for _ in range(n):
+        u, s = rng.integers(3), rng.choice(4, p=mu0)
+        for h in range(3):
+            a = rng.integers(2) if h == u else rng.choice(2, p=policy[h, s])
+            s_next = rng.choice(4, p=P[h, s, a])
+            counts[h, s, a, s_next] += 1
+            s = s_next
+    expected = claims._expected_transitions(P, mu0, policy, "trajectory")
+    se = np.sqrt(n * expected * (1 - expected)) + 1e-9
+    assert np.all(np.abs(counts - n * expected) <= 5 * se + 1e-9)
+
+
+def test_pearson_p_value_edge_cases():
+    assert claims._pearson_p_value(np.array([10.0, 10.0]), np.array([10.0, 10.0])) == pytest.approx(1.0)
+    assert claims._pearson_p_value(np.array([1.0, 19.0]), np.array([0.0, 20.0])) == 0.0  # an impossible cell hit
+    assert claims._pearson_p_value(np.array([40.0, 0.0]), np.array([20.0, 20.0])) < 1e-8
+    assert claims._pearson_p_value(np.array([3.0]), np.array([3.0])) == 1.0  # one cell: nothing to test
+
+
+def test_hidden_variants_share_the_kernel_bit_for_bit_and_not_the_factors():
+    for model in (combination_lock(3, 2, 3, seed=0), random_lowrank_game(4, 2, 2, 2, 2, seed=0)):
+        transformed, poisoned = claims._hidden_variants(model)
+        for other in (transformed, poisoned):
+            np.testing.assert_array_equal(other.P, model.P)
+            np.testing.assert_array_equal(other.R, model.R)
+            np.testing.assert_array_equal(other.mu0, model.mu0)
+            assert not np.array_equal(other.phi, model.phi)
+        assert not np.allclose(np.einsum("h...i,his->h...s", poisoned.phi, poisoned.psi), model.P)
+
+
+def test_pins_written_out_equal_pin_binomial():
+    from proofs_check.claim import Pin
+
+    pins = claims.EPISODES_VS_BASELINES.finding.pins
+    assert pins["quick"].band == Pin.binomial(3, 6, "x", confidence=0.95).band
+    assert pins["full"].band == Pin.binomial(92, 120, "x").band
+
+
+def test_loading_the_claims_imports_no_algorithm_numba_or_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys; import proofs_check.claims.contrastive_ucb; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('numba', 'scipy', 'matplotlib') "
+            "or m.startswith(('mdpkit.algorithms', 'mdpkit.envs', 'mdpkit.lowrank'))])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def lemma_quick_report(quick_sweep):
+    return quick_sweep(LEMMAS)
+
+
+def test_lemma_claims_pass_at_the_quick_budget_and_catch_every_mutant(lemma_quick_report):
+    for result in lemma_quick_report.results:
+        verdict = result.verdict
+        assert verdict.clean_pass, (result.claim.id, verdict.summary)
+        for m in verdict.mutants:
+            assert m.caught, (result.claim.id, m.name, m.summary)
