@@ -602,6 +602,13 @@ class Verdict:
         For a pinned finding (:class:`Finding`): ``statistic``, ``value`` (as measured now),
         ``recorded``, ``band``, ``expect``, ``inside`` (value in band), ``kind`` (FAIL or MUTANT
         NOT CAUGHT, as observed now) and ``reproduces``. Empty for an unpinned finding or none.
+    power : dict
+        How likely each outcome is to come out as it did, by a bootstrap over seeds
+        (:mod:`proofs_check.power`): ``{"claim": {...}, "mutants": {name: {...}}, "weak_mutants":
+        [...]}``; each entry has the fractions ``pass``, ``fail``, ``undecided`` of resamples,
+        ``p_as_observed`` (and for a mutant ``p_caught``, ``weak``: caught, but in fewer than 95%
+        of resamples), ``resamples`` and ``method``. Never changes the verdict. Empty when not
+        estimated.
 
     Verdict kinds (:attr:`label`): ``PASS``; ``FAIL``; ``MUTANT NOT CAUGHT``; ``UNDECIDED`` (the
     runs cannot decide: the claim's outcome, or -- when the claim passes -- a mutant's, is
@@ -622,6 +629,7 @@ class Verdict:
     notes: tuple = ()
     finding: str = ""
     finding_check: dict = field(default_factory=dict)
+    power: dict = field(default_factory=dict)
 
     @property
     def all_mutants_caught(self) -> bool:
@@ -670,7 +678,7 @@ class Verdict:
             "claim_id": self.claim_id, "passed": self.passed, "summary": self.summary,
             "numbers": self.numbers, "n_runs": self.n_runs, "seeds": self.seeds, "budget": self.budget,
             "mutants": [m.__dict__ for m in self.mutants], "notes": list(self.notes),
-            "finding": str(self.finding), "finding_check": self.finding_check},
+            "finding": str(self.finding), "finding_check": self.finding_check, "power": self.power},
             sort_keys=True, default=float)
 
     @classmethod

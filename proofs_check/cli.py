@@ -348,6 +348,8 @@ def _show(selected, out) -> int:
 
 
 def _show_one(c, v) -> None:
+    from .report import power_of, power_text
+
     wrap = lambda s: textwrap.fill(s, 100, subsequent_indent="  ")  # noqa: E731
     print(f"{c.id}\n  paper: {c.paper.cite()}")
     print(wrap(f"  statement: {c.statement}"))
@@ -362,8 +364,12 @@ def _show_one(c, v) -> None:
         print("  evidence: none yet (run `proofs-check run " + c.id + "`)")
     else:
         print(wrap(f"  evidence ({v.budget}, {v.n_runs} runs, {v.seeds} seeds/point): {v.label} -- {v.summary}"))
+        if v.power:
+            print(wrap(f"  power: the claim {power_text(power_of(v, 'claim'))} "
+                       f"({(v.power.get('claim') or {}).get('method', '')})"))
         for m in v.mutants:
-            print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}"))
+            power = f" [power: {power_text(power_of(v, m.name))}]" if v.power else ""
+            print(wrap(f"    mutant {m.name}: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}{power}"))
         if v.finding:
             print(wrap(f"  documented finding{'' if v.finding_check else ' (unpinned)'}: {v.finding}"))
         if v.finding_check:

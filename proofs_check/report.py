@@ -48,7 +48,7 @@ from .claim import Run, Verdict, params_key
 from .store import CorruptEntry
 
 #: Modules whose source decides a verdict or figure from stored runs (part of every cache key).
-_RENDERING_MODULES = ("rules.py", "figures.py", "report.py", "claim.py", "runner.py")
+_RENDERING_MODULES = ("rules.py", "figures.py", "report.py", "claim.py", "runner.py", "power.py")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CACHE_FORMAT = "proofs_check report cache 1"
 
@@ -602,6 +602,41 @@ def _mutant_numbers_json(v: Verdict) -> str:
     return json.dumps({m.name: m.numbers for m in v.mutants}, indent=1, sort_keys=True, default=str)
 
 
+def power_of(v: Verdict, variant: str) -> dict | None:
+    """The power entry of ``variant`` ("claim" or a mutant name) in ``v``, or None."""
+    power = getattr(v, "power", None) or {}
+    return power.get("claim") if variant == "claim" else (power.get("mutants") or {}).get(variant)
+
+
+def power_text(entry: dict | None) -> str:
+    """One phrase: how likely the outcome is to come out as it did (``proofs-check show``, the report)."""
+    if not entry:
+        return "power not estimated"
+    what = {"pass": "passes", "fail": "fails", "undecided": "is undecided"}[entry["outcome"]]
+    if "p_caught" in entry:
+        what = {"pass": "is not caught", "fail": "is caught", "undecided": "is undecided"}[entry["outcome"]]
+    text = f"{what} in {entry['p_as_observed']:.0%} of {entry['resamples']} seed resamples"
+    if entry.get("weak"):
+        text += " -- WEAK MUTANT: raise seeds or sharpen the rule"
+    return text
+
+
+def power_cell(v: Verdict | None) -> str:
+    """Table cell: P(claim outcome as observed); the least P(caught) over the caught mutants, and weak ones."""
+    if v is None or not getattr(v, "power", None):
+        return "-"
+    claim = v.power.get("claim")
+    parts = [f"claim {claim['p_as_observed']:.2f}" if claim else "claim -"]
+    caught = [(entry["p_caught"], name) for name, entry in v.power.get("mutants", {}).items()
+              if entry and entry["outcome"] == "fail"]
+    if caught:
+        parts.append(f"mutants >= {min(caught)[0]:.2f}")
+    weak = v.power.get("weak_mutants") or []
+    if weak:
+        parts.append("WEAK: " + ", ".join(weak))
+    return "; ".join(parts)
+
+
 def _provenance_cell(claim) -> str:
     """Provenance kind; a regression check (an Envelope rule) says so: it is not a paper claim."""
     kind = claim.provenance.kind
@@ -615,10 +650,10 @@ def _md_cell(text) -> str:
 def _markdown(entries, budget) -> str:
     lines = [f"# proofs_check report ({budget} budget)", ""]
     lines += [f"{ln}  " for ln in _headline(entries, budget)]
-    lines += ["", "| | claim | verdict | evidence | mutants caught | provenance |", "|---|---|---|---|---|---|"]
+    lines += ["", "| | claim | verdict | evidence | mutants caught | power | provenance |", "|---|---|---|---|---|---|---|"]
     shown = [e for e in entries if e.status != "not run"]
     for e in shown:
-        cells = [f"[§](#{e.anchor})", e.claim.id, _label(e), _evidence(e), _mutants_cell(e),
+        cells = [f"[§](#{e.anchor})", e.claim.id, _label(e), _evidence(e), _mutants_cell(e), power_cell(e.verdict),
                  _provenance_cell(e.claim)]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     for e in shown:
@@ -633,13 +668,16 @@ def _markdown(entries, budget) -> str:
             lines.append("**Verdict:** none -- " + ("see above." if e.note else "no complete runs."))
             continue
         lines += [f"**Verdict:** {_label(e)} -- {v.summary} ({v.n_runs} runs, {v.seeds} seeds per point)  "]
+        if v.power:
+            lines.append(f"**Power:** the claim {power_text(power_of(v, 'claim'))}  ")
         if v.finding:
             lines.append(f"**Documented finding (the claim does not hold or cannot be falsified as stated):** "
                          f"{v.finding}  ")
             lines.append(f"**Pin:** {_pin_text(v)}  ")
         lines.append("")
         for m in v.mutants:
-            lines.append(f"- mutant `{m.name}`: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}. "
+            power = f" (power: {power_text(power_of(v, m.name))})" if v.power else ""
+            lines.append(f"- mutant `{m.name}`: {'caught' if m.caught else 'NOT CAUGHT'} -- {m.summary}{power}. "
                          f"*Bug:* {m.why}")
         for note in v.notes:
             lines.append(f"- note: {note}")
@@ -675,7 +713,7 @@ def _html(entries, budget) -> str:
         stale = " <span class='stale'>(stale)</span>" if e.status == "stale" else ""
         rows.append(f"<tr class='k-{e.kind}'><td><a href='#{esc(e.anchor)}'>{esc(e.claim.id)}</a></td>"
                     f"<td class='verdict'>{esc(_label(e).replace(' [stale]', ''))}{stale}</td>"
-                    f"<td>{esc(_evidence(e))}</td><td>{esc(_mutants_cell(e))}</td>"
+                    f"<td>{esc(_evidence(e))}</td><td>{esc(_mutants_cell(e))}</td><td>{esc(power_cell(e.verdict))}</td>"
                     f"<td>{esc(_provenance_cell(e.claim))}</td></tr>")
     sections = []
     for e in shown:
@@ -690,6 +728,8 @@ def _html(entries, budget) -> str:
         if v is not None:
             body.append(f"<p><b>Verdict:</b> <span class='k-{e.kind}'><b>{esc(_label(e))}</b></span> &mdash; "
                         f"{esc(v.summary)} ({v.n_runs} runs, {v.seeds} seeds per point)</p>")
+            if v.power:
+                body.append(f"<p><b>Power:</b> the claim {esc(power_text(power_of(v, 'claim')))}</p>")
             if v.finding:
                 body.append(f"<p><b>Documented finding (the claim does not hold or cannot be falsified as "
                             f"stated):</b> {esc(v.finding)}</p>")
@@ -698,8 +738,9 @@ def _html(entries, budget) -> str:
             for m in v.mutants:
                 cls = "caught" if m.caught else ("notcaught-doc" if v.finding and v.ok else "notcaught")
                 word = "caught" if m.caught else ("NOT CAUGHT (documented)" if cls == "notcaught-doc" else "NOT CAUGHT")
+                power = f" (power: {power_text(power_of(v, m.name))})" if v.power else ""
                 body.append(f"<li>mutant <code>{esc(m.name)}</code>: <span class='{cls}'>{word}</span>"
-                            f" &mdash; {esc(m.summary)}. <i>Bug:</i> {esc(m.why)}</li>")
+                            f" &mdash; {esc(m.summary)}{esc(power)}. <i>Bug:</i> {esc(m.why)}</li>")
             for note in v.notes:
                 body.append(f"<li>note: {esc(note)}</li>")
             body.append("</ul>")
@@ -714,5 +755,5 @@ def _html(entries, budget) -> str:
             f"<style>{_CSS}</style></head><body>"
             f"<h1 id='top'>proofs_check report ({esc(budget)} budget)</h1>"
             f"<div class='headline'><p>{badges}</p><p>{headline}</p></div>"
-            "<table><tr><th>claim</th><th>verdict</th><th>evidence</th><th>mutants caught</th>"
+            "<table><tr><th>claim</th><th>verdict</th><th>evidence</th><th>mutants caught</th><th>power</th>"
             f"<th>provenance</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>\n")

@@ -365,7 +365,7 @@ def report_corrupt(entries: list, recompute: bool, file=None, limit: int = 20) -
 
 def run_claims(claims: Sequence[Claim], *, store: ResultStore, budget: str = "quick",
                executor: cf.Executor | None = None, progress: bool = False,
-               compute: bool = True, on_corrupt=None) -> SweepReport:
+               compute: bool = True, on_corrupt=None, power: bool = True) -> SweepReport:
     """Sweep every claim and mutant, reusing stored runs, and compute verdicts.
 
     Parameters
@@ -386,6 +386,8 @@ def run_claims(claims: Sequence[Claim], *, store: ResultStore, budget: str = "qu
         ``on_corrupt(entries, recompute)`` called once, before anything is computed, with the
         list of :class:`~proofs_check.store.CorruptEntry` found; default :func:`report_corrupt`
         (stderr). Corrupt runs are never used.
+    power : bool
+        Estimate each verdict's power (:func:`judge`); ``False`` skips it (mutation testing).
 
     Returns
     -------
@@ -430,7 +432,7 @@ def run_claims(claims: Sequence[Claim], *, store: ResultStore, budget: str = "qu
             bar.set_postfix_str(res.claim.id, refresh=False)
             res.missing = sum(1 for t in tasks if t.claim_index == ci) if not compute else 0
             if res.missing == 0:
-                res.verdict = judge(res.claim, res.runs, budget, res.errors)
+                res.verdict = judge(res.claim, res.runs, budget, res.errors, power=power)
                 if not store.readonly:
                     store.put_verdict(res.verdict, versions[ci])
             bar.update(1)
@@ -538,17 +540,24 @@ def runs_identical_to_claim(runs: dict, variant: str) -> bool:
         _same_observations(r.observed, own.get((params_key(r.params), r.seed_index), {})) for r in theirs)
 
 
-def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> Verdict:
+def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None, *, power: bool = True) -> Verdict:
     """Apply the claim's rule to its own runs and to every mutant's runs, and check a pinned
-    finding (:class:`~proofs_check.claim.Finding`) against its band for ``budget``."""
+    finding (:class:`~proofs_check.claim.Finding`) against its band for ``budget``.
+
+    With ``power`` (default), also estimate by a bootstrap over seeds how likely each outcome is
+    to come out as it did (:attr:`Verdict.power`, :mod:`proofs_check.power`); it never changes
+    the verdict. ``power=False`` skips it (e.g. mutation testing, where only the verdict counts).
+    """
     errors = errors or {}
     notes = []
+    outcomes = {}
 
     def outcome(variant):
         if variant in errors:
             return None
         try:
-            return claim.rule.evaluate(runs[variant], claim.bound, seed=rule_seed(claim.id, variant))
+            outcomes[variant] = claim.rule.evaluate(runs[variant], claim.bound, seed=rule_seed(claim.id, variant))
+            return outcomes[variant]
         except ValueError as exc:   # e.g. a misspelt observed key: say which claim and variant
             which = "the claim itself" if variant == "claim" else f"mutant {variant!r}"
             raise ValueError(f"claim {claim.id} ({which}): {exc}") from exc
@@ -576,6 +585,8 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
     verdict = Verdict(claim_id=claim.id, passed=None if passed is None else bool(passed), summary=summary,
                       numbers=_jsonable(numbers), n_runs=len(runs["claim"]), seeds=claim.sweep.n_seeds(budget),
                       budget=budget, mutants=tuple(mutants), notes=tuple(notes), finding=str(claim.finding))
+    if power:
+        verdict = _with_power(claim, runs, outcomes, verdict)
     if not claim.finding:
         return verdict
     if not isinstance(claim.finding, Finding):
@@ -583,6 +594,27 @@ def judge(claim: Claim, runs: dict, budget: str, errors: dict | None = None) -> 
             "unpinned finding (a plain string): it 'reproduces' whenever the check does not pass cleanly; "
             "pin its statistic with proofs_check.claim.Finding to detect a finding that changes",))
     return replace(verdict, finding_check=finding_check(claim.finding, verdict, budget))
+
+
+def _with_power(claim: Claim, runs: dict, outcomes: dict, verdict: Verdict) -> Verdict:
+    """``verdict`` with its :attr:`~proofs_check.claim.Verdict.power` and a note per weak mutant."""
+    from .power import WEAK_POWER, outcome_probabilities, power_entry
+
+    entries, failures = {}, []
+    for variant, outcome in outcomes.items():
+        try:
+            probabilities = outcome_probabilities(claim.rule, runs[variant], claim.bound,
+                                                  seed=derive_seed(claim.id, {"power": variant}, 0))
+        except Exception as exc:   # noqa: BLE001 -- an estimate that fails must not cost the verdict
+            failures.append(f"power of {variant} not estimated ({type(exc).__name__}: {exc})")
+            probabilities = None
+        entries[variant] = power_entry(outcome.passed, probabilities, mutant=variant != "claim")
+    mutants = {m.name: entries[m.name] for m in claim.mutants if entries.get(m.name) is not None}
+    weak = [name for name, entry in mutants.items() if entry["weak"]]
+    notes = tuple(f"weak mutant {name}: caught in {mutants[name]['p_caught']:.0%} of {mutants[name]['resamples']} "
+                  f"seed resamples (< {WEAK_POWER:.0%}): raise seeds or sharpen the rule" for name in weak)
+    return replace(verdict, power={"claim": entries.get("claim"), "mutants": mutants, "weak_mutants": weak},
+                   notes=verdict.notes + notes + tuple(failures))
 
 
 def finding_check(finding: Finding, verdict: Verdict, budget: str) -> dict:

@@ -581,3 +581,96 @@ def test_envelope_fit_refuses_unknown_values_and_too_few_runs():
         fit_envelope(rule, _runs({(1, 0): 1.0, (1, 1): 1.0}), [{"n": 2}], 4)
     with pytest.raises(ValueError, match="tail"):
         fit_envelope(rule, _runs({(1, 0): 1.0, (1, 1): 1.0}), [{"n": 1}], 4, tail=0.7)
+
+
+# ---------------------------------------------------------------------------------------- power
+from proofs_check.power import _FAST, _seed_matrix, outcome_probabilities  # noqa: E402
+from proofs_check.rules import _group_by  # noqa: E402
+
+
+def _relabelled(runs, row):
+    """The runs of one seed resample (``row`` = positions in the sorted seed list), seeds renumbered."""
+    seeds, table = _seed_matrix(runs, _group_by(runs, exclude=None))
+    return [Run(r.variant, r.params, j, r.observed) for point_runs in table.values()
+            for j, r in enumerate(point_runs[i] for i in row)], table
+
+
+def _fast_matches_rule(rule, runs, bound, n_rows=40, seed=0, min_agreement=1.0):
+    """Each resample's outcome on the vectorised path equals the rule's own evaluation of it."""
+    rng = np.random.default_rng(seed)
+    n = len({r.seed_index for r in runs})
+    rows = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_rows)]
+    agree = 0
+    for row in rows:
+        sample, table = _relabelled(runs, row)
+        own = rule.evaluate(sample, bound, seed=1).passed
+        fast = _FAST[type(rule)](rule, table, bound, row[None, :], np.random.default_rng(2))
+        got = True if fast["pass"] else (None if fast["undecided"] else False)
+        agree += got == own
+        if min_agreement == 1.0:
+            assert got == own, (row, own, fast)
+    assert agree >= min_agreement * len(rows), (agree, len(rows))
+
+
+def test_power_fast_paths_reapply_each_rule_exactly():
+    rng = np.random.default_rng(5)
+    # BoundHolds (every run and quantile), some seeds violating, one NaN, one censored.
+    values = {(x, s): [x - 1 + 1.2 * rng.random()] for x in (1, 2, 3) for s in range(8)}
+    values[(2, 3)] = [np.nan]
+    runs = _runs(values)
+    c = runs[20]
+    runs[20] = Run("claim", c.params, c.seed_index, {"y": c.observed["y"], "y:censored": np.array([1.0])})
+    for rule in (BoundHolds("y"), BoundHolds("y", quantile=0.75)):
+        _fast_matches_rule(rule, runs, lambda p: p["n"], n_rows=20)
+    # HighProbability pooled and per point.
+    hp_runs = _runs({(x, s): [float(rng.random() < 0.1)] for x in (1, 2) for s in range(30)})
+    for rule in (HighProbability("y", delta=0.2), HighProbability("y", delta=0.3, per_point=True)):
+        _fast_matches_rule(rule, hp_runs, lambda p: 0.5, n_rows=12)
+    # Contraction: factors around the claimed one, one run without a fit.
+    con = [Run("claim", {"g": 0.5}, s, {"y": (0.5 * (1 + 0.02 * rng.standard_normal())) ** np.arange(12)})
+           for s in range(10)]
+    con[4] = Run("claim", {"g": 0.5}, 4, {"y": np.array([1.0] + [np.nan] * 11)})
+    _fast_matches_rule(Contraction("y", 0.01, JUST), con, lambda p: p["g"], n_rows=15)
+    # Envelope, with a NaN run and a band the median sits near the edge of.
+    env_values = {(x, s): [float(x) + rng.standard_normal()] for x in (1, 2) for s in range(9)}
+    env_values[(1, 2)] = [np.nan]
+    _fast_matches_rule(_env(), _runs(env_values), lambda p: (p["n"] - 0.3, p["n"] + 0.8))
+
+
+def test_power_rate_path_agrees_with_the_rule_up_to_its_inner_bootstrap():
+    # A slope near the edge of the band, so resamples go both ways; the inner bootstrap of the power
+    # estimate (400 resamples, numpy percentile) differs from the rule's (scipy, 2000): most agree.
+    runs = _power_law(-0.42, XS, n_seeds=12, noise=0.2, seed=4)
+    _fast_matches_rule(_rate(), runs, None, n_rows=60, min_agreement=0.85)
+    flat = _runs({(x, s): 500.0 for x in XS for s in range(6)})            # zero width: undecided
+    _fast_matches_rule(_rate(exponent=0.0, tolerance=0.3, sided="upper"), flat, None, n_rows=5)
+
+
+def test_power_probabilities_are_fractions_and_reproducible():
+    runs = _power_law(-0.5, XS, n_seeds=10, noise=0.3, seed=1)
+    a = outcome_probabilities(_rate(tolerance=0.2), runs, None, seed=7)
+    b = outcome_probabilities(_rate(tolerance=0.2), runs, None, seed=7)
+    assert a == b and a["resamples"] == 200 and "inner resamples" in a["method"]
+    assert a["pass"] + a["fail"] + a["undecided"] == pytest.approx(1.0)
+    assert outcome_probabilities(_rate(), [], None, seed=0) is None
+    # A clear pass is passed by (nearly) every resample; a clear fail by none.
+    sure = outcome_probabilities(BoundHolds("y"), _runs({(1, s): 0.1 for s in range(5)}), lambda p: 1.0, seed=0)
+    assert sure["pass"] == 1.0
+    never = outcome_probabilities(BoundHolds("y"), _runs({(1, s): 2.0 for s in range(5)}), lambda p: 1.0, seed=0)
+    assert never["fail"] == 1.0
+
+
+def test_power_of_a_rare_violation_is_the_chance_a_resample_contains_it():
+    # One violating seed of 20: a resample misses it with probability (19/20)^20 = 0.358.
+    values = {(1, s): 0.5 for s in range(20)}
+    values[(1, 7)] = 2.0
+    out = outcome_probabilities(BoundHolds("y"), _runs(values), lambda p: 1.0, seed=3)
+    assert out["pass"] == pytest.approx((19 / 20) ** 20, abs=0.1)
+
+
+def test_power_other_rules_are_re_evaluated_on_fewer_resamples():
+    class Always(Rate):
+        pass
+    runs = _power_law(-0.5, XS, n_seeds=6, noise=0.1)
+    out = outcome_probabilities(Always("y", "n", exponent=-0.5, tolerance=0.3, justification=JUST), runs, None, seed=0)
+    assert out["resamples"] == 50 and "re-evaluated" in out["method"] and out["pass"] > 0.9

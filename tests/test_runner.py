@@ -563,3 +563,76 @@ def test_envelope_command_errors_are_one_line(tmp_path, capsys):
     assert "no complete full-budget runs" in capsys.readouterr().err
     assert main(["envelope", "synthetic.mean_rate", "--store", str(tmp_path / "q"), "--claims-module", str(module)]) == 2
     assert "not an Envelope" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- power
+def _one_violation_claim(threshold):
+    """A claim whose derived mutant violates the bound only on runs with u[0] > threshold."""
+    from proofs_check import BoundHolds, Claim, Grid, Mutant, Sweep
+    from test_pc_synthetic import PAPER, observe_slow_uniform
+
+    from proofs_check import Provenance
+
+    def rare_shift(observed):
+        return {"u": observed["u"] + (1.0 if observed["u"][0] > threshold else 0.0)}
+
+    return Claim(id="synthetic.rare_bug", paper=PAPER, statement="A uniform draw never exceeds 1.",
+                 provenance=Provenance("reconstructed", "Synthetic."), observe=observe_slow_uniform,
+                 sweep=Sweep(quick=Grid(i=[0], sleep=[0.0]), full=Grid(i=[0], sleep=[0.0]), seeds_quick=40,
+                             seeds_full=40),
+                 rule=BoundHolds("u"), bound=lambda p: 1.0,
+                 mutants=[Mutant("rare_shift", derive=rare_shift, why="adds 1 on rare runs")])
+
+
+def test_power_is_stored_with_the_verdict_flags_weak_mutants_and_changes_nothing(tmp_path, capsys):
+    from dataclasses import replace
+
+    from proofs_check.runner import judge
+
+    probe = _one_violation_claim(2.0)
+    with ResultStore(tmp_path) as store:
+        runs = run_claims([probe], store=store).results[0].runs
+    first = sorted(float(r.observed["u"][0]) for r in runs["claim"])
+    claim = _one_violation_claim((first[-1] + first[-2]) / 2)    # exactly one of 40 runs violates
+    with ResultStore(tmp_path) as store:
+        result = run_claims([claim], store=store).results[0]
+    v = result.verdict
+    assert v.label == "PASS" and v.mutants[0].caught
+    mutant = v.power["mutants"]["rare_shift"]
+    # A resample of 40 seeds misses the one violating seed with probability (39/40)^40 = 0.36.
+    assert mutant["p_caught"] == pytest.approx(1 - (39 / 40) ** 40, abs=0.1) and mutant["weak"]
+    assert v.power["weak_mutants"] == ["rare_shift"] and v.power["claim"]["p_as_observed"] == 1.0
+    assert any(n.startswith("weak mutant rare_shift: caught in") and "raise seeds or sharpen the rule" in n
+               for n in v.notes)
+    # The verdict without power is the same verdict.
+    plain = judge(claim, result.runs, "quick", power=False)
+    assert plain.power == {} and replace(v, power={}, notes=plain.notes) == plain
+    # Stored, shown, reported.
+    from proofs_check.cli import _show_one
+    from proofs_check.claim import Verdict
+    with ResultStore(tmp_path, readonly=True) as store:
+        stored = store.last_verdict(claim.id)
+    assert stored.power == Verdict.from_json(v.to_json()).power == v.power
+    _show_one(claim, stored)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "power: the claim passes in 100% of 200 seed resamples" in shown
+    assert "WEAK MUTANT: raise seeds or sharpen the rule" in shown
+    from proofs_check.report import build_report
+    with ResultStore(tmp_path, readonly=True) as store:
+        md, html = build_report([claim], store, tmp_path, "quick", workers=1)
+    text = md.read_text()
+    assert "| power |" in text and "WEAK: rare_shift" in text and "<th>power</th>" in html.read_text()
+
+
+def test_power_never_changes_the_verdicts_of_the_synthetic_claims(tmp_path):
+    from dataclasses import replace
+
+    from proofs_check.runner import judge
+
+    with ResultStore(tmp_path) as store:
+        results = run_claims(CLAIMS, store=store).results
+    for res in results:
+        plain = judge(res.claim, res.runs, "quick", power=False)
+        assert replace(res.verdict, power={}, notes=plain.notes) == plain
+        assert res.verdict.power["claim"]["outcome"] == "pass"
+        assert set(res.verdict.power["mutants"]) == {m.name for m in res.claim.mutants}
