@@ -9,9 +9,9 @@ within 1e-6 of pi*, and the test below pins down that this is the only way it fa
 import numpy as np
 import pytest
 
-from mdpkit.algorithms import nash_mp
+from mdpkit.algorithms import nash_mp, nash_mp_approx
 from mdpkit.envs.preference import random_preference_game
-from mdpkit.games import kl_log, log_ratio_span, regularized_nash, exploitability
+from mdpkit.games import PreferenceGame, kl_log, log_ratio_span, regularized_nash, exploitability
 from proofs_check import derive_seed, load_claims
 from proofs_check.claims import nash
 
@@ -122,3 +122,78 @@ def test_query_comparison_mutant_is_caught_where_the_claim_holds(quick_report):
     assert claim and len(claim) == len(mutant)
     assert all(r.observed["query_ratio"] <= 1 for r in claim)
     assert all(r.observed["query_ratio"] > 1 for r in mutant)
+
+
+# ------------------------------------------------------------------ lemma-level claims (issue #12)
+def test_loading_the_claims_imports_no_algorithm_numba_or_scipy():
+    import subprocess
+    import sys
+    code = ("import sys, proofs_check.claims.nash as n; "
+            "print(sorted(m for m in sys.modules if m.startswith(('mdpkit.algorithms', 'mdpkit.envs', "
+            "'mdpkit.games', 'numba', 'scipy.optimize', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_outcome_compatible_twin_keeps_every_outcome_and_moves_p():
+    game = random_preference_game(6, 0.1, seed=7, mu="random")
+    rec = nash_mp_approx.run(game, iters=3, inner_steps=4, batch_size=5, seed=8, record=True)
+    compared = rec.diagnostics["compared"]
+    twin_P = nash._outcome_compatible_twin(np.asarray(game.P), compared)
+    y, y_opp, u = compared[:, 0].astype(int), compared[:, 1].astype(int), compared[:, 2]
+    assert np.array_equal(u < game.P[y, y_opp], u < twin_P[y, y_opp])
+    twin = PreferenceGame(twin_P, game.mu, game.beta)          # a valid game
+    assert np.max(np.abs(twin.P - game.P)) > 0.05
+    a = nash_mp_approx.run(game, iters=3, inner_steps=4, batch_size=5, seed=8).log_policies
+    b = nash_mp_approx.run(twin, iters=3, inner_steps=4, batch_size=5, seed=8).log_policies
+    assert np.array_equal(a, b)
+
+
+def test_independent_equilibrium_agrees_with_the_library_solver():
+    for seed, beta in [(0, 0.01), (1, 0.1), (2, 1.0)]:
+        game = random_preference_game(30, beta, seed=seed, mu="random")
+        ours = nash.independent_equilibrium(np.asarray(game.P), np.asarray(game.log_mu), beta)
+        np.testing.assert_allclose(ours, regularized_nash(game).log_policy, rtol=0, atol=1e-9)
+
+
+def test_identity_recomputation_sees_a_1e9_perturbation_but_not_rounding():
+    """The plain-numpy recomputation agrees with the library to ~1e-15 and sees a 1e-9 perturbation."""
+    game = random_preference_game(8, 0.02, seed=3, mu="random")
+    res = nash_mp.run(game, iters=10, record=True)
+    assert nash._identity_errors("nash_mp", game, res.log_policies, res.diagnostics) < 1e-13
+    logs = res.log_policies.copy()
+    logs[5, 2] += 1e-9
+    assert nash._identity_errors("nash_mp", game, logs, res.diagnostics) > 1e-10
+
+
+def test_uniform_magnet_mutant_reports_a_censored_ratio_above_one():
+    params = {"beta": 0.1}
+    seed = derive_seed("nash.mp_fewer_queries_than_md", params, 0)
+    claim = nash.observe_query_ratio(params, seed)
+    mutant = nash.observe_query_ratio_uniform_magnet(params, seed)
+    assert mutant["queries_md"] == claim["queries_md"]        # the same Nash-MD count, early-stopped
+    assert mutant["query_ratio"] > 1 and mutant["query_ratio:censored"] == 1
+
+
+def test_expected_inner_iterate_matches_a_long_simulation():
+    """The exact mean used by nash.approx_inner_unbiased, against 20000 replications (z < 4.5)."""
+    rng = np.random.default_rng(11)
+    game = random_preference_game(3, 0.5, seed=rng, mu="random")
+    center = np.log(np.array([0.2, 0.3, 0.5]))
+    opponent = np.array([0.5, 0.25, 0.25])
+    step_rng = np.random.default_rng(12)
+    samples = np.array([nash_mp_approx.approx_prox_step(game, center, opponent, 1.0, 2, 5, step_rng)
+                        for _ in range(20000)])
+    samples -= samples.mean(axis=1, keepdims=True)
+    expected = nash._expected_inner_iterate(game, center, opponent, 1.0, 2)
+    z = np.abs(samples.mean(axis=0) - expected) / (samples.std(axis=0, ddof=1) / np.sqrt(len(samples)))
+    assert np.all(z < 4.5)
+
+
+def test_written_out_binomial_pins_equal_pin_binomial():
+    from proofs_check.claim import Pin
+    finding = nash.MP_FEWER_QUERIES.finding
+    assert finding.pins["quick"] == Pin.binomial(3, 12, "runs with N_MP > N_MD, 3 of 12 (2 beta x 6 seeds, "
+                                                        "independent games)")
+    assert finding.pins["full"] == Pin.binomial(10, 90, "runs with N_MP > N_MD, 10 of 90 (paper_figs/nash; "
+                                                        "3 beta x 30 seeds)")
