@@ -594,6 +594,23 @@ def _headline(entries, budget) -> list[str]:
     return lines
 
 
+#: How to read the verdicts and the power column (top of report.md and report.html).
+LEGEND = (
+    "How to read it: PASS -- the rule accepts the claim's runs and rejects every mutant's. FAIL -- it rejects "
+    "the claim's runs; MUTANT NOT CAUGHT -- it accepts a mutant's. UNDECIDED -- the runs cannot decide: NaN or "
+    "censored observations that could lie on either side of the bound, too few points or seeds, a degenerate "
+    "statistic (a bootstrap CI of zero width, a quantity that does not move), a regression envelope not fitted "
+    "for a point; a claim that passes while a mutant is undecided is UNDECIDED too. FAIL (documented) / MUTANT "
+    "NOT CAUGHT (documented) -- a documented finding that reproduces: the verdict is of the recorded kind and its "
+    "pinned statistic is inside its recorded band. FINDING CHANGED -- the pinned statistic left its band, or the "
+    "verdict changed kind: a bug that makes a documented claim fail worse, or differently. Only PASS and a "
+    "reproducing finding exit 0. A regression check (an Envelope rule) tests the implementation against bands "
+    "fitted from its own correct full-budget runs, not a paper's statement. Power -- the fraction of 200 seed "
+    "resamples (with replacement) on which the claim's outcome comes out as it did, and the least fraction on "
+    "which a caught mutant is caught again; WEAK names a caught mutant caught in fewer than 95%: raise the seeds "
+    "or sharpen the rule.")
+
+
 def _numbers_json(v: Verdict) -> str:
     return json.dumps(v.numbers, indent=1, sort_keys=True, default=str)
 
@@ -650,6 +667,7 @@ def _md_cell(text) -> str:
 def _markdown(entries, budget) -> str:
     lines = [f"# proofs_check report ({budget} budget)", ""]
     lines += [f"{ln}  " for ln in _headline(entries, budget)]
+    lines += ["", LEGEND]
     lines += ["", "| | claim | verdict | evidence | mutants caught | power | provenance |", "|---|---|---|---|---|---|---|"]
     shown = [e for e in entries if e.status != "not run"]
     for e in shown:
@@ -706,7 +724,7 @@ def _html(entries, budget) -> str:
     shown = [e for e in entries if e.status != "not run"]
     kinds = Counter(e.kind for e in shown if e.verdict is not None)
     badges = " ".join(f"<span class='badge b-{k}'>{kinds[k]} {esc(KIND_NAMES[k])}</span>"
-                      for k in ("pass", "documented", "fail", "undecided") if kinds[k])
+                      for k in ("pass", "documented", "fail", "changed", "undecided") if kinds[k])
     headline = "<br>".join(esc(line) for line in _headline(entries, budget))
     rows = []
     for e in shown:
@@ -754,6 +772,6 @@ def _html(entries, budget) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>proofs_check report ({esc(budget)})</title>"
             f"<style>{_CSS}</style></head><body>"
             f"<h1 id='top'>proofs_check report ({esc(budget)} budget)</h1>"
-            f"<div class='headline'><p>{badges}</p><p>{headline}</p></div>"
+            f"<div class='headline'><p>{badges}</p><p>{headline}</p></div><p class='legend'>{esc(LEGEND)}</p>"
             "<table><tr><th>claim</th><th>verdict</th><th>evidence</th><th>mutants caught</th><th>power</th>"
             f"<th>provenance</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>\n")

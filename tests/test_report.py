@@ -371,3 +371,34 @@ def test_figures_drawn_in_worker_processes_are_identical(tmp_path, monkeypatch):
     for name in ("rep.passing", "rep.failing", "synthetic.mean_rate"):
         assert (inline / "figures" / f"{name}.png").read_bytes() == (forked / "figures" / f"{name}.png").read_bytes()
     assert json.loads((forked / ".cache" / "report-quick" / "rep.failing.json").read_text())["figure_sha256"]
+
+
+# ---------------------------------------------------------------------------------------- envelopes, legend
+def test_envelope_claim_is_reported_as_a_regression_check_and_a_refit_redraws(tmp_path, monkeypatch):
+    from proofs_check.rules import EnvelopeTable
+    from test_pc_synthetic import envelope_claim
+
+    monkeypatch.setenv("PROOFS_CHECK_CODE_VERSION", "v")
+    table = EnvelopeTable([({"K": k}, 0.8 * k ** 0.5, 1.2 * k ** 0.5) for k in (16, 64, 256)], why="by hand")
+    claim = envelope_claim(table)
+    _sweep(tmp_path, [claim])
+    md, html = _build(tmp_path, [claim])
+    text = md.read_text()
+    assert "| reconstructed; regression check |" in text
+    assert "**Rule:** REGRESSION CHECK (not a paper claim)" in text
+    # The legend explains every verdict kind and the power column, in both files.
+    for needle in ("UNDECIDED -- the runs cannot decide", "FINDING CHANGED -- the pinned statistic left its band",
+                   "regression check (an Envelope rule)", "WEAK names a caught mutant"):
+        assert needle in text and needle in html.read_text()
+    image = matplotlib.image.imread(tmp_path / "figures" / "synthetic.regret_envelope.png")
+    assert image.shape[0] > 300
+    drawn = []
+    real_plot = figures.plot_claim
+    monkeypatch.setattr(figures, "plot_claim", lambda res, path, **kw: drawn.append(res.claim.id) or
+                        real_plot(res, path, **kw))
+    _build(tmp_path, [claim])
+    assert drawn == []                                          # unchanged: cached
+    refit = envelope_claim(EnvelopeTable([({"K": k}, 0.7 * k ** 0.5, 1.3 * k ** 0.5) for k in (16, 64, 256)],
+                                         why="by hand"))
+    _build(tmp_path, [refit])
+    assert drawn == ["synthetic.regret_envelope"]               # new bands: judged and drawn again

@@ -636,3 +636,101 @@ def test_power_never_changes_the_verdicts_of_the_synthetic_claims(tmp_path):
         assert replace(res.verdict, power={}, notes=plain.notes) == plain
         assert res.verdict.power["claim"]["outcome"] == "pass"
         assert set(res.verdict.power["mutants"]) == {m.name for m in res.claim.mutants}
+
+
+# ------------------------------------------------------------------- UNDECIDED and FINDING CHANGED, every rule
+def _matrix_rules():
+    from proofs_check import BoundHolds, Contraction, HighProbability, Rate
+    from proofs_check.rules import Envelope
+
+    just = "synthetic"
+    return {
+        "bound": (BoundHolds("u"), lambda p: 1.0),
+        "bound_quantile": (BoundHolds("u", quantile=0.9), lambda p: 1.0),
+        "rate": (Rate("u", "i", exponent=-0.5, tolerance=0.1, sided="upper", justification=just), lambda p: 1.0),
+        "contraction": (Contraction("u", 0.0, just), lambda p: 0.5),
+        "high_probability": (HighProbability("u", delta=0.1), lambda p: 1.0),
+        "envelope": (Envelope("u", just), lambda p: (0.0, 1.0)),
+    }
+
+
+def _matrix_runs(rule_name, kind, variant="claim"):
+    """Runs of one variant on which ``rule_name`` holds except for ``kind`` of damage:
+    "nan" / "censored" (entries that could lie on either side) or "flat" (every value 2.0, or a
+    constant error 1.0 for the contraction: decided, and a FAIL)."""
+    xs = [16, 64, 256, 1024] if rule_name == "rate" else [1]
+    n_seeds = 60 if rule_name == "high_probability" else 10
+    rng = np.random.default_rng(0)
+    runs = []
+    for x in xs:
+        for s in range(n_seeds):
+            if rule_name == "contraction":
+                value = (0.45 * (1 + 0.01 * rng.random())) ** np.arange(12)
+            elif rule_name == "rate":
+                value = np.array(x ** -0.5 * np.exp(0.1 * rng.standard_normal()))
+            else:
+                value = np.array([0.5])
+            if kind == "flat":
+                value = np.ones_like(value) * (1.0 if rule_name == "contraction" else 2.0)
+            observed = {"u": value}
+            damaged = s < (6 if rule_name in ("high_probability", "envelope") else 1)
+            if damaged and kind == "nan":
+                observed["u"] = np.full_like(value, np.nan)
+            if damaged and kind == "censored":
+                observed["u:censored"] = np.ones_like(value)
+            runs.append(Run(variant, {"i": x, "sleep": 0.0}, s, observed))
+    return runs
+
+
+@pytest.mark.parametrize("rule_name", ["bound", "bound_quantile", "rate", "contraction", "high_probability",
+                                       "envelope"])
+def test_every_rule_nan_and_censored_inputs_are_undecided_and_never_a_documented_finding(rule_name):
+    rule, bound = _matrix_rules()[rule_name]
+    for kind in ("nan", "censored"):
+        runs = {"claim": _matrix_runs(rule_name, kind), "shifted": _matrix_runs(rule_name, "flat", "shifted")}
+        out = rule.evaluate(runs["claim"], bound)
+        assert out.passed is None and out.summary.startswith("UNDECIDED: "), (kind, out.summary)
+        plain = _replace(SLOW_BOUND, rule=rule, bound=bound)
+        v = judge(plain, runs, "quick")
+        assert v.label == "UNDECIDED" and not v.ok, (kind, v.label)
+        # A documented finding cannot reproduce, nor change, on runs that cannot decide.
+        documented = _replace(plain, finding=_finding((-1e9, 1e9), statistic="claim.no_such_key"))
+        v = judge(documented, runs, "quick")
+        assert v.label == "UNDECIDED" and not v.ok and not v.finding_changed, (kind, v.label)
+        # The same damage on a mutant: not a catch; a passing claim with it is UNDECIDED, not PASS.
+        good = [r for r in _matrix_runs(rule_name, "none")]
+        v = judge(plain, {"claim": good, "shifted": _matrix_runs(rule_name, kind, "shifted")}, "quick")
+        assert v.passed is True and v.label == "UNDECIDED" and not v.mutants[0].caught, (kind, v.label)
+
+
+#: (statistic pinned, its value on flat inputs) per rule: flat inputs decide (a FAIL here).
+_FLAT_STATISTIC = {"bound": ("claim.max_excess", 1.0), "bound_quantile": ("claim.max_excess", 1.0),
+                   "rate": ("claim.groups.0.slope", 0.0), "contraction": ("claim.max_factor_over_claimed", 2.0),
+                   "high_probability": ("claim.failures", 60.0), "envelope": ("claim.outside", 1.0)}
+
+
+@pytest.mark.parametrize("rule_name", sorted(_FLAT_STATISTIC))
+def test_every_rule_flat_inputs_decide_and_a_pinned_finding_changes_outside_its_band(rule_name):
+    rule, bound = _matrix_rules()[rule_name]
+    runs = {"claim": _matrix_runs(rule_name, "flat"), "shifted": _matrix_runs(rule_name, "flat", "shifted")}
+    out = rule.evaluate(runs["claim"], bound)
+    assert out.passed is False, out.summary
+    statistic, value = _FLAT_STATISTIC[rule_name]
+    inside = _replace(SLOW_BOUND, rule=rule, bound=bound, finding=_finding((value - 0.5, value + 0.5), statistic))
+    v = judge(inside, runs, "quick")
+    assert v.label == "FAIL (documented)" and v.ok and v.finding_check["value"] == pytest.approx(value)
+    outside = _replace(inside, finding=_finding((value + 1.0, value + 2.0), statistic))
+    v = judge(outside, runs, "quick")
+    assert v.label == "FINDING CHANGED" and not v.ok and v.finding_changed
+    # A finding that expects the mutant to slip through changes when the claim fails instead.
+    other_kind = _replace(inside, finding=_finding((value - 0.5, value + 0.5), statistic, expect="MUTANT NOT CAUGHT"))
+    assert judge(other_kind, runs, "quick").label == "FINDING CHANGED"
+
+
+def test_a_flat_rate_pass_is_undecided_but_a_flat_bound_pass_is_decided():
+    from proofs_check import BoundHolds, Rate
+
+    flat = [Run("claim", {"i": x, "sleep": 0.0}, s, {"u": np.array(0.5)}) for x in (16, 64, 256) for s in range(5)]
+    rate = Rate("u", "i", exponent=0.0, tolerance=0.2, justification="synthetic")
+    assert rate.evaluate(flat, None).passed is None           # zero-width CI: no evidence
+    assert BoundHolds("u").evaluate(flat, lambda p: 1.0).passed is True
