@@ -135,3 +135,129 @@ def test_quick_budget_passes_and_catches_every_mutant(quick_sweep):
     assert not bf.mutants[0].caught and bf.ok and bf.label == "MUTANT NOT CAUGHT (documented)"
     bf_runs = report.results[[r.claim.id for r in report.results].index(claims.UCBVI_BF_BOUND.id)].runs
     assert max(float(r.observed["cap_over_bound"]) for r in bf_runs["claim"]) < 1e-2
+
+
+# ============================================================================ lemma-level claims
+def test_claims_module_imports_no_algorithm_kernels_or_environments():
+    import subprocess
+    import sys
+    code = ("import sys, proofs_check.claims.stepmix; "
+            "print(sorted(m for m in ('numba', 'scipy', 'matplotlib', 'mdpkit.algorithms', 'mdpkit.envs', "
+            "'mdpkit.lowrank') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _recorded_run(algorithm="stepmix", config="scaled", instance="tiny", K=60, seed=0):
+    params = {"algorithm": algorithm, "config": config, "instance": instance, "K": K}
+    instance_seed, run_seed = derive_seed(claims.REPLAY.id, params, seed).spawn(2)
+    mdp, baseline, alpha = claims.make_lemma_instance(instance, instance_seed)
+    hyper = claims.replay_hyper(algorithm, config)
+    res = claims._run_default(algorithm, mdp, baseline, alpha, K, run_seed, record=True, **hyper)
+    return mdp, baseline, alpha, res, hyper
+
+
+@pytest.mark.parametrize("algorithm", ["ucbvi", "stepmix", "epsmix"])
+@pytest.mark.parametrize("config", list(claims.REPLAY_CONFIGS))
+def test_replay_of_a_correct_run_is_exact_up_to_rounding(algorithm, config):
+    mdp, baseline, alpha, res, hyper = _recorded_run(algorithm, config, K=40)
+    errors = claims.replay_errors(mdp, baseline, alpha, res, algorithm, **hyper)
+    assert set(errors) == set(claims.REPLAY_KEYS)
+    assert max(errors.values()) <= claims.REPLAY_TOLERANCE, errors
+
+
+def _corrupt(res, key, k, fn):
+    import dataclasses
+    extras = {name: np.array(v) for name, v in res.extras.items()}
+    values = np.array(res.values)
+    if key == "values":
+        values[k] = fn(values[k])
+    else:
+        extras[key][k] = fn(extras[key][k])
+    return dataclasses.replace(res, values=values, extras=extras)
+
+
+@pytest.mark.parametrize("key, kind", [
+    ("upper_Q", "planner"), ("policy", "planner"), ("optimistic_values", "planner"),
+    ("lower_baseline_V", "baseline_bounds"), ("threshold_used", "threshold"), ("lower_bound", "choice"),
+    ("rho", "choice"), ("switch_step", "choice"), ("values", "value"), ("counts_sas", "rollout"),
+])
+def test_replay_flags_each_kind_of_corruption(key, kind):
+    """A discrepancy far below any plausible bug (1e-4 H) in one recorded quantity of one episode
+    is reported under its kind."""
+    mdp, baseline, alpha, res, hyper = _recorded_run("stepmix", "scaled", K=60)
+    ex = res.extras
+    certified_mid = np.flatnonzero(ex["certified"] & (ex["rho"] > 0) & (ex["rho"] < 1))
+    k = int(certified_mid[0]) if key in ("rho", "switch_step", "lower_bound") else 30
+    change = {"policy": lambda p: 1 - p, "switch_step": lambda t: (t + 1) % mdp.H,
+              "counts_sas": lambda c: c + np.eye(c.shape[-1])[0], "rho": lambda r: r + 1e-3}
+    bad = _corrupt(res, key, k, change.get(key, lambda x: x + 1e-4 * mdp.H))
+    errors = claims.replay_errors(mdp, baseline, alpha, bad, "stepmix", **hyper)
+    assert errors[kind] > claims.REPLAY_TOLERANCE, (kind, errors)
+
+
+def test_reference_optimistic_q_by_hand():
+    """One state and action, H = 2, n = 4 visits: Q by hand for both bonuses."""
+    H, L = 2, 3.0
+    counts_sas = np.full((1, 1, 1, 1), 4.0)
+    counts_sa = np.full((1, 1, 1), 4.0)
+    visits = np.full((H + 1, 1), 4.0)
+    R = np.array([[[0.2]], [[0.3]]])
+    Q_prev = np.array([[[2.0]], [[1.0]]])
+    scale = 0.01
+    b = scale * 7 * H * L / 2
+    q = claims.reference_optimistic_q(counts_sas, counts_sa, visits, R, L, False, scale, Q_prev)
+    assert q[1, 0, 0] == pytest.approx(0.3 + b) and q[0, 0, 0] == pytest.approx(0.2 + 0.3 + b + b)
+    # Bernstein: Var = 0 (one successor); w = min(1e4 H^3 S^2 A L^2 / 4, H^2) = H^2
+    b = scale * (14 * H * L / (3 * 4) + math.sqrt(8 * H ** 2 / 4))
+    q = claims.reference_optimistic_q(counts_sas, counts_sa, visits, R, L, True, scale, Q_prev)
+    assert q[1, 0, 0] == pytest.approx(0.3 + b) and q[0, 0, 0] == pytest.approx(0.5 + 2 * b)
+    # the clips: H - h, and Q_prev
+    q = claims.reference_optimistic_q(counts_sas, counts_sa, visits, R, L, True, 1.0, Q_prev * 0.5)
+    np.testing.assert_array_equal(q, Q_prev * 0.5)
+
+
+def test_lemma_observables_and_their_mutants():
+    params = {"algorithm": "stepmix", "instance": "tiny_staged", "K": 150}
+    seed = derive_seed(claims.OPTIMISM.id, params, 0)
+    opt = claims.observe_optimism(params, seed)["optimism_shortfall"]
+    assert opt.shape == (150,) and opt.max() <= 0
+    assert claims.observe_optimism_greedy(params, seed)["optimism_shortfall"][0] > 0  # from the first episode
+    pes = claims.observe_pessimism(params, seed)["pessimism_excess"]
+    assert pes.shape == (150, 3) and pes.max() <= claims.ROUNDING
+    assert claims.observe_pessimism_no_bonus(params, seed)["pessimism_excess"].max() > 0
+
+
+@pytest.mark.parametrize("instance", ["stationary", "staged"])
+def test_twin_models_differ_only_where_no_trajectory_goes(instance):
+    a, b, baseline, _ = claims.twin_models(instance, np.random.SeedSequence(3))
+    Pa, Pb = np.asarray(a.P_stages), np.asarray(b.P_stages)
+    hidden = a.S - 1
+    assert not np.array_equal(Pa[:, hidden], Pb[:, hidden])
+    np.testing.assert_array_equal(Pa[:, :hidden], Pb[:, :hidden])
+    assert not Pa[:, :hidden, :, hidden].any() and a.mu0[hidden] == 0  # unreachable
+    np.testing.assert_array_equal(np.asarray(a.R), np.asarray(b.R))
+    # the hidden rows matter to the model (the hidden state's optimal values differ) ...
+    assert not np.allclose(mdpkit.solve(a).V[:-2, hidden], mdpkit.solve(b).V[:-2, hidden])
+    # ... but not to anything sampled: same trajectories under the same seed
+    sa = mdpkit.simulate(a, baseline, 50, seed=1)
+    sb = mdpkit.simulate(b, baseline, 50, seed=1)
+    np.testing.assert_array_equal(sa.states, sb.states)
+
+
+@pytest.mark.parametrize("algorithm", ["ucbvi", "stepmix", "epsmix"])
+def test_information_flow_observable_and_peeking_mutant(algorithm):
+    params = {"algorithm": algorithm, "instance": "staged", "K": 40}
+    seed = derive_seed(claims.INFORMATION_FLOW.id, params, 0)
+    np.testing.assert_array_equal(claims.observe_flow(params, seed)["flow_difference"], [0.0, 0.0])
+    peek = claims.observe_flow_peeking(params, seed)["flow_difference"]
+    assert (peek[0] > 0) == (algorithm != "ucbvi")  # the peeking variant exists for StepMix/EpsMix only
+
+
+def test_max_difference_sees_shapes_nans_and_missing_keys():
+    a = {"x": np.array([1.0, np.nan]), "y": np.zeros(2)}
+    assert claims._max_difference(a, {"x": np.array([1.0, np.nan]), "y": np.zeros(2)}, ["x", "y"]) == 0.0
+    assert claims._max_difference(a, {"x": np.array([np.nan, 1.0]), "y": np.zeros(2)}, ["x"]) == math.inf
+    assert claims._max_difference(a, {"x": np.array([1.0, np.nan])}, ["x", "y"]) == math.inf
+    assert claims._max_difference(a, {"x": np.zeros(3), "y": np.zeros(2)}, ["x"]) == math.inf
+    assert claims._max_difference(a, {"x": np.array([1.5, np.nan]), "y": np.zeros(2)}, ["x"]) == 0.5

@@ -30,8 +30,6 @@ import math
 
 import numpy as np
 
-from mdpkit import evaluate, solve
-
 from ..claim import Claim, Finding, Grid, Mutant, Paper, Provenance, Sweep
 from ..claim import Pin
 from ..rules import BoundHolds, HighProbability, Rate
@@ -52,6 +50,18 @@ def _ucbvi():
 def _envs():
     from mdpkit import envs
     return envs
+
+
+def solve(mdp, **kwargs):
+    """:func:`mdpkit.solve` (imported on first use: the exact solvers load numba)."""
+    from mdpkit import solve as exact_solve
+    return exact_solve(mdp, **kwargs)
+
+
+def evaluate(mdp, policy, **kwargs):
+    """:func:`mdpkit.evaluate` (imported on first use)."""
+    from mdpkit import evaluate as exact_evaluate
+    return exact_evaluate(mdp, policy, **kwargs)
 
 STEPMIX_PAPER = Paper("Near-optimal Conservative Exploration in Reinforcement Learning under Episode-wise "
                       "Constraints (Li, Huang, Shen & Yang, ICML 2023)", arxiv="2306.06265",
@@ -891,14 +901,20 @@ def replay_errors(mdp, base_probs, alpha, res, algorithm, *, bonus="bernstein", 
     return err
 
 
-def _observe_replay(params, seed, hyper_run=None):
-    instance_seed, run_seed = _seeds(seed)
-    mdp, baseline, alpha = make_lemma_instance(params["instance"], instance_seed)
-    hyper = dict(REPLAY_CONFIGS[params["config"]])
-    algorithm = params["algorithm"]
+def replay_hyper(algorithm: str, config: str) -> dict:
+    """The hyper-parameters of a replay configuration that ``algorithm``'s ``run`` takes."""
+    hyper = dict(REPLAY_CONFIGS[config])
     if algorithm == "ucbvi":
         hyper.pop("pessimism_scale", None)
         hyper.pop("baseline_value_known", None)
+    return hyper
+
+
+def _observe_replay(params, seed, hyper_run=None):
+    instance_seed, run_seed = _seeds(seed)
+    mdp, baseline, alpha = make_lemma_instance(params["instance"], instance_seed)
+    algorithm = params["algorithm"]
+    hyper = replay_hyper(algorithm, params["config"])
     res = _run_default(algorithm, mdp, baseline, alpha, params["K"], run_seed, record=True,
                        **(hyper if hyper_run is None else hyper_run(hyper)))
     errors = replay_errors(mdp, baseline, alpha, res, algorithm, **hyper)
@@ -920,19 +936,17 @@ def observe_replay(params, seed):
     return _observe_replay(params, seed)
 
 
-def _widths_off(hyper):
-    """Both confidence widths 10% too wide (a perturbed constant)."""
-    out = dict(hyper)
-    out["bonus_scale"] = 1.1 * hyper.get("bonus_scale", 1.0)
-    if "pessimism_scale" in hyper or "bonus" not in hyper or True:
+def _widths_off(hyper: dict, conservative: bool) -> dict:
+    """Both confidence widths 10% wider than the pseudocode's (a perturbed constant)."""
+    out = {**hyper, "bonus_scale": 1.1 * hyper.get("bonus_scale", 1.0)}
+    if conservative:
         out["pessimism_scale"] = 1.1 * hyper.get("pessimism_scale", 1.0)
     return out
 
 
 def observe_replay_widths_off(params, seed):
     """Mutant: the run's optimistic and pessimistic widths 10% wider than the pseudocode's."""
-    return _observe_replay(params, seed, hyper_run=lambda h: _widths_off(h) if params["algorithm"] != "ucbvi"
-                           else {**h, "bonus_scale": 1.1 * h.get("bonus_scale", 1.0)})
+    return _observe_replay(params, seed, hyper_run=lambda h: _widths_off(h, params["algorithm"] != "ucbvi"))
 
 
 def observe_replay_other_bonus(params, seed):
