@@ -366,7 +366,8 @@ def _call_name(func) -> str | None:
 
 
 def _is_string_op(node: ast.BinOp) -> bool:
-    return any(isinstance(side, ast.JoinedStr) or (isinstance(side, ast.Constant) and isinstance(side.value, (str, bytes)))
+    return any(isinstance(side, ast.JoinedStr)
+               or (isinstance(side, ast.Constant) and isinstance(side.value, (str, bytes)))
                for side in (node.left, node.right))
 
 
@@ -498,8 +499,8 @@ def resolve_targets(family: str, claims_modules=(), override=None) -> tuple[str,
             return tuple(declared)
     if family in BUILTIN_TARGETS:
         return BUILTIN_TARGETS[family]
-    raise ValueError(f"no mutation targets for family {family!r}: declare MUTATION_TARGETS = (\"my_pkg.my_module\", ...) "
-                     "in its claims module, or pass --target MODULE")
+    raise ValueError(f"no mutation targets for family {family!r}: declare MUTATION_TARGETS = "
+                     "(\"my_pkg.my_module\", ...) in its claims module, or pass --target MODULE")
 
 
 def module_file(name: str) -> Path:
@@ -643,6 +644,8 @@ def _run_worker(spec: dict, workdir: Path, timeout: float | None) -> tuple[dict 
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "proofs_check._mutate_worker", str(spec_path)],
                                 stdout=log, stderr=subprocess.STDOUT, env=_worker_env(), start_new_session=True)
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -651,11 +654,27 @@ def _run_worker(spec: dict, workdir: Path, timeout: float | None) -> tuple[dict 
         except BaseException:
             _kill(proc)
             raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
     seconds = time.perf_counter() - start
     tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
     if proc.returncode != 0 or not result_path.is_file():
         return None, f"exit status {proc.returncode}: " + " | ".join(tail), seconds
     return json.loads(result_path.read_text(encoding="utf-8")), "", seconds
+
+
+_LIVE: set = set()              # worker subprocesses started by this process and still running
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_live() -> None:
+    """Kill every worker subprocess we started that is still running (on an interrupt)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        if proc.poll() is None:
+            _kill(proc)
 
 
 def _kill(proc) -> None:
@@ -729,7 +748,8 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
     if budget not in ("quick", "full"):
         raise ValueError(f"budget must be 'quick' or 'full', got {budget!r}")
     if not (timeout_factor > 0 and timeout_extra >= 0):
-        raise ValueError(f"timeout_factor must be > 0 and timeout_extra >= 0, got {timeout_factor!r}, {timeout_extra!r}")
+        raise ValueError(f"timeout_factor must be > 0 and timeout_extra >= 0, got {timeout_factor!r}, "
+                         f"{timeout_extra!r}")
     unknown = sorted(set(operators or ()) - set(OPERATORS))
     if unknown:
         raise ValueError(f"unknown mutation operator(s) {', '.join(unknown)}; known: {', '.join(OPERATORS)}")
@@ -844,9 +864,17 @@ def _drive(pool, order, spec, dependents, reference, timeout, jobs, sample, tmp,
                     index = futures.pop(fut)
                     with lock:
                         running.pop(index, None)
-                    done[index] = fut.result()
-                    if done[index].outcome != "equivalent":
+                    done[index] = r = fut.result()
+                    if r.outcome != "equivalent":
                         bar.update(1)
+                    if progress:
+                        bar.write(f"  {r.mutation.id} {r.mutation.location} {r.mutation.operator}: {r.outcome}"
+                                  + (f" by {r.claim}" if r.claim else "") + f" ({r.seconds:.0f} s)", file=sys.stderr)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            _kill_live()   # the threads wait on their subprocesses: end them now, not at their timeout
+            raise
         finally:
             bar.close()
 
@@ -974,7 +1002,8 @@ def add_mutate_parser(sub, common) -> None:
     budget.add_argument("--quick", dest="budget", action="store_const", const="quick", help="quick budget (default)")
     budget.add_argument("--full", dest="budget", action="store_const", const="full", help="full budget")
     p.add_argument("--timeout-factor", type=float, default=3.0,
-                   help="a mutant is killed after this many times the baseline's time, plus --timeout-extra (default 3)")
+                   help="a mutant is killed after this many times the baseline's time, plus --timeout-extra "
+                        "(default 3)")
     p.add_argument("--timeout-extra", type=float, default=60.0,
                    help="seconds added to the timeout, for numba recompiling the mutant (default 60)")
     p.add_argument("--operator", action="append", default=[], choices=sorted(OPERATORS),
