@@ -14,6 +14,7 @@ import pytest
 from mdpkit import audit
 from mdpkit.algorithms import hf_rfe as hf_algorithm
 from proofs_check import derive_seed, load_claims
+from proofs_check.claims import _hf_rfe_reference as reference
 from proofs_check.claims import hf_rfe
 from mdpkit.envs.linear import three_state_hard
 
@@ -26,6 +27,10 @@ SMALL_PARAMS = {
     "hf_rfe.horizon_free": {"H": 10, "d": 4, "eps": 0.01, "k_max": 64},
     "hf_rfe.gap_rate": {"K": 50, "d": 3, "H": 3, "beta_scale": 0.01, "scan_factor": 4, "scan_floor_K": 100},
     "hf_rfe.d_scaling": {"n_signs": 2, "eps": 0.04, "H": 3, "beta_scale": 0.01, "k_max": 100},
+    "hf_rfe.one_step_identities": {"variant": "hf_practical", "K": 6},
+    "hf_rfe.coverage": {"variant": "ucrl_default", "K": 10},
+    "hf_rfe.information_flow": {"variant": "ucrl_default"},
+    "hf_rfe.defaults": {"algorithm": "ucrl_rfe", "K": 10},
 }
 
 
@@ -34,7 +39,9 @@ def test_registry_holds_the_hf_rfe_claims():
     assert {c.id for c in hf_rfe.CLAIMS} == set(SMALL_PARAMS)
     for claim in hf_rfe.CLAIMS:
         assert claims[claim.id] is claim and claim.mutants
-        assert claim.provenance.kind == "reconstructed"
+        # The information-flow claim checks the setting itself (the reward-free protocol, unknown theta*).
+        expected = "paper" if claim.id == "hf_rfe.information_flow" else "reconstructed"
+        assert claim.provenance.kind == expected
 
 
 def test_observables_are_reproducible_from_the_seed():
@@ -147,13 +154,27 @@ def test_gap_rate_observable_is_the_direct_audit():
 
 def test_episodes_needed_are_checkpoints_or_censored():
     params = SMALL_PARAMS["hf_rfe.d_scaling"]
-    for observe in (hf_rfe.observe_d_scaling, hf_rfe.observe_d_scaling_thinned):
-        out = observe(params, derive_seed("hf_rfe.d_scaling", params, 0))
+    claim_out = hf_rfe.observe_d_scaling(params, derive_seed("hf_rfe.d_scaling", params, 0))
+    as_stored = {k: np.asarray(v, dtype=np.float64) for k, v in claim_out.items()}
+    for out in (claim_out, hf_rfe.thinned_from_claim_run(as_stored)):
         assert out["episodes_needed_per_instance"].shape == (len(hf_rfe._DELTA_FACTORS),)
         allowed = set(hf_rfe.doubling_checkpoints(params["k_max"])) | {2 * params["k_max"]}
         assert set(out["episodes_needed_per_instance"].tolist()) <= allowed
         assert out["episodes_needed"] == out["episodes_needed_per_instance"].max()
         assert out["censored"] == float(out["episodes_needed"] > params["k_max"])
+
+
+def test_thinned_mutant_reads_earlier_snapshots_of_the_same_run():
+    """The derived thinned_data mutant: with one sign it is the claim itself; with more, it can only
+    settle later (its answer at k is the claim's answer at an earlier checkpoint of the same run)."""
+    one = {**SMALL_PARAMS["hf_rfe.d_scaling"], "n_signs": 1}
+    out = hf_rfe.observe_d_scaling(one, derive_seed("hf_rfe.d_scaling", one, 0))
+    np.testing.assert_array_equal(out["episodes_needed_thinned_per_instance"], out["episodes_needed_per_instance"])
+    params = {**SMALL_PARAMS["hf_rfe.d_scaling"], "n_signs": 3, "k_max": 200}
+    out = hf_rfe.observe_d_scaling(params, derive_seed("hf_rfe.d_scaling", params, 0))
+    assert out["episodes_needed_thinned_per_instance"].max() > out["episodes_needed_per_instance"].max()
+    mutant = hf_rfe.thinned_from_claim_run({k: np.asarray(v, dtype=np.float64) for k, v in out.items()})
+    assert set(mutant) == {"episodes_needed", "episodes_needed_per_instance", "censored", "first_step_actions_tried"}
 
 
 def test_saturated_oracle_ties_every_action():
@@ -203,3 +224,109 @@ def test_gap_rate_explores_every_first_step_action(quick_report):
     res = next(r for r in quick_report.results if r.claim.id == "hf_rfe.gap_rate")
     for run in res.runs["claim"]:
         assert np.all(run.observed["first_step_actions_tried"] == 2 ** (run.params["d"] - 1))
+
+
+# ============================================================================ lemma-level claims
+def _recorded_run(variant="hf_practical", K=8, seed=3):
+    lmdp = hf_rfe.lemma_instance(seed)
+    return lmdp, hf_rfe._explore(variant, lmdp, K, seed, record=True)
+
+
+@pytest.mark.parametrize("variant", ["hf_default", "hf_practical", "ucrl_default", "ucrl_practical"])
+def test_identities_hold_on_honest_runs(variant):
+    params = {"variant": variant, "K": 8}
+    out = hf_rfe.observe_identities(params, derive_seed("hf_rfe.one_step_identities", params, 0))
+    assert out["discrepancy"].shape == (len(reference.HF_IDENTITIES),)
+    assert np.all(out["discrepancy"] <= 1e-12)
+
+
+@pytest.mark.parametrize("tamper, identity", [
+    (lambda d: d["sigma2"].__setitem__((2, 1, 0, 0), d["sigma2"][2, 1, 0, 0] * 1.01), "sigma2"),
+    (lambda d: d["gram_after"].__setitem__((3, 0, 0), d["gram_after"][3, 0, 0] * 1.001), "gram_update"),
+    (lambda d: d["b_after"].__setitem__((3, 1, 0), d["b_after"][3, 1, 0] + 1e-3), "b_update"),
+    (lambda d: d["theta_after"].__setitem__((4, 0, 0), d["theta_after"][4, 0, 0] + 1e-3), "theta_solves"),
+    (lambda d: d["V_hat"].__setitem__((2, 0), d["V_hat"][2, 0] - 1e-3), "oracle_values"),
+    (lambda d: d["beta_k"].__setitem__(5, d["beta_k"][5] * 1.001), "beta_k"),
+    (lambda d: d["uncertainty_norms"].__setitem__((1, 0, 0), d["uncertainty_norms"][1, 0, 0] * 1.001),
+     "uncertainty_norms"),
+])
+def test_identities_catch_a_tampered_record(tamper, identity):
+    lmdp, run = _recorded_run()
+    tamper(run.diagnostics)
+    found = reference.audit_hf_run(lmdp, run, delta=0.05, beta_scale=0.001)
+    assert found[identity] > 1e-6, found
+
+
+def test_identities_catch_a_wrong_radius_and_a_wrong_policy():
+    lmdp, run = _recorded_run("hf_practical")
+    assert reference.audit_hf_run(lmdp, run, delta=0.1, beta_scale=0.001)["hyper"] > 1e-3
+    lmdp, run = _recorded_run("ucrl_practical")
+    policy = run.diagnostics["policy"]
+    policy[:] = 1 - policy  # two actions: the other one everywhere
+    found = reference.audit_ucrl_run(lmdp, run, delta=0.05, beta_scale=0.1)
+    assert found["policy_maximal"] > 0 and found["rollout_follows_policy"] == np.inf
+
+
+def test_self_normalised_radius_closed_form():
+    gram = np.diag([4.0, 9.0])
+    expected = 0.5 * np.sqrt(2 * (0.5 * np.log(36.0) + np.log(1 / 0.1))) + 1.0
+    assert reference.self_normalised_radius(gram, 1.0, 1.0, 0.5, 0.1) == pytest.approx(expected, rel=1e-14)
+
+
+def test_coverage_ratio_is_small_honestly_and_large_for_a_wrong_estimate():
+    lmdp, run = _recorded_run("hf_practical", K=30)
+    honest = reference.hf_coverage(lmdp, run, delta=0.05)
+    assert honest["ratio_per_episode"].shape == (30,) and 0 < honest["ratio"] < 1
+    run.diagnostics["theta_after"][10] += 1.0  # a wrong estimate in episode 11
+    assert reference.hf_coverage(lmdp, run, delta=0.05)["ratio"] > 1
+
+
+def test_shifted_simulator_is_restored():
+    before = hf_algorithm.environment_tables
+    with hf_rfe._shifted_simulator(1):
+        assert hf_algorithm.environment_tables is not before
+    assert hf_algorithm.environment_tables is before
+
+
+def test_poisoned_model_hides_only_the_hidden_parts():
+    from mdpkit.linear import LinearMixtureMDP
+
+    lmdp = hf_rfe.lemma_instance(0)
+    poisoned = hf_rfe.poisoned_model(lmdp, np.random.default_rng(1))
+    assert not np.allclose(poisoned.theta, lmdp.theta) and not np.allclose(poisoned.P, lmdp.P)
+    np.testing.assert_array_equal(LinearMixtureMDP.P.fget(poisoned), lmdp.P)
+    np.testing.assert_array_equal(poisoned.phi, lmdp.phi)
+    np.testing.assert_array_equal(hf_algorithm.environment_tables(poisoned)[0], hf_algorithm.environment_tables(lmdp)[0])
+    np.testing.assert_array_equal(hf_algorithm.audit_theta(poisoned), lmdp.theta)
+
+
+def test_exploration_difference():
+    lmdp = hf_rfe.lemma_instance(0)
+    a = hf_algorithm.explore(lmdp, K=5, seed=1)
+    assert hf_rfe.exploration_difference(a, hf_algorithm.explore(lmdp, K=5, seed=1)) == 0.0
+    assert hf_rfe.exploration_difference(a, hf_algorithm.explore(lmdp, K=5, seed=2)) > 0.0
+    assert hf_rfe.exploration_difference(a, hf_algorithm.explore(lmdp, K=6, seed=1)) == np.inf
+
+
+def test_defaults_claim_calls_explore_with_defaults_only(monkeypatch):
+    seen = []
+    original = hf_algorithm.explore
+
+    def spy(*args, **kwargs):
+        seen.append(sorted(kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(hf_algorithm, "explore", spy)
+    params = {"algorithm": "hf_rfe", "K": 5}
+    hf_rfe.observe_defaults(params, derive_seed("hf_rfe.defaults", params, 0))
+    assert seen == [["K", "seed"]]
+
+
+def test_claims_module_imports_no_algorithm_or_numba():
+    import subprocess
+    import sys
+
+    code = ("import sys; import proofs_check.claims.hf_rfe; "
+            "bad = [m for m in ('numba', 'scipy', 'matplotlib', 'mdpkit.algorithms.hf_rfe', 'mdpkit.envs', "
+            "'mdpkit.lowrank', 'mdpkit.linear') if m in sys.modules]; print(bad); assert not bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

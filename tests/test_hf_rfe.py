@@ -196,6 +196,42 @@ def test_bit_identical_per_seed(alg):
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
+@pytest.mark.parametrize("beta_scale", [1.0, 0.003])
+def test_record_adds_diagnostics_and_changes_nothing_else(alg, beta_scale):
+    m = random_linear_mixture(4, 3, 3, 6, seed=5)
+    plain = alg.explore(m, K=12, seed=11, beta_scale=beta_scale, checkpoints=[5])
+    recorded = alg.explore(m, K=12, seed=11, beta_scale=beta_scale, checkpoints=[5], record=True)
+    assert set(plain.diagnostics) < set(recorded.diagnostics)
+    for key in plain.diagnostics:
+        np.testing.assert_array_equal(plain.diagnostics[key], recorded.diagnostics[key])
+    for name in ("plan_theta", "centres", "grams", "inverse_grams"):
+        np.testing.assert_array_equal(getattr(plain, name), getattr(recorded, name))
+    assert plain.hyper == recorded.hyper and plain.radius == recorded.radius
+    # The recorded state after the last episode is the returned one; snapshots keep their prefix.
+    diag = recorded.diagnostics
+    last_gram = diag["gram_after"][-1][:, 0] if alg is hf_rfe else diag["gram_after"][-1][None]  # (E, d, d)
+    np.testing.assert_array_equal(last_gram, recorded.grams)
+    assert all(v.shape[0] == 12 for v in diag.values())
+    assert all(v.shape[0] == 5 for v in recorded.checkpoints[0].diagnostics.values())
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+@pytest.mark.parametrize("record", [1, "yes", None])
+def test_record_must_be_a_bool(alg, record):
+    with pytest.raises(TypeError, match="record must be True or False"):
+        alg.explore(random_linear_mixture(3, 2, 2, 4, seed=0), K=2, seed=0, record=record)
+
+
+def test_hf_record_holds_home_weights_in_range():
+    m = random_linear_mixture(3, 2, 3, 5, seed=1)
+    ex = hf_rfe.explore(m, K=10, seed=2, beta_scale=0.001, record=True)
+    sigma2, hyper = ex.diagnostics["sigma2"], ex.hyper
+    assert sigma2.shape == (10, 4, 2, hyper["n_moments"])
+    assert np.all(sigma2 >= hyper["alpha"] ** 2)
+    np.testing.assert_array_equal(ex.diagnostics["theta_after"][-1, :, 0], ex.centres)
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
 def test_explore_records_hyperparameters(alg):
     m = random_linear_mixture(3, 2, 2, 5, seed=0)
     ex = alg.explore(m, K=4, seed=np.random.SeedSequence(7), delta=0.1, beta_scale=0.5)

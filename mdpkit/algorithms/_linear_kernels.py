@@ -378,7 +378,7 @@ def _sample(cum, u):
 
 @njit(cache=True, fastmath=FASTMATH)
 def hf_episode(phi, cum_P, cum_mu0, draws, policy, V_hat, vertices, theta, inv_run, gram_run,
-               inv_frozen, b, beta, alpha, gamma, weighted, states, actions):
+               inv_frozen, b, beta, alpha, gamma, weighted, states, actions, sigma2_steps):
     """Roll out one HF-UCRL-RFE++ episode and update both regression families at every step.
 
     Family 0 ("hat") regresses the trajectory uncertainty ``V_hat[h + 1]``; family 1 ("tilde")
@@ -405,6 +405,8 @@ def hf_episode(phi, cum_P, cum_mu0, draws, policy, V_hat, vertices, theta, inv_r
     weighted : bool
     states : ndarray, shape (H + 1,), int64, written
     actions : ndarray, shape (H,), int64, written
+    sigma2_steps : ndarray, shape (H, 2, M), written for ``h < H - 1``
+        The HOME weights ``sigma^2`` used at every step, family and level (for audits).
     """
     S, A, _, d = phi.shape
     H = policy.shape[0]
@@ -425,10 +427,12 @@ def hf_episode(phi, cum_P, cum_mu0, draws, policy, V_hat, vertices, theta, inv_r
         if h < H - 1:
             vtr_moment_update(V_hat[h + 1], phi, s, a, s_next, theta[0], inv_run[0], gram_run[0],
                               inv_frozen[0], b[0], beta, alpha, gamma, weighted, X, y, sigma2, work, power)
+            sigma2_steps[h, 0, :] = sigma2
             for t in range(S):
                 f[t] = float((vertices[s, a] >> t) & 1)
             vtr_moment_update(f, phi, s, a, s_next, theta[1], inv_run[1], gram_run[1],
                               inv_frozen[1], b[1], beta, alpha, gamma, weighted, X, y, sigma2, work, power)
+            sigma2_steps[h, 1, :] = sigma2
         s = s_next
 
 

@@ -162,13 +162,27 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 
 def environment_tables(lmdp: LinearMixtureMDP) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative true transition rows (S, A, S) and initial distribution (S,) for inverse-CDF sampling."""
-    return np.cumsum(lmdp.P, axis=-1), np.cumsum(lmdp.mu0)
+    """Cumulative true transition rows (S, A, S) and initial distribution (S,) for inverse-CDF sampling.
+
+    The simulator's side of the information boundary: the only place the exploration reads the
+    true kernel. It reads the validated kernel through the base class's accessor, so what is
+    simulated cannot depend on a (subclass's) ``P`` attribute; the learner itself reads only
+    ``phi``, ``mu0``, ``H`` and ``B`` (checked by the claim ``hf_rfe.information_flow``).
+    """
+    return np.cumsum(LinearMixtureMDP.P.fget(lmdp), axis=-1), np.cumsum(lmdp.mu0)
+
+
+def audit_theta(lmdp: LinearMixtureMDP) -> np.ndarray:
+    """``theta*`` for the audit-only diagnostics (``covered``, ``error_ratio``), never for learning.
+
+    Read through the base class's accessor, like :func:`environment_tables`.
+    """
+    return np.asarray(LinearMixtureMDP.theta.fget(lmdp))
 
 
 def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_scale: float = 1.0,
             n_moments: int | None = None, weighted: bool = True, tie_break: str = "random",
-            checkpoints=()) -> Exploration:
+            checkpoints=(), record: bool = False) -> Exploration:
     """Run HF-UCRL-RFE++'s exploration phase for ``K`` episodes.
 
     Parameters
@@ -201,6 +215,15 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         ``exploration.checkpoints``, increasing ``k``). A snapshot uses the hyper-parameters of
         the final ``K`` (``beta_K``, ``M``), so it is the anytime state of this run, not a run
         with budget ``k``.
+    record : bool
+        Also record, per episode, what the lemma-level claims audit (more diagnostics, same run:
+        every other output is bit-identical): ``V_hat`` (K, H + 1, S) and ``policy`` (K, H, S) of
+        the oracle, ``uncertainty_norms`` (K, S, A) (uncapped ``max_f ||psi_f||_{tilde Sigma^-1}``)
+        and their maximising ``vertices`` (K, S, A), the HOME weights ``sigma2`` (K, H - 1, 2, M)
+        of every regression step (family hat = 0, tilde = 1; levels whose target underflowed to 0
+        included), the radius ``beta_k`` (K,) of the episode, and the regression state at the
+        *end* of every episode: ``theta_after``, ``b_after`` (K, 2, M, d), ``gram_after``,
+        ``inverse_gram_after`` (K, 2, M, d, d).
 
     Returns
     -------
@@ -240,7 +263,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
 
     cum_P, cum_mu0 = environment_tables(lmdp)
     phi = np.ascontiguousarray(lmdp.phi)
-    theta_star = np.asarray(lmdp.theta)
+    theta_star = audit_theta(lmdp)
     ss = _seed_sequence(seed)
     rng = np.random.default_rng(ss)
     # Tie-break uniforms: a child stream built without ss.spawn (which would mutate the caller's
@@ -251,9 +274,19 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     diag = {"oracle_value": np.empty(K), "covered": np.empty(K, dtype=bool), "error_ratio": np.empty(K),
             "states": np.empty((K, H + 1), dtype=np.int64), "actions": np.empty((K, H), dtype=np.int64),
             "first_step_ties": np.empty(K, dtype=np.int64)}
+    record = check_record(record)
+    if record:
+        check_output_size("K", K, 8.0 * K * (H * S + 3 * S * A + 2 * H * M + 4 * M * d * (1 + d)),
+                          "the recorded per-episode regression state")
+        diag.update(V_hat=np.empty((K, H + 1, S)), policy=np.empty((K, H, S), dtype=np.int64),
+                    uncertainty_norms=np.empty((K, S, A)), vertices=np.empty((K, S, A), dtype=np.int64),
+                    sigma2=np.empty((K, max(H - 1, 0), 2, M)), beta_k=np.empty(K),
+                    theta_after=np.empty((K, 2, M, d)), b_after=np.empty((K, 2, M, d)),
+                    gram_after=np.empty((K, 2, M, d, d)), inverse_gram_after=np.empty((K, 2, M, d, d)))
     norms, vertices = np.empty((S, A)), np.empty((S, A), dtype=np.int64)
     V_hat, policy = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64)
     n_tied = np.empty((H, S), dtype=np.int64)
+    sigma2 = np.empty((H, 2, M))  # HOME weights of the episode's steps (row H - 1 unused)
 
     keep = _check_checkpoints(checkpoints, K)
     snapshots = []
@@ -291,17 +324,30 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         # 3. Roll out pi_k; weighted VTR at every moment level of both families.
         kern.hf_episode(phi, cum_P, cum_mu0, rng.random(H + 1), policy, V_hat, vertices, theta, inv_run,
                         gram_run, inv_frozen, b, beta_k, alpha, gamma, bool(weighted),
-                        diag["states"][k], diag["actions"][k])
+                        diag["states"][k], diag["actions"][k], sigma2)
         diag["first_step_ties"][k] = n_tied[0, diag["states"][k, 0]]
 
         # 4. Freeze the Gram matrices for the next episode; estimates from the frozen inverses.
         gram_frozen[:] = gram_run
         inv_frozen[:] = inv_run
         theta = np.matmul(inv_frozen, b[..., None])[..., 0]
+        if record:
+            for key, value in (("V_hat", V_hat), ("policy", policy), ("uncertainty_norms", norms),
+                               ("vertices", vertices), ("sigma2", sigma2[:H - 1]), ("beta_k", beta_k),
+                               ("theta_after", theta), ("b_after", b), ("gram_after", gram_frozen),
+                               ("inverse_gram_after", inv_frozen)):
+                diag[key][k] = value
         if k + 1 in keep and k + 1 < K:
             snapshots.append(snapshot(k + 1))
 
     return snapshot(K)
+
+
+def check_record(record) -> bool:
+    """``record`` must be a bool (an int or a string is refused, not read as truthy)."""
+    if not isinstance(record, (bool, np.bool_)):
+        raise TypeError(f"record must be True or False, got {show(record)}")
+    return bool(record)
 
 
 def _check_checkpoints(checkpoints, K) -> set:

@@ -34,7 +34,9 @@ import numpy as np
 
 from ..linear import Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
-from .hf_rfe import _check_checkpoints, _check_common, _seed_sequence, check_radius_finite, environment_tables
+from .._validation import check_output_size
+from .hf_rfe import (_check_checkpoints, _check_common, _seed_sequence, audit_theta, check_radius_finite,
+                     check_record, environment_tables)
 
 
 def theoretical_radius(d: int, H: int, K: int, B: float, delta: float) -> float:
@@ -43,7 +45,7 @@ def theoretical_radius(d: int, H: int, K: int, B: float, delta: float) -> float:
 
 
 def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_scale: float = 1.0,
-            checkpoints=()) -> Exploration:
+            checkpoints=(), record: bool = False) -> Exploration:
     """Run UCRL-RFE's exploration phase for ``K`` episodes.
 
     Parameters
@@ -56,6 +58,12 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         Multiplier of the theoretical ``beta`` (exploration reward, PLAN bonus, ellipsoid), recorded.
     checkpoints : sequence of int
         As in :func:`mdpkit.algorithms.hf_rfe.explore`.
+    record : bool
+        Also record, per episode (every other output bit-identical): PLAN's values ``V``
+        (K, H + 1, S) (paper units) and ``policy`` (K, H, S), the uncapped ``uncertainty_norms``
+        ``max_f ||psi_f||_{Sigma^-1}`` (K, S, A) and their ``vertices`` (K, S, A), and the
+        regression state at the *end* of every episode: ``theta_after``, ``b_after`` (K, d),
+        ``gram_after``, ``inverse_gram_after`` (K, d, d).
 
     Returns
     -------
@@ -79,12 +87,20 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     gram_frozen, inv_frozen = gram.copy(), inv.copy()
     cum_P, cum_mu0 = environment_tables(lmdp)
     phi = np.ascontiguousarray(lmdp.phi)
-    theta_star = np.asarray(lmdp.theta)
+    theta_star = audit_theta(lmdp)
     ss = _seed_sequence(seed)
     rng = np.random.default_rng(ss)
 
     diag = {"exploration_value": np.empty(K), "covered": np.empty(K, dtype=bool), "error_ratio": np.empty(K),
             "states": np.empty((K, H + 1), dtype=np.int64), "actions": np.empty((K, H), dtype=np.int64)}
+    record = check_record(record)
+    if record:
+        check_output_size("K", K, 8.0 * K * (2 * H * S + 2 * S * A + 2 * d * (1 + d)),
+                          "the recorded per-episode regression state")
+        diag.update(V=np.empty((K, H + 1, S)), policy=np.empty((K, H, S), dtype=np.int64),
+                    uncertainty_norms=np.empty((K, S, A)), vertices=np.empty((K, S, A), dtype=np.int64),
+                    theta_after=np.empty((K, d)), b_after=np.empty((K, d)), gram_after=np.empty((K, d, d)),
+                    inverse_gram_after=np.empty((K, d, d)))
     norms, vertices = np.empty((S, A)), np.empty((S, A), dtype=np.int64)
     V, policy = np.empty((H + 1, S)), np.empty((H, S), dtype=np.int64)
     remaining = (H - np.arange(1, H + 1))[:, None, None].astype(np.float64)  # H - h for paper stages h = 1..H
@@ -118,6 +134,11 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
         gram_frozen[:] = gram
         inv_frozen[:] = inv
         theta = inv_frozen @ b
+        if record:
+            for key, value in (("V", V), ("policy", policy), ("uncertainty_norms", norms), ("vertices", vertices),
+                               ("theta_after", theta), ("b_after", b), ("gram_after", gram_frozen),
+                               ("inverse_gram_after", inv_frozen)):
+                diag[key][k] = value
         if k + 1 in keep and k + 1 < K:
             snapshots.append(snapshot(k + 1))
 
