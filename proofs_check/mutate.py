@@ -894,7 +894,18 @@ def _classify(mutation, result, error, seconds, reference, timeout) -> MutantRes
         return MutantResult(mutation, "equivalent", detail="equivalent: every observation equals the unmutated "
                             "run's bit for bit" + ("" if result.get("imported", True) else
                                                    " (the mutated module was never imported)"), seconds=seconds)
-    return MutantResult(mutation, "survived", seconds=seconds)
+    return MutantResult(mutation, "survived", detail=_differences(result["digests"], reference), seconds=seconds)
+
+
+def _differences(digests: dict, reference: dict) -> str:
+    """Which claims' runs (``claim`` or ``claim:mutant``) a survivor changed, and how many."""
+    changed: dict = {}
+    for key in sorted(set(digests) | set(reference)):
+        if digests.get(key) != reference.get(key):
+            claim, variant = key.split("|")[:2]
+            name = claim if variant == "claim" else f"{claim}:{variant}"
+            changed[name] = changed.get(name, 0) + 1
+    return "observations differ in " + ", ".join(f"{k} ({v} runs)" for k, v in changed.items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -978,8 +989,10 @@ def write_outputs(report: MutationReport, out: Path, command: str = "") -> dict:
         change = f"`{m.original}` -> `{m.mutated}`".replace("|", "\\|")
         text.append(f"| {m.id} | {m.location} | {m.operator} | {change} | {r.outcome} | {reason} |")
     for r in left:
-        text += ["", f"## {r.mutation.id} ({r.outcome}) {r.mutation.location}", "", "```diff",
-                 r.mutation.diff(report.originals.get(r.mutation.module, "")).rstrip(), "```"]
+        text += ["", f"## {r.mutation.id} ({r.outcome}) {r.mutation.location}", ""]
+        if r.outcome == "survived":
+            text += [r.detail + " (every claim still as expected).", ""]
+        text += ["```diff", r.mutation.diff(report.originals.get(r.mutation.module, "")).rstrip(), "```"]
     paths["survivors"].write_text("\n".join(text) + "\n", encoding="utf-8")
     return paths
 

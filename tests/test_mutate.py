@@ -285,6 +285,7 @@ def test_end_to_end_caught_survived_and_equivalent(tiny_family, tmp_path):
     assert by_change["return 4.0 * x"].outcome == "caught"                 # 4x > 2x + 0.1
     assert by_change["return 4.0 * x"].claim == "tinymut.bound"
     assert by_change["return 1.0 * x"].outcome == "survived"               # smaller: the bound holds
+    assert by_change["return 1.0 * x"].detail == "observations differ in tinymut.bound (4 runs)"
     assert by_change["return (None)"].outcome == "caught"                  # NaN observations: UNDECIDED
     equivalent = [r for r in report.results if r.outcome == "equivalent"]
     assert {r.mutation.line for r in equivalent} == {7}                    # unused() is never called
@@ -300,6 +301,7 @@ def test_end_to_end_caught_survived_and_equivalent(tiny_family, tmp_path):
     survivors = paths["survivors"].read_text()
     assert "-    return 2.0 * x" in survivors and "+    return 1.0 * x" in survivors
     assert "equivalent: every observation" in survivors
+    assert "observations differ in tinymut.bound (4 runs) (every claim still as expected)." in survivors
     assert "score = caught / non-equivalent" in paths["summary"].read_text()
 
     # a smaller sample is the prefix of the same shuffled pool (deterministic given the seed)
