@@ -322,9 +322,15 @@ def test_planning_audit_detects_each_kind_of_tampering(planner):
     assert tampered("value_max", lambda t: t["V"].__setitem__((1, 2), t["V"][1, 2] + 1e-3)) > 0
     assert tampered("policy_greedy", lambda t: t["policy"].__setitem__(0, 0.5)) > 0 or \
         np.all(np.ptp(res.extras["trace"][-1]["Q"][0], axis=1) == 0)
-    assert tampered("data", lambda t: t["transitions"].__setitem__((0, 0), 1)) == 1.0
-    # a wrong beta is a bonus discrepancy
+    assert tampered("bookkeeping", lambda t: t["transitions"].__setitem__((0, 0), 1)) == 1.0
+    # a wrong beta is a bonus discrepancy; a misreported hyper-parameter or mean bonus is bookkeeping
     assert claims._audit_contrastive_mdp(lock, res, planner, 2 * beta)[index["bonus"]] > 1e-3
+    assert claims._audit_contrastive_mdp(lock, res, planner, beta, dict(planner=planner, bonus_scale=0.1))[0] == 0
+    assert claims._audit_contrastive_mdp(lock, res, planner, beta, dict(planner=planner, bonus_scale=1.0))[0] == 1
+    mean_bonus = np.array(res.extras["mean_bonus"])
+    mean_bonus[3] += 1e-6
+    fake = type(res)(**{**res.__dict__, "extras": {**res.extras, "mean_bonus": mean_bonus}})
+    assert claims._audit_contrastive_mdp(lock, fake, planner, beta)[0] > 5e-7
 
 
 def test_lsvi_ucb_audit_matches_the_documented_beta():

@@ -648,22 +648,34 @@ def _greedy_error(policy, Q_ref) -> float:
 
 
 #: Components of the planning audit (observed ``discrepancy``, one entry each).
-PLANNING_CHECKS = ("data", "bonus", "backup", "value_max", "policy_greedy", "exact_value", "optimistic_value")
+PLANNING_CHECKS = ("bookkeeping", "bonus", "backup", "value_max", "policy_greedy", "exact_value", "optimistic_value")
 
 
-def _audit_contrastive_mdp(mdp, res, planner: str, beta: float) -> np.ndarray:
-    """Per-episode audit of :func:`contrastive_ucb.run` (``record=True``), see :data:`PLANNING_CHECKS`."""
+def _reported_as_called(hyper: dict, called: dict) -> bool:
+    """Whether ``hyper`` reports every argument of the call as given (beta as its default when not given)."""
+    return all(k in hyper and hyper[k] == v for k, v in called.items())
+
+
+def _audit_contrastive_mdp(mdp, res, planner: str, beta: float, called: dict | None = None) -> np.ndarray:
+    """Per-episode audit of :func:`contrastive_ucb.run` (``record=True``), see :data:`PLANNING_CHECKS`.
+
+    ``called``: the hyper-parameters the run must report (``bookkeeping``); ``None`` skips that part.
+    """
     H, S, A = mdp.H, mdp.S, mdp.A
     P, R, mu0 = np.asarray(mdp.P), np.asarray(mdp.R), np.asarray(mdp.mu0)
     cap = (H - np.arange(H))[:, None, None].astype(float)
     err = np.zeros(len(PLANNING_CHECKS))
+    if called is not None and not (_reported_as_called(res.hyper, called)
+                                   and res.extras["transitions_per_episode"] == H * (H + 1) // 2):
+        err[0] = 1.0
     log = np.empty((0, 3), dtype=np.int64)
     for k, tr in enumerate(res.extras["trace"]):
         t = tr["transitions"]
         # one transition per stage and episode, anchors and next states in range, default P^- uniform
         shape_ok = sorted(t[:, 0].tolist()) == list(range(H)) and np.all((t[:, 1] >= 0) & (t[:, 1] < S * A)) \
             and np.all((t[:, 2] >= 0) & (t[:, 2] < S))
-        err[0] = max(err[0], 0.0 if shape_ok else 1.0, float(np.max(np.abs(tr["negative_dist"] - 1.0 / S))))
+        err[0] = max(err[0], 0.0 if shape_ok else 1.0, float(np.max(np.abs(tr["negative_dist"] - 1.0 / S))),
+                     abs(float(np.mean(tr["bonus"].reshape(H, -1)[t[:, 0], t[:, 1]])) - res.extras["mean_bonus"][k]))
         log = np.vstack([log, t])
         phi, Q, V = tr["phi"], tr["Q"], tr["V"]
         Q_ref = np.empty((H, S, A))
@@ -698,6 +710,9 @@ def _audit_lsvi_ucb(mdp, res, beta: float) -> np.ndarray:
     H, S, A, d = mdp.H, mdp.S, mdp.A, mdp.d
     P, R, mu0, phi = np.asarray(mdp.P), np.asarray(mdp.R), np.asarray(mdp.mu0), np.asarray(mdp.phi)
     err = np.zeros(len(PLANNING_CHECKS))
+    K = res.K
+    if not (res.hyper.get("beta") == _lsvi_ucb_beta(d, H, K, 1.0) and res.extras["transitions_per_episode"] == H):
+        err[0] = 1.0   # the default beta is reported as the documented formula
     log = np.empty((0, 4), dtype=np.int64)
     for k, tr in enumerate(res.extras["trace"]):
         Q, V = tr["Q"], tr["V"]
@@ -733,10 +748,16 @@ def _planning_run(params, seed) -> dict:
     if params["algorithm"] == "lsvi_ucb":
         res = lsvi_ucb.run(mdp, K=K, seed=seed, bonus_scale=scale, record=True)
         err = _audit_lsvi_ucb(mdp, res, _lsvi_ucb_beta(mdp.d, mdp.H, K, scale))
+    elif params["algorithm"] == "contrastive_model_defaults":   # the defaults: beta = H sqrt(d), model planner
+        res = contrastive_ucb.run(mdp, K=K, seed=seed, record=True)
+        called = dict(beta=mdp.H * np.sqrt(mdp.d), bonus_scale=1.0, planner="model", data="per_stage",
+                      features="learned", ridge=1.0, n_negatives=1, max_iter=100, negative_dist="uniform", K=K,
+                      cold_refits=True)
+        err = _audit_contrastive_mdp(mdp, res, "model", mdp.H * np.sqrt(mdp.d), called)
     else:
-        planner = params["algorithm"].split("_", 1)[1]
-        res = contrastive_ucb.run(mdp, K=K, seed=seed, bonus_scale=scale, planner=planner, record=True)
-        err = _audit_contrastive_mdp(mdp, res, planner, mdp.H * np.sqrt(mdp.d) * scale)
+        res = contrastive_ucb.run(mdp, K=K, seed=seed, bonus_scale=scale, planner="lsvi", record=True)
+        called = dict(beta=mdp.H * np.sqrt(mdp.d), bonus_scale=scale, planner="lsvi", K=K)
+        err = _audit_contrastive_mdp(mdp, res, "lsvi", mdp.H * np.sqrt(mdp.d) * scale, called)
     return {"discrepancy": err}
 
 
@@ -747,9 +768,11 @@ def observe_planning_identity(params, seed):
     Returns
     -------
     dict
-        ``discrepancy`` (7,), in the order of :data:`PLANNING_CHECKS`: ``data`` (1 if an episode's
-        sampled transitions are not one per stage / out of range / not on-policy, or P^- is not the
-        documented uniform one); ``bonus`` (the Gram matrix ``lambda I + sum_tau phi phi^T`` of the
+        ``discrepancy`` (7,), in the order of :data:`PLANNING_CHECKS`: ``bookkeeping`` (1 if an
+        episode's sampled transitions are not one per stage / out of range / not on-policy, or the
+        reported hyper-parameters or transitions per episode are not those of the call; otherwise the
+        largest deviation of P^- from the documented uniform one and of ``mean_bonus`` from the mean
+        recorded bonus at the episode's anchors); ``bonus`` (the Gram matrix ``lambda I + sum_tau phi phi^T`` of the
         CURRENT features over every collected anchor, and ``min(beta ||phi||_{Lambda^-1}, H)``);
         ``backup`` (the one-step identity ``Q_h = min(r_h + b_h + P_hat_h V_{h+1}, H - h)``, model
         planner, or with ``phi_hat w_h``, ``w_h = Lambda_h^-1 sum_tau phi(x_tau) V_{h+1}(s'_tau)``,
@@ -822,13 +845,13 @@ PLANNING_IDENTITY = Claim(
                           "representation); its executable form, the H - h cap and the least-squares planner are "
                           f"reconstructed ({_LEMMAS})."),
     observe=observe_planning_identity,
-    # bonus_scale 0.1 (the policy claims' setting): with the default beta = H sqrt(d) (and LSVI-UCB's
-    # d H sqrt(iota) ~ 17) the bonus sits at the cap H almost everywhere at K = 25, so a wrong bonus
-    # would hide behind the cap; the defaults are covered by contrastive_ucb.optimism and
-    # contrastive_ucb.information_flow.
-    sweep=Sweep(quick=Grid(algorithm=["contrastive_model", "contrastive_lsvi", "lsvi_ucb"], instance=[0], H=[3],
-                           A=[2], obs=[3], bonus_scale=[_BONUS_SCALE], K=[25]),
-                full=Grid(algorithm=["contrastive_model", "contrastive_lsvi", "lsvi_ucb"], instance=[0, 1, 2],
+    # The model planner with DEFAULT hyper-parameters (beta = H sqrt(d): the bonus is below the cap
+    # H at most visited anchors by K = 25, and the cap itself is then exercised); the least-squares
+    # planner and LSVI-UCB with bonus_scale 0.1 (the policy claims' setting): LSVI-UCB's default
+    # d H sqrt(iota) ~ 17 would sit at the cap H everywhere, so a wrong bonus would hide behind it.
+    sweep=Sweep(quick=Grid(algorithm=["contrastive_model_defaults", "contrastive_lsvi", "lsvi_ucb"], instance=[0],
+                           H=[3], A=[2], obs=[3], bonus_scale=[_BONUS_SCALE], K=[25]),
+                full=Grid(algorithm=["contrastive_model_defaults", "contrastive_lsvi", "lsvi_ucb"], instance=[0, 1, 2],
                           H=[3, 4], A=[2], obs=[3], bonus_scale=[_BONUS_SCALE], K=[100]),
                 seeds_quick=2, seeds_full=4),
     rule=BoundHolds("discrepancy"),
