@@ -9,6 +9,13 @@ the claim's parameters.
 Claims: (a) ``certificate`` -- the planner's certificate bounds the true gap; (b) ``horizon_free``
 -- episodes needed flat in H on the long-horizon chain; (c) ``gap_rate`` -- worst gap over the
 hard-instance family decays like K^-1/2; (d) ``d_scaling`` -- episodes needed grow at most like d^2.
+Lemma level and structure (issue 12): (e) ``one_step_identities`` -- every episode of both
+algorithms is the pseudocode's update of the previous state, replayed in plain numpy
+(``_hf_rfe_reference``; also the family's independent oracle); (f) ``coverage`` -- theta* in every
+regression's confidence ellipsoid at every episode, w.p. >= 1 - delta; (g) ``information_flow`` --
+the exploration reads neither the reward nor theta* / P (bit-identical runs on poisoned models);
+(h) ``defaults`` -- ``explore(lmdp, K=K, seed=seed)`` exactly as a user calls it, certificates
+audited by the plain-numpy reference solver.
 
 History (issue 5): (c) and (d) were documented findings while the relaxed oracle broke its ties
 by lowest action index. With the practical radius the truncated objective ``min{1, beta ||psi||}``
