@@ -32,7 +32,7 @@ import numpy as np
 from ._validation import as_float_array, check_positive_int
 
 __all__ = ["principal_sines", "stage_span_errors", "random_features", "random_feature_level",
-           "count_kernel", "count_svd_features", "kernel_error"]
+           "count_kernel", "count_svd_features", "oracle_psi_features", "spectral_snr", "kernel_error"]
 
 #: Relative singular-value threshold for the numerical rank of a basis (as numpy.linalg.matrix_rank).
 _RANK_RTOL = 1e-10
@@ -204,6 +204,82 @@ def count_svd_features(next_counts, d: int) -> np.ndarray:
         k = min(d, U.shape[1])
         features[h, rows, :k] = U[:, :k] / root[:, None]
     return features
+
+
+def oracle_psi_features(next_counts, psi, *, n_iter: int = 300) -> np.ndarray:
+    """Per-anchor maximum-likelihood features when the TRUE right factor is known (EM on the simplex).
+
+    ``phi(x) = argmax_{phi in simplex} sum_s' n(x, s') log <phi, psi(s')>``, by the EM iteration for
+    mixture weights ``phi_i <- phi_i sum_s' n(x, s') psi_i(s') / <phi, psi(s')> / n(x)`` from the
+    uniform point (monotone in the likelihood). A reference for what the counts can say about each
+    anchor's features at all: a learner that must also estimate ``psi`` cannot expect to do better.
+
+    Parameters
+    ----------
+    next_counts : array_like, shape (H, N, S)
+    psi : array_like, shape (H, d, S)
+        True right factor (rows non-negative).
+    n_iter : int
+        EM iterations.
+
+    Returns
+    -------
+    ndarray, shape (H, N, d)
+        Unvisited anchors keep the uniform point.
+    """
+    counts = as_float_array("next_counts", next_counts, ndim=3)
+    _check_weights(counts, counts.shape, "next_counts")
+    psi = as_float_array("psi", psi, ndim=3)
+    H, N, S = counts.shape
+    if psi.shape[0] != H or psi.shape[2] != S:
+        raise ValueError(f"psi must have shape (H, d, S) = ({H}, *, {S}), got {psi.shape}")
+    _check_weights(psi, psi.shape, "psi")
+    n_iter = check_positive_int("n_iter", n_iter)
+    d = psi.shape[1]
+    visits = counts.sum(axis=2)
+    phi = np.full((H, N, d), 1.0 / d)
+    for _ in range(n_iter):
+        mix = np.einsum("hxi,his->hxs", phi, psi)
+        ratio = np.divide(counts, mix, out=np.zeros_like(counts), where=counts > 0)
+        resp = phi * np.einsum("hxs,his->hxi", ratio, psi)
+        phi = np.divide(resp, visits[:, :, None], out=phi, where=visits[:, :, None] > 0)
+    return phi
+
+
+def spectral_snr(next_counts, P_true, d: int) -> np.ndarray:
+    """Signal-to-noise ratio of rank-``d`` recovery from counts, per stage.
+
+    ``sigma_d(sqrt(W) P) / ||sqrt(W) (P_count - P)||_2`` on the visited rows (``W`` = visits):
+    the ``d``-th singular value of the true weighted kernel against the spectral norm of the
+    count noise. By Wedin's theorem the top-``d`` left singular span of the counts is within
+    ``arcsin(1 / snr)``-ish of the true span once ``snr > 1``; below 1 the noise can hide a
+    whole direction. NaN at a stage with ``<= d`` visited rows.
+
+    Parameters
+    ----------
+    next_counts : array_like, shape (H, N, S)
+    P_true : array_like, shape (H, N, S)
+    d : int
+
+    Returns
+    -------
+    ndarray, shape (H,)
+    """
+    P_count = count_kernel(next_counts)
+    P_true = as_float_array("P_true", P_true, shape=P_count.shape)
+    d = check_positive_int("d", d)
+    visits = np.asarray(next_counts, dtype=np.float64).sum(axis=2)
+    out = np.full(P_count.shape[0], np.nan)
+    for h in range(P_count.shape[0]):
+        rows = visits[h] > 0
+        if rows.sum() <= d:
+            continue
+        root = np.sqrt(visits[h, rows])[:, None]
+        signal = np.linalg.svd(root * P_true[h, rows], compute_uv=False)
+        noise = np.linalg.norm(root * (P_count[h, rows] - P_true[h, rows]), 2)
+        with np.errstate(divide="ignore"):  # exact counts: no noise, ratio inf
+            out[h] = signal[d - 1] / noise if signal.size >= d else 0.0
+    return out
 
 
 def kernel_error(P_hat, P_true, weight) -> np.ndarray:

@@ -162,3 +162,149 @@ def test_generic_instance_is_random_lowrank_with_uniform_start():
     assert not np.array_equal(generic_lowrank_mdp(20, 3, 2, 3, seed=6).phi, g.phi)
     with pytest.raises(ValueError, match="S"):
         generic_lowrank_mdp(0, 3, 2, 3, seed=0)
+
+
+def test_oracle_psi_features_recover_phi_from_exact_counts():
+    mdp = random_lowrank_mdp(10, 3, 1, 3, seed=2)
+    counts = 1e4 * mdp.P.reshape(1, 30, 10)
+    counts[0, :5] = 0.0  # unvisited anchors keep the uniform point
+    phi = lm.oracle_psi_features(counts, mdp.psi, n_iter=3000)
+    np.testing.assert_allclose(phi[0, 5:], mdp.phi.reshape(1, 30, 3)[0, 5:], atol=2e-3)
+    np.testing.assert_allclose(phi[0, :5], 1 / 3)
+    np.testing.assert_allclose(phi.sum(axis=2), 1.0)
+
+
+def test_oracle_psi_em_increases_the_likelihood():
+    mdp = random_lowrank_mdp(8, 2, 1, 3, seed=3)
+    rng = np.random.default_rng(0)
+    counts = np.stack([rng.multinomial(5, p) for p in mdp.P.reshape(16, 8)])[None].astype(float)
+
+    def loglik(phi):
+        mix = np.einsum("hxi,his->hxs", phi, mdp.psi)
+        return float(np.sum(np.where(counts > 0, counts * np.log(np.where(counts > 0, mix, 1.0)), 0.0)))
+
+    values = [loglik(lm.oracle_psi_features(counts, mdp.psi, n_iter=n)) for n in (1, 5, 50, 500)]
+    assert all(b >= a - 1e-9 for a, b in zip(values, values[1:]))
+    assert loglik(lm.oracle_psi_features(counts, mdp.psi, n_iter=500)) >= loglik(np.full((1, 16, 3), 1 / 3))
+
+
+def test_spectral_snr_by_hand():
+    # exact counts: no noise, infinite ratio; rank-1 kernel with d = 2: signal sigma_2 = 0 -> 0
+    P = np.array([[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]])
+    assert lm.spectral_snr(4 * P, P, 1)[0] == np.inf
+    noisy = np.array([[[3.0, 1.0], [1.0, 3.0], [2.0, 2.0], [2.0, 2.0]]])
+    assert lm.spectral_snr(noisy, P, 2)[0] == 0.0
+    assert np.isnan(lm.spectral_snr(noisy[:, :2], P[:, :2], 2)[0])  # 2 rows <= d = 2
+
+
+# ----------------------------------------------------------------------------- online snapshots and claims
+from proofs_check import derive_seed  # noqa: E402
+from proofs_check.claims import _contrastive_generic as generic  # noqa: E402
+
+#: Claim family whose quick budget conftest sweeps in the background (fixture ``quick_sweep``).
+QUICK_FAMILY = "contrastive_ucb"
+TINY = {"S": 8, "A": 3, "H": 2, "d": 2, "K": 12}
+
+
+def test_snapshots_match_the_run_and_its_own_angle():
+    from mdpkit.algorithms import contrastive_ucb
+
+    mdp = generic_lowrank_mdp(8, 3, 2, 2, seed=0)
+    snaps, res = generic.online_snapshots(mdp, K=12, seed=3, checkpoints=[4, 12])
+    plain = contrastive_ucb.run(mdp, K=12, seed=3)
+    np.testing.assert_array_equal(res.values, plain.values)  # record=True changes no output
+    assert "trace" not in res.extras
+    assert [s["k"] for s in snaps] == [4, 12]
+    for snap in snaps:  # per_stage data: one transition per stage per episode
+        np.testing.assert_array_equal(snap["anchor_counts"].sum(axis=1), [snap["k"]] * 2)
+        np.testing.assert_allclose(snap["P_hat"].sum(axis=2), 1.0)
+    # the run's own summary (scipy, worst stage) equals the per-stage metric's maximum when every
+    # stage has more than d visited pairs
+    out = lm.stage_span_errors(snaps[-1]["phi"], mdp.phi.reshape(2, 24, 2), snaps[-1]["anchor_counts"])
+    assert np.all(out["n_rows"] > 2)
+    assert np.nanmax(out["largest"]) == pytest.approx(res.feature_angle[-1], abs=1e-7)
+    with pytest.raises(ValueError, match="checkpoints"):
+        generic.online_snapshots(mdp, K=12, seed=3, checkpoints=[13])
+
+
+def test_generic_observables_are_reproducible_and_seeded():
+    claim = generic.SEPARATED_LEARNING
+    for name, observe in claim.variants():
+        a = observe(TINY, derive_seed(claim.id, TINY, 0))
+        b = observe(TINY, derive_seed(claim.id, TINY, 0))
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {key}")
+        c = observe(TINY, derive_seed(claim.id, TINY, 1))
+        assert not np.array_equal(a["learned_angle"], c["learned_angle"]), name
+        assert a["shortfall"] == pytest.approx(generic.MARGIN - a["margin"])
+        assert a["learning_shortfall"] == pytest.approx(generic.LEARNING_MARGIN - a["margin"])
+        assert a["margin"] == pytest.approx(np.nanmean(a["random_angle"] - a["learned_angle"]))
+
+
+def test_random_features_mutant_reports_the_initial_features():
+    # frozen features: the learned angle is that of the learner's initial softmax features
+    a = generic.observe_generic_random_features(TINY, derive_seed("x", TINY, 0))
+    assert np.all(np.isfinite(a["learned_angle"]))
+    b = generic.observe_generic_recovery(TINY, derive_seed("x", TINY, 0))
+    np.testing.assert_array_equal(a["random_angle"], b["random_angle"])  # same rows drawn, same reference
+    assert not np.array_equal(a["learned_angle"], b["learned_angle"])
+
+
+def test_never_refit_mutant_keeps_its_first_features():
+    from unittest import mock
+
+    from mdpkit.algorithms.contrastive import ContrastiveLearner
+
+    calls = []
+    original = ContrastiveLearner.current
+
+    def spy(self, **kw):
+        calls.append(kw.get("n_iterations", 0))
+        return original(self, **kw)
+
+    with mock.patch.object(ContrastiveLearner, "current", spy):
+        generic.observe_generic_never_refit(TINY, derive_seed("x", TINY, 0))
+    # one real fit (its iterations reported), then K - 1 stale returns with 0 iterations
+    assert len(calls) == TINY["K"] and calls[0] > 0 and not any(calls[1:])
+
+
+def test_derived_mutant_reports_the_random_level():
+    obs = generic.observe_generic_recovery(TINY, derive_seed("x", TINY, 0))
+    out = generic._learned_replaced_by_random(obs)
+    np.testing.assert_array_equal(out["learned_angle"], obs["random_angle"])
+    assert out["shortfall"] == generic.MARGIN and obs["shortfall"] != generic.MARGIN
+
+
+def test_generic_claims_are_well_formed_and_cheap_to_import():
+    import subprocess
+    import sys
+
+    ids = [c.id for c in generic.GENERIC_CLAIMS]
+    assert ids == ["contrastive_ucb.generic_span_vs_random", "contrastive_ucb.generic_separated_learning"]
+    for claim in generic.GENERIC_CLAIMS:
+        assert claim.family == "contrastive_ucb" and claim.provenance.kind == "reconstructed"
+        assert "docs/papers/contrastive_ucb.md#" in claim.provenance.note
+    finding = generic.GENERIC_SPAN_VS_RANDOM.finding
+    assert finding.expect == "FAIL" and finding.statistic == "claim.max_excess"
+    assert not generic.SEPARATED_LEARNING.finding
+    heavy = ("mdpkit.algorithms", "mdpkit.envs", "mdpkit.lowrank", "numba", "scipy", "matplotlib")
+    code = ("import sys, proofs_check.claims._contrastive_generic; "
+            f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def generic_quick(quick_sweep):
+    return {r.claim.id: r for r in quick_sweep(generic.GENERIC_CLAIMS).results}
+
+
+def test_quick_budget_verdicts(generic_quick):
+    # the acceptance target fails at the random level, reproducing its pinned finding
+    finding = generic_quick["contrastive_ucb.generic_span_vs_random"].verdict
+    assert finding.label == "FAIL (documented)", finding.summary
+    assert finding.finding_check["reproduces"] and finding.finding_check["inside"]
+    # on separated instances with 8 negatives the learner beats random; both mutants are caught
+    learning = generic_quick["contrastive_ucb.generic_separated_learning"].verdict
+    assert learning.label == "PASS", learning.summary
+    assert {m.name for m in learning.mutants if m.caught} == {"random_features", "never_refit"}
