@@ -18,15 +18,17 @@ _LAZY_ATTRIBUTES = {
     **dict.fromkeys(("Claim", "Finding", "Grid", "Mutant", "MutantVerdict", "Paper", "Pin", "Provenance", "Run",
                      "RuleOutcome", "Sweep", "Verdict"), "claim"),
     "load_claims": "claims",
-    **dict.fromkeys(("BoundHolds", "Contraction", "HighProbability", "Rate", "Rule"), "rules"),
+    **dict.fromkeys(("BoundHolds", "Contraction", "Envelope", "EnvelopeTable", "HighProbability", "Rate", "Rule"),
+                    "rules"),
     **dict.fromkeys(("InlineExecutor", "SweepReport", "derive_seed", "make_executor", "run_claims"), "runner"),
     "ResultStore": "store",
     **dict.fromkeys(("pac_claim", "regret_bound_claim", "regret_rate_claim"), "templates"),
 }
 
 __all__ = [
-    "BoundHolds", "Claim", "Contraction", "Finding", "Grid", "HighProbability", "InlineExecutor", "Mutant",
-    "MutantVerdict", "Paper", "Pin", "Provenance", "Rate", "ResultStore", "Rule", "RuleOutcome", "Run", "Sweep",
+    "BoundHolds", "Claim", "Contraction", "Envelope", "EnvelopeTable", "Finding", "Grid", "HighProbability",
+    "InlineExecutor", "Mutant", "MutantVerdict", "Paper", "Pin", "Provenance", "Rate", "ResultStore", "Rule",
+    "RuleOutcome", "Run", "Sweep",
     "SweepReport", "Verdict", "derive_seed", "load_claims", "make_executor", "pac_claim", "regret_bound_claim",
     "regret_rate_claim", "run_claims",
 ]
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from .claim import (Claim, Finding, Grid, Mutant, MutantVerdict, Paper, Pin, Provenance, Run, RuleOutcome,
                         Sweep, Verdict)
     from .claims import load_claims
-    from .rules import BoundHolds, Contraction, HighProbability, Rate, Rule
+    from .rules import BoundHolds, Contraction, Envelope, EnvelopeTable, HighProbability, Rate, Rule
     from .runner import InlineExecutor, SweepReport, derive_seed, make_executor, run_claims
     from .store import ResultStore
     from .templates import pac_claim, regret_bound_claim, regret_rate_claim
