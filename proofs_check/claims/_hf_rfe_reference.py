@@ -22,11 +22,14 @@ import numpy as np
 #: Identities of an HF-UCRL-RFE++ run, in the order of :func:`audit_hf_run`'s output.
 HF_IDENTITIES = ("hyper", "beta_k", "uncertainty_norms", "vertex_maximal", "oracle_values", "policy_maximal",
                  "rollout_follows_policy", "sigma2", "sigma2_range", "gram_update", "b_update", "theta_solves",
-                 "inverse_is_inverse", "uncertainty_monotone")
+                 "inverse_is_inverse", "uncertainty_monotone", "audit_diagnostics", "returned_state")
 #: Identities of a UCRL-RFE run.
 UCRL_IDENTITIES = ("hyper", "uncertainty_norms", "vertex_maximal", "oracle_values", "policy_maximal",
                    "rollout_follows_policy", "gram_update", "b_update", "theta_solves", "inverse_is_inverse",
-                   "uncertainty_monotone")
+                   "uncertainty_monotone", "audit_diagnostics", "returned_state")
+#: Relative width within which the oracle counts tied maximisers (``first_step_ties``), as documented
+#: in mdpkit/algorithms/hf_rfe.py.
+TIE_RTOL = 1e-12
 #: Two backups within this relative distance are tied (numba's reassociated sums vs numpy's).
 TIE_TOLERANCE = 1e-9
 
@@ -133,6 +136,12 @@ def _final_checks(worst, gram_rec, b_rec, theta_rec, inv_rec, gram_ref, b_ref):
     worst.update_max("inverse_is_inverse", _rel(inv_rec @ gram_rec, eye))
 
 
+def _mismatch(recorded, reference) -> float:
+    """0 if two arrays of flags / counts are equal, inf otherwise."""
+    recorded, reference = np.asarray(recorded), np.asarray(reference)
+    return 0.0 if recorded.shape == reference.shape and np.array_equal(recorded, reference) else math.inf
+
+
 # ============================================================================ HF-UCRL-RFE++
 def audit_hf_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
     """Replay every episode of an ``hf_rfe.explore(..., record=True)`` run in numpy.
@@ -146,7 +155,11 @@ def audit_hf_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
     (``sigma2``) and their admissible range ``alpha^2 <= sigma^2 <= max(gamma^2 ||x||, 3)``
     (``sigma2_range``); the Gram matrices and ``b`` after the episode's weighted updates; that the
     estimate solves ``Sigma theta = b`` and the maintained inverse is the inverse; and that the
-    uncertainty never grows from one episode to the next (more data, smaller ellipsoids).
+    uncertainty never grows from one episode to the next (more data, smaller ellipsoids). Also the
+    audit-only diagnostics (``audit_diagnostics``: ``covered``, ``error_ratio`` against theta*,
+    ``oracle_value = mu0 @ V_hat[0]``, ``first_step_ties``) and the returned exploration
+    (``returned_state``: plan in the tilde level-0 estimate, hat and tilde level-0 ellipsoids of
+    radius ``beta_scale beta_K``).
 
     Returns
     -------
@@ -171,10 +184,16 @@ def audit_hf_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
     inv = np.broadcast_to(np.eye(d) / lam, (2, M, d, d)).copy()
     b = np.zeros((2, M, d))
     cube = _cube(S)
+    theta_star = np.asarray(_true_theta(lmdp))
     previous_norms = None
     for k in range(K):
         beta_k = hp["beta"](k + 1)
         worst.update_max("beta_k", _rel(diag["beta_k"][k], beta_k))
+        err = theta - theta_star
+        dist2 = np.einsum("fmi,fmij,fmj->fm", err, gram, err)
+        worst.update_max("audit_diagnostics", max(
+            _mismatch(diag["covered"][k], bool(np.all(dist2 <= beta_k ** 2))),
+            _rel(diag["error_ratio"][k], math.sqrt(max(dist2[0, 0], 0.0)) / beta_k)))
         # Oracle, from the state at the start of the episode.
         norms = _vertex_checks(worst, phi, inv[1, 0], diag["uncertainty_norms"][k], diag["vertices"][k])
         if previous_norms is not None:
@@ -192,6 +211,10 @@ def audit_hf_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
         worst.update_max("oracle_values", _rel(V_rec, V))
         states, actions = diag["states"][k], diag["actions"][k]
         _oracle_checks(worst, V, backups, diag["policy"][k], states, actions)
+        first = backups[0, states[0]]
+        ties = int(np.sum(first >= first.max() - TIE_RTOL * max(1.0, abs(first.max()))))
+        worst.update_max("audit_diagnostics", max(_rel(diag["oracle_value"][k], lmdp.mu0 @ V[0]),
+                                                  _mismatch(diag["first_step_ties"][k], ties)))
         # Weighted VTR with HOME weights, step by step (weights from the matrices before the step).
         gram_run, b_run = gram.copy(), b.copy()
         sigma2_rec = diag["sigma2"][k]
@@ -228,6 +251,9 @@ def audit_hf_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
         gram, b = diag["gram_after"][k], diag["b_after"][k]
         theta, inv = diag["theta_after"][k], diag["inverse_gram_after"][k]
         _final_checks(worst, gram, b, theta, inv, gram_run, b_run)
+    worst.update_max("returned_state", max(
+        _rel(run.plan_theta, theta[1, 0]), _rel(run.centres, theta[:, 0]), _rel(run.grams, gram[:, 0]),
+        _rel(run.inverse_grams, inv[:, 0]), _rel(run.radius, beta_plan), _mismatch(run.planner, "plugin")))
     return {name: worst.get(name, 0.0) for name in HF_IDENTITIES}
 
 
@@ -272,7 +298,9 @@ def audit_ucrl_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
     values ``clip_[0,H](r + <psi_V, theta> + beta ||psi_V||)`` with
     ``r_h = min{1, (2 beta / H)(H - h) g}`` and that its policy maximises the backups; the roll-out;
     the unit-weight ridge updates with target ``(H - h) f``; ``Sigma theta = b``; the inverse; and
-    that the uncertainty never grows.
+    that the uncertainty never grows; the audit-only diagnostics (``covered``, ``error_ratio``,
+    ``exploration_value``) and the returned exploration (plan and ellipsoid at the last estimate,
+    radius ``beta``, optimistic planner).
     """
     diag = run.diagnostics
     phi = np.asarray(lmdp.phi)
@@ -285,8 +313,12 @@ def audit_ucrl_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
     theta, gram, inv, b = np.zeros(d), lam * np.eye(d), np.eye(d) / lam, np.zeros(d)
     cube = _cube(S)
     remaining = H - 1 - np.arange(H)  # H - h in the paper's stages h = 1..H
+    theta_star = np.asarray(_true_theta(lmdp))
     previous_norms = None
     for k in range(K):
+        dist = math.sqrt(max(float((theta - theta_star) @ gram @ (theta - theta_star)), 0.0))
+        worst.update_max("audit_diagnostics", max(_mismatch(diag["covered"][k], dist <= beta),
+                                                  _rel(diag["error_ratio"][k], dist / beta)))
         norms = _vertex_checks(worst, phi, inv, diag["uncertainty_norms"][k], diag["vertices"][k])
         if previous_norms is not None:
             worst.update_max("uncertainty_monotone", float(np.max((norms - previous_norms) / np.maximum(1.0, previous_norms))))
@@ -301,6 +333,7 @@ def audit_ucrl_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
             backups[h] = reward + psi @ theta + beta * np.sqrt(np.maximum(quad, 0.0))
             V[h] = np.clip(backups[h].max(axis=1), 0.0, float(H))
         worst.update_max("oracle_values", _rel(V_rec, V))
+        worst.update_max("audit_diagnostics", _rel(diag["exploration_value"][k], lmdp.mu0 @ V[0]))
         states, actions = diag["states"][k], diag["actions"][k]
         _oracle_checks(worst, V, backups, diag["policy"][k], states, actions)
         gram_run, b_run = gram.copy(), b.copy()
@@ -315,6 +348,9 @@ def audit_ucrl_run(lmdp, run, *, delta: float, beta_scale: float) -> dict:
         gram, b = diag["gram_after"][k], diag["b_after"][k]
         theta, inv = diag["theta_after"][k], diag["inverse_gram_after"][k]
         _final_checks(worst, gram, b, theta, inv, gram_run, b_run)
+    worst.update_max("returned_state", max(
+        _rel(run.plan_theta, theta), _rel(run.centres, theta[None]), _rel(run.grams, gram[None]),
+        _rel(run.inverse_grams, inv[None]), _rel(run.radius, beta), _mismatch(run.planner, "optimistic")))
     return {name: worst.get(name, 0.0) for name in UCRL_IDENTITIES}
 
 

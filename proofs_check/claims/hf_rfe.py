@@ -561,7 +561,7 @@ def _identities_run(params, seed, **extra):
 def observe_identities(params, seed):
     """Largest discrepancy of every one-step identity over a recorded run, replayed in numpy.
 
-    Returns ``discrepancy``, shape (14,): one entry per name of
+    Returns ``discrepancy``, shape (16,): one entry per name of
     ``_hf_rfe_reference.HF_IDENTITIES`` (UCRL-RFE runs report 0 for ``beta_k``, ``sigma2`` and
     ``sigma2_range``, which it does not have), each ``max |recorded - reference| / max(1, |reference|)``
     over the run (or the amount by which a maximiser / range / monotonicity condition is violated).
