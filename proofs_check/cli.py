@@ -210,6 +210,11 @@ def _run(selected, args, out) -> int:
     with _progress_bar("report", len(everything), not args.no_progress) as progress:
         md, _ = write_report(sweep, out, everything, progress=progress)   # every loaded claim
     _print_verdicts(sweep)
+    weak = [f"{r.verdict.claim_id}:{name}" for r in sweep.results
+            for name in (r.verdict.power or {}).get("weak_mutants", [])]
+    if weak:
+        print(f"\n{len(weak)} weak mutant(s), caught in fewer than 95% of seed resamples (raise seeds or sharpen "
+              f"the rule; `proofs-check show CLAIM`): {', '.join(weak)}")
     derived = f"; {sweep.n_derived} mutant runs derived from the claims' runs" if sweep.n_derived else ""
     print(f"\n{sweep.n_runs} runs ({budget}): {sweep.n_reused} reused from the store, {sweep.n_computed} "
           f"computed, {sweep.n_corrupt} corrupt entries recomputed{derived}; {sweep.seconds:.1f} s")

@@ -734,3 +734,20 @@ def test_a_flat_rate_pass_is_undecided_but_a_flat_bound_pass_is_decided():
     rate = Rate("u", "i", exponent=0.0, tolerance=0.2, justification="synthetic")
     assert rate.evaluate(flat, None).passed is None           # zero-width CI: no evidence
     assert BoundHolds("u").evaluate(flat, lambda p: 1.0).passed is True
+
+
+def test_run_prints_weak_mutants(tmp_path, capsys, monkeypatch):
+    from proofs_check.cli import main
+
+    probe = _one_violation_claim(2.0)
+    with ResultStore(tmp_path / "probe") as store:
+        runs = run_claims([probe], store=store).results[0].runs
+    first = sorted(float(r.observed["u"][0]) for r in runs["claim"])
+    module = tmp_path / "weak_claims.py"
+    module.write_text("import test_runner\n"
+                      f"CLAIMS = [test_runner._one_violation_claim({(first[-1] + first[-2]) / 2!r})]\n")
+    code = main(["run", "synthetic.rare_bug", "--claims-module", str(module), "--out", str(tmp_path / "o"),
+                 "--workers", "1", "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == 0 and "1 weak mutant(s), caught in fewer than 95% of seed resamples" in text
+    assert "synthetic.rare_bug:rare_shift" in text
