@@ -648,7 +648,23 @@ def _greedy_error(policy, Q_ref) -> float:
 
 
 #: Components of the planning audit (observed ``discrepancy``, one entry each).
-PLANNING_CHECKS = ("bookkeeping", "bonus", "backup", "value_max", "policy_greedy", "exact_value", "optimistic_value")
+PLANNING_CHECKS = ("bookkeeping", "bonus", "backup", "value_max", "policy_greedy", "exact_value", "optimistic_value",
+                   "feature_angle")
+
+
+def _feature_angle_reference(phi_hat, phi_true, log, n_anchors: int) -> float:
+    """Largest principal angle (worst stage) between ``span(phi_hat_h)`` and ``span(phi*_h)``, rows
+    weighted by the anchor counts of ``log`` (rows (h, x, ...)), anchors without data dropped."""
+    from scipy.linalg import subspace_angles
+
+    worst = 0.0
+    for h in range(phi_hat.shape[0]):
+        counts = np.bincount(log[log[:, 0] == h, 1], minlength=n_anchors).astype(float)
+        rows = counts > 0
+        if rows.any():
+            scale = np.sqrt(counts[rows])[:, None]
+            worst = max(worst, float(subspace_angles(scale * phi_hat[h, rows], scale * phi_true[h, rows]).max()))
+    return worst
 
 
 def _reported_as_called(hyper: dict, called: dict) -> bool:
@@ -695,6 +711,8 @@ def _audit_contrastive_mdp(mdp, res, planner: str, beta: float, called: dict | N
         err[4] = max(err[4], _greedy_error(tr["policy"], Q_ref))
         err[5] = max(err[5], abs(_policy_value(P, R, mu0, tr["policy"]) - res.values[k]))
         err[6] = max(err[6], abs(float(mu0 @ V[0]) - res.extras["optimistic_value"][k]))
+        angle = _feature_angle_reference(phi, np.asarray(mdp.phi).reshape(H, S * A, -1), log, S * A)
+        err[7] = max(err[7], abs(angle - res.extras["feature_angle"][k]))
     return err
 
 
@@ -768,7 +786,7 @@ def observe_planning_identity(params, seed):
     Returns
     -------
     dict
-        ``discrepancy`` (7,), in the order of :data:`PLANNING_CHECKS`: ``bookkeeping`` (1 if an
+        ``discrepancy`` (8,), in the order of :data:`PLANNING_CHECKS`: ``bookkeeping`` (1 if an
         episode's sampled transitions are not one per stage / out of range / not on-policy, or the
         reported hyper-parameters or transitions per episode are not those of the call; otherwise the
         largest deviation of P^- from the documented uniform one and of ``mean_bonus`` from the mean
@@ -780,7 +798,9 @@ def observe_planning_identity(params, seed):
         ``r + V_{h+1}``); ``value_max`` (``V_h = max_a Q_h``, ``V_H = 0``); ``policy_greedy`` (the
         deployed policy is a distribution on the argmax of the recomputed ``Q``); ``exact_value``
         (``values[k]`` against plain-numpy policy evaluation on the true model); ``optimistic_value``
-        (against ``mu0 . V_0``).
+        (against ``mu0 . V_0``); ``feature_angle`` (the reported diagnostic against the largest
+        principal angle recomputed with scipy from the recorded features, rows weighted by the anchor
+        counts of the transition log; LSVI-UCB: 0).
     """
     return _planning_run(params, seed)
 
@@ -1238,7 +1258,7 @@ INFORMATION_FLOW = Claim(
 # ---------------------------------------------------------------------------- Markov game: per-stage CCE
 #: Components of the game audit (observed ``discrepancy``).
 GAME_CHECKS = ("data", "bonus", "backup", "sigma_distribution", "cce", "value_identity", "exact_value",
-               "nash_gap")
+               "nash_gap", "feature_angle")
 
 
 def _game_evaluation(P, R, mu0, mu, nu) -> tuple[float, float]:
@@ -1289,6 +1309,8 @@ def _audit_game(game, res, beta: float) -> np.ndarray:
         value, gap = _game_evaluation(P, R, mu0, sigma.sum(axis=3), sigma.sum(axis=2))
         err[6] = max(err[6], abs(value - res.values[k]))
         err[7] = max(err[7], abs(gap - res.extras["nash_gap"][k]))
+        angle = _feature_angle_reference(tr["phi"], np.asarray(game.phi).reshape(H, S * A * B, -1), log, S * A * B)
+        err[8] = max(err[8], abs(angle - res.extras["feature_angle"][k]))
     return err
 
 
@@ -1308,13 +1330,14 @@ def observe_game_stage_equilibrium(params, seed):
     Returns
     -------
     dict
-        ``discrepancy`` (8,), in the order of :data:`GAME_CHECKS`: ``data``, ``bonus`` (as in
+        ``discrepancy`` (9,), in the order of :data:`GAME_CHECKS`: ``data``, ``bonus`` (as in
         :func:`observe_planning_identity`, anchors ``(s, a, b)``); ``backup`` (``Q_up = min{r + P_hat V_up
         + b, H - h}``, ``Q_low = max{r + P_hat V_low - b, 0}``); ``sigma_distribution``; ``cce`` (the
         largest gain of a player committing to a fixed action: max player on ``Q_up``, min player on
         ``Q_low``); ``value_identity`` (``V_up = sum sigma Q_up``, ``V_low`` likewise, the reported upper
         and lower values); ``exact_value``, ``nash_gap`` (the reported ``V^{mu, nu}`` and Nash gap of the
-        marginals against plain-numpy dynamic programming with best responses).
+        marginals against plain-numpy dynamic programming with best responses); ``feature_angle`` (as
+        in :func:`observe_planning_identity`).
     """
     return _game_stage_run(params, seed)
 
