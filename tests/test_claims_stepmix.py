@@ -261,3 +261,33 @@ def test_max_difference_sees_shapes_nans_and_missing_keys():
     assert claims._max_difference(a, {"x": np.array([1.0, np.nan])}, ["x", "y"]) == math.inf
     assert claims._max_difference(a, {"x": np.zeros(3), "y": np.zeros(2)}, ["x"]) == math.inf
     assert claims._max_difference(a, {"x": np.array([1.5, np.nan]), "y": np.zeros(2)}, ["x"]) == 0.5
+
+
+def test_offline_record_changes_no_output_and_the_replay_is_exact():
+    params = {"algorithm": "epsmix", "config": "scaled", "instance": "tiny_staged", "n_trajectories": 100, "K": 40}
+    seed = derive_seed(claims.OFFLINE_REPLAY.id, params, 0)
+    errors = claims.observe_offline(params, seed)["offline_error"]
+    assert errors.shape == (len(claims.OFFLINE_KEYS),) and errors.max() <= claims.REPLAY_TOLERANCE
+    assert claims.observe_offline_widths_off(params, seed)["offline_error"].max() > claims.REPLAY_TOLERANCE
+    instance_seed, run_seed = derive_seed(claims.OFFLINE_REPLAY.id, params, 0).spawn(2)
+    mdp, behaviour, alpha = claims.make_lemma_instance("tiny_staged", instance_seed)
+    kwargs = dict(n_trajectories=100, alpha=alpha, K=40, seed=run_seed, variant="epsmix", bonus_scale=0.02,
+                  pessimism_scale=0.2)
+    plain = stepmix.run_offline(mdp, behaviour, **kwargs)
+    rec = stepmix.run_offline(mdp, behaviour, record=True, **kwargs)
+    np.testing.assert_array_equal(plain.values, rec.values)
+    for key, arr in plain.extras.items():
+        np.testing.assert_array_equal(arr, rec.extras[key])
+    # the clone in the claims module is written independently of stepmix.behaviour_cloning
+    ex = rec.extras
+    np.testing.assert_allclose(claims.reference_clone(ex["dataset_states"], ex["dataset_actions"], mdp.S, mdp.A),
+                               stepmix.behaviour_cloning(ex["dataset_states"], ex["dataset_actions"], mdp.S, mdp.A),
+                               rtol=0, atol=1e-15)
+
+
+def test_reference_clone_by_hand():
+    states = np.array([[0, 1, 1], [0, 0, 1]])
+    actions = np.array([[1, 0], [1, 1]])
+    got = claims.reference_clone(states, actions, S=2, A=2)
+    np.testing.assert_array_equal(got[0], [[0.0, 1.0], [0.5, 0.5]])  # state 1 unseen at step 0: uniform
+    np.testing.assert_array_equal(got[1], [[0.0, 1.0], [1.0, 0.0]])

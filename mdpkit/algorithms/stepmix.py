@@ -344,7 +344,7 @@ def run(mdp: TabularMDP, baseline, *, alpha: float, K: int, seed, delta: float =
 
 def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha: float, K: int, seed,
                 delta: float = 0.05, variant: str = "stepmix", bonus_scale: float = 1.0, bonus: str = "bernstein",
-                pessimism_scale: float = 1.0) -> RunResult:
+                pessimism_scale: float = 1.0, record: bool = False) -> RunResult:
     """StepMix/EpsMix with a baseline learned from ``n_trajectories`` offline episodes of a behaviour policy.
 
     The constraint is relative to the behaviour policy's value: ``V^{pi_k} >= (1 - alpha) V^beta``.
@@ -367,6 +367,10 @@ def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha
         Dataset size ``N >= 1``.
     alpha, K, seed, delta, variant, bonus_scale, bonus, pessimism_scale
         As in :func:`run` (``delta`` is split in three: optimistic, pessimistic, returns bound).
+    record : bool
+        As in :func:`run` (the counts of the first episode are the dataset's), plus the dataset
+        (``dataset_states`` (N, H + 1), ``dataset_actions`` (N, H), ``dataset_returns`` (N,)) and
+        the played clone ``played_baseline`` (H, S, A). Every other output is bit-identical.
 
     Returns
     -------
@@ -387,6 +391,7 @@ def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha
     bonus_scale = check_nonnegative("bonus_scale", bonus_scale)
     bonus = check_bonus(bonus)
     pessimism_scale = check_nonnegative("pessimism_scale", pessimism_scale)
+    record = check_bool("record", record)
 
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     # children built explicitly (not root.spawn) so the caller's SeedSequence is not mutated
@@ -413,9 +418,12 @@ def run_offline(mdp: TabularMDP, behaviour_policy, *, n_trajectories: int, alpha
     out, V_hat = _run_mix(mdp, pi_hat, K=K, seed=learner_seed, alpha=alpha, variant=variant, bonus=bonus,
                           bonus_scale=bonus_scale, log_L=log_L, pess_coef=pessimism_scale * radius,
                           thr_from_model=False, thr_fixed=(1.0 - alpha) * offline_ucb,
-                          baseline_term_exact=False, state=state)
+                          baseline_term_exact=False, state=state, record=record)
     extras = _extras(out)
     extras.update(played_baseline_value=V_hat, offline_ucb=offline_ucb)
+    if record:
+        extras.update(dataset_states=data.states, dataset_actions=data.actions, dataset_returns=data.returns,
+                      played_baseline=pi_hat)
     hyper = {"variant": variant, "alpha": alpha, "delta": delta, "n_trajectories": n_trajectories,
              "bonus": bonus, "bonus_scale": bonus_scale, "pessimism_scale": pessimism_scale, "log_term": log_L,
              "pessimistic_radius": radius, "K": K, "counts": "pooled" if mdp.is_stationary else "per-stage"}
