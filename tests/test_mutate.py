@@ -134,6 +134,9 @@ def test_builtin_targets_match_the_claims_modules_imports():
             assert module_file(name).is_file()
         assert resolve_targets(family) == targets
     assert resolve_targets("nash", override=["x.y"]) == ("x.y",)
+    kernels = "mdpkit.algorithms._ucbvi_kernels"
+    assert "mdpkit.learners._harness_kernels" in [n for n, _ in numba_dependents(kernels, module_file(kernels))]
+    assert numba_dependents("mdpkit.algorithms.nash_mp", module_file("mdpkit.algorithms.nash_mp")) == []
     with pytest.raises(ValueError, match="no mutation targets"):
         resolve_targets("textbook")
 
@@ -352,3 +355,16 @@ def test_cli_user_errors(capsys, tmp_path, tiny_family):
     (tmp_path / "afile").write_text("x")
     assert "is a file" in _one_line_error(capsys, ["mutate", "nash", "--out", str(tmp_path / "afile")])
     assert "does not exist" in _one_line_error(capsys, ["mutate", "x", "--claims-module", "nope.py"])
+
+
+def test_cli_run_prints_the_table_and_writes_the_files(capsys, tmp_path, tiny_family):
+    out = tmp_path / "mutation"
+    assert cli.main(["mutate", "tinymut", "--claims-module", str(tiny_family), "--operator", "const",
+                     "--sample", "5", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| mutants run" in printed and "score = caught / non-equivalent" in printed
+    assert "survived tiny_mut_learner-" in printed and "return 2.0 * x -> return 1.0 * x" in printed
+    summary = (out / "summary.md").read_text()
+    assert "--operator const" in summary and "| caught by claims" in summary
+    rows = list(csv.DictReader(open(out / "mutants.csv", encoding="utf-8")))
+    assert sorted(r["mutated"] for r in rows) == ["return 1.0 * x", "return 4", "return 4.0 * x"]
