@@ -271,6 +271,9 @@ def test_record_adds_a_trace_and_changes_nothing_else(kwargs):
     assert len(trace) == 6 and trace[0]["Q"].shape == (2, lock.S, 2) and trace[0]["V"].shape == (3, lock.S)
     assert all(t["transitions"].shape == (2, 3) for t in trace)
     np.testing.assert_array_equal(trace[-1]["policy"].sum(axis=2), 1.0)
+    # cold fits at refits 1, 2, 4 (episodes 0, 1, 3), the lower loss kept
+    assert [not np.isnan(t["cold_loss"]) for t in trace] == [True, True, False, True, False, False]
+    assert all(t["loss"] == np.nanmin([t["warm_loss"], t["cold_loss"]]) for t in trace)
 
 
 def test_record_game_and_lsvi_ucb_change_nothing_else():

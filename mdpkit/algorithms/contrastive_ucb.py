@@ -167,12 +167,14 @@ class _Explorer:
         """
         fit = self.learner.fit()
         self.n_fits += 1
+        self.fit_losses = (fit.loss, np.nan)  # (warm, cold) of this refit, for the trace
         if self.cold_refits and self.n_fits == self.next_cold:
             self.next_cold *= 2
             cold_learner = self._new_learner(10 * self.max_iter)
             h, x, t, y = (np.asarray(col) for col in zip(*self.log))
             cold_learner.add(h, x, t, y)
             cold = cold_learner.fit()
+            self.fit_losses = (fit.loss, cold.loss)
             if cold.loss < fit.loss:
                 cold_learner.max_iter = self.max_iter  # later warm refits: the run's cap again
                 self.learner, fit = cold_learner, cold
@@ -263,7 +265,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         ``transitions`` (n, 3) int, the ``(h, x, s')`` sampled in the episode (``x = s A + a``);
         ``phi`` (H, S A, d), ``psi`` (H, d, S), ``negative_dist`` (H, S) of the fit;
         ``bonus``, ``Q`` (H, S, A); ``V`` (H + 1, S); ``policy`` (H, S, A), the deployed
-        policy (the roll-in policy of the next episode).
+        policy (the roll-in policy of the next episode); ``warm_loss``, ``cold_loss`` (NaN when no
+        cold fit competed) and ``loss`` (of the fit kept).
 
     Returns
     -------
@@ -319,7 +322,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         if record:
             trace.append(dict(transitions=np.array(explorer.sampled, dtype=np.int64).reshape(-1, 3),
                               phi=fit.phi.copy(), psi=fit.psi.copy(), negative_dist=explorer.negative_dist.copy(),
-                              bonus=bonus.copy(), Q=Q.copy(), V=V.copy(), policy=policy.copy()))
+                              bonus=bonus.copy(), Q=Q.copy(), V=V.copy(), policy=policy.copy(),
+                              warm_loss=explorer.fit_losses[0], cold_loss=explorer.fit_losses[1], loss=fit.loss))
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, planner=planner,
                  data=data, features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
                  negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)

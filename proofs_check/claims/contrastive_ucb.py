@@ -690,7 +690,11 @@ def _audit_contrastive_mdp(mdp, res, planner: str, beta: float, called: dict | N
         # one transition per stage and episode, anchors and next states in range, default P^- uniform
         shape_ok = sorted(t[:, 0].tolist()) == list(range(H)) and np.all((t[:, 1] >= 0) & (t[:, 1] < S * A)) \
             and np.all((t[:, 2] >= 0) & (t[:, 2] < S))
-        err[0] = max(err[0], 0.0 if shape_ok else 1.0, float(np.max(np.abs(tr["negative_dist"] - 1.0 / S))),
+        # cold fits compete at refits 1, 2, 4, 8, ... (as documented) and the lower loss is kept
+        cold_due = res.hyper["cold_refits"] and ((k + 1) & k) == 0
+        schedule_ok = np.isnan(tr["cold_loss"]) != cold_due and tr["loss"] == np.nanmin([tr["warm_loss"], tr["cold_loss"]])
+        err[0] = max(err[0], 0.0 if shape_ok and schedule_ok else 1.0,
+                     float(np.max(np.abs(tr["negative_dist"] - 1.0 / S))),
                      abs(float(np.mean(tr["bonus"].reshape(H, -1)[t[:, 0], t[:, 1]])) - res.extras["mean_bonus"][k]))
         log = np.vstack([log, t])
         phi, Q, V = tr["phi"], tr["Q"], tr["V"]
@@ -787,7 +791,8 @@ def observe_planning_identity(params, seed):
     -------
     dict
         ``discrepancy`` (8,), in the order of :data:`PLANNING_CHECKS`: ``bookkeeping`` (1 if an
-        episode's sampled transitions are not one per stage / out of range / not on-policy, or the
+        episode's sampled transitions are not one per stage / out of range / not on-policy, if a cold
+        refit competed at other refits than 1, 2, 4, 8, ... or the higher loss was kept, or the
         reported hyper-parameters or transitions per episode are not those of the call; otherwise the
         largest deviation of P^- from the documented uniform one and of ``mean_bonus`` from the mean
         recorded bonus at the episode's anchors); ``bonus`` (the Gram matrix ``lambda I + sum_tau phi phi^T`` of the
