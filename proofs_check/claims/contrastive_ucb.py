@@ -59,7 +59,18 @@ suboptimality PASS (six lock settings, slope CIs within [-1.00, -0.78]; mutants 
 
 "With S >> d, fewer episodes than tabular UCBVI and within a factor of oracle-feature LSVI-UCB" is
 the fifth claim (``episodes_vs_baselines``, delayed-reward block MDPs): a documented finding.
+
+Issue 12 added five per-episode claims (``docs/papers/contrastive_ucb.md#contrastive-ucb-per-episode-lemmas``),
+checked exactly at every episode of every run from the ``record=True`` trace of the algorithms:
+``planning_identity`` (Gram/bonus, one-step backups of both planners and of LSVI-UCB, greedy policy,
+exact values, reported hyper-parameters and diagnostics, cold-refit schedule), ``optimism`` (Q >= Q*
+everywhere, DEFAULT hyper-parameters), ``data_distribution`` (Monte Carlo: the collected transitions
+against the exact occupancies of the recorded roll-in policies), ``information_flow`` (bit-identical
+runs on hidden-factor variants of the model, defaults, MDP and game) and ``game_stage_equilibrium``
+(per-state CCE and ULCB backups of the game variant). Their audits share no code with
+``mdpkit.algorithms`` (plain numpy; scipy for the chi-square tail and the principal angles).
 """
+
 
 from __future__ import annotations
 
