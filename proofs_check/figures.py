@@ -425,6 +425,8 @@ def _plot_envelope(claim, result, ax, ax_check):
                     ax.fill_between(x, bands[:, 0], bands[:, 1], color="0.4", alpha=0.3, lw=0)
                     ax.plot(x, bands[:, 0], color="0.3", lw=0.8)
                     ax.plot(x, bands[:, 1], color="0.3", lw=0.8)
+                    # A bar per point too: a band between points with no band of their own is not drawn.
+                    ax.vlines(x, bands[:, 0], bands[:, 1], color="0.3", lw=5, alpha=0.35)
                 ax_check.plot(x, position, color=color, ls=ls, marker=mk, ms=4)
             all_vals.append(Y.ravel())
     ax.fill_between([], [], [], color="0.4", alpha=0.3, label="regression envelope (fitted band)")
