@@ -209,8 +209,8 @@ def _rate(rule: Rate, table, bound, idx, rng) -> dict:
         # Inner bootstrap as counts: the inner resample i of outer resample b has seed-mean
         # (counts[i] @ Y[rows_b]) / n -- one batched matrix product for every (b, i).
         inner_idx = rng.integers(0, n, size=(inner, n))
-        counts = np.zeros((inner, n))
-        np.add.at(counts, (np.repeat(np.arange(inner), n), inner_idx.ravel()), 1.0)
+        flat = (np.arange(inner)[:, None] * n + inner_idx).ravel()
+        counts = np.bincount(flat, minlength=inner * n).reshape(inner, n).astype(np.float64)
         Yc = np.where(np.isfinite(Y), Y, 1.0)      # flagged resamples are undecided whatever their slopes
         group_undecided = flagged[idx].any(axis=1)
         Yb = Yc[idx]                                                                   # (B, n, n_x)

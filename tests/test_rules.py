@@ -674,3 +674,13 @@ def test_power_other_rules_are_re_evaluated_on_fewer_resamples():
     runs = _power_law(-0.5, XS, n_seeds=6, noise=0.1)
     out = outcome_probabilities(Always("y", "n", exponent=-0.5, tolerance=0.3, justification=JUST), runs, None, seed=0)
     assert out["resamples"] == 50 and "re-evaluated" in out["method"] and out["pass"] > 0.9
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=12),
+       st.floats(-1e6, 1e6, allow_nan=False), st.floats(0, 1e6, allow_nan=False),
+       st.sampled_from(["median", "mean"]))
+def test_envelope_property_passes_iff_the_statistic_is_in_the_band(values, lo, width, center):
+    runs = _runs({(1, s): [v] for s, v in enumerate(values)})
+    out = Envelope("y", justification=JUST, center=center).evaluate(runs, _band(lo, lo + width))
+    stat = float(np.median(values) if center == "median" else np.mean(values))
+    assert out.passed is (lo <= stat <= lo + width)
