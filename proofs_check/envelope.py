@@ -10,9 +10,9 @@ implementation's stored *full-budget* runs, per parameter point of the claim's q
    distribution of the quick statistic; its ``tail`` and ``1 - tail`` quantiles (default 0.1% and
    99.9%) are the raw band;
 3. the band's width is widened by ``margin`` (default 25%: each end moves out by 12.5% of the
-   width), and its half-width is at least
-   ``min_half_width`` times the statistic (default 1e-9: a deterministic quantity gets a pin, not
-   a zero-width band that rounding breaks).
+   width), and each end lies at least ``min_half_width * max(1, |statistic|)`` from the full-budget
+   statistic (default 1e-9: a deterministic quantity gets a pin, not a zero-width band that
+   rounding breaks).
 
 The quick runs of seed indices ``0..seeds_quick-1`` are, at points common to both grids, among the
 full runs; the band nevertheless covers *any* quick-many seeds, so a change that only reorders
