@@ -291,3 +291,14 @@ def test_reference_clone_by_hand():
     got = claims.reference_clone(states, actions, S=2, A=2)
     np.testing.assert_array_equal(got[0], [[0.0, 1.0], [0.5, 0.5]])  # state 1 unseen at step 0: uniform
     np.testing.assert_array_equal(got[1], [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_replay_checks_the_reported_settings_and_threshold():
+    import dataclasses
+    mdp, baseline, alpha, res, hyper = _recorded_run("stepmix", "scaled", K=30)
+    for change in ({"log_term": res.hyper["log_term"] * 1.01}, {"counts": "per-stage"},
+                   {"pessimistic_radius": res.hyper["pessimistic_radius"] * 0.99}):
+        bad = dataclasses.replace(res, hyper={**res.hyper, **change})
+        assert claims.replay_errors(mdp, baseline, alpha, bad, "stepmix", **hyper)["hyper"] > claims.REPLAY_TOLERANCE
+    bad = dataclasses.replace(res, threshold=res.threshold * (1 + 1e-4))
+    assert claims.replay_errors(mdp, baseline, alpha, bad, "stepmix", **hyper)["threshold"] > claims.REPLAY_TOLERANCE

@@ -796,8 +796,9 @@ def replay_errors(mdp, base_probs, alpha, res, algorithm, *, bonus="bernstein", 
         ``baseline_bounds`` (W_low, W_up), ``threshold``, ``choice`` (the certified point's value, its
         certificate >= the threshold, no later switch step or larger rho certified, EpsMix's rho),
         ``value`` (each episode's reported value against mdpkit.solvers.reference), ``distribution``
-        (rho in [0, 1], deployed rows summing to 1) and ``rollout`` (1 if an episode's count
-        increments are not a trajectory of its deployed policy).
+        (rho in [0, 1], deployed rows summing to 1, ``stepmix.path_policy`` builds the same policy),
+        ``rollout`` (1 if an episode's count increments are not a trajectory of its deployed policy)
+        and ``hyper`` (the recorded log term, radius and settings; relative error).
     """
     from mdpkit.solvers import reference
 
@@ -822,11 +823,30 @@ def replay_errors(mdp, base_probs, alpha, res, algorithm, *, bonus="bernstein", 
     L = math.log(5.0 * n_triples * n_episodes * H / delta_side)
     coef = pessimism_scale * 0.5 * math.sqrt(2.0 * (S * math.log(2.0) + math.log(S * A * H * n_episodes / delta_side)))
     V_b = float(mu0 @ reference.policy_evaluation(P_stage, R, base_probs)[1][0])
-    err = dict.fromkeys(("planner", "baseline_bounds", "threshold", "choice", "value", "distribution",
-                         "rollout"), 0.0)
+    err = dict.fromkeys(REPLAY_KEYS, 0.0)
 
     def worse(key, value):
         err[key] = max(err[key], float(value))
+
+    # what the result says about how it was produced
+    hyper = res.hyper
+    expected = {"log_term": L, "K": K, "bonus": bonus, "bonus_scale": bonus_scale,
+                "counts": "pooled" if G == 1 else "per-stage"}
+    if conservative:
+        expected.update(pessimism_scale=pessimism_scale, pessimistic_radius=coef / pessimism_scale
+                        if pessimism_scale > 0 else hyper.get("pessimistic_radius"), alpha=alpha)
+    for name, want in expected.items():
+        got = hyper.get(name)
+        if isinstance(want, float):
+            worse("hyper", abs(got - want) / max(1.0, abs(want)) if isinstance(got, float) else 1.0)
+        else:
+            worse("hyper", got != want)
+    if conservative:
+        V_b_reported = res.baseline_value if offline is None else float(ex["played_baseline_value"])
+        worse("threshold", abs(V_b_reported - V_b) / H)
+        if offline is None:
+            worse("threshold", abs(res.threshold - (1.0 - alpha) * V_b) / H)
+        worse("threshold", res.violations != int(np.count_nonzero(np.asarray(res.values) < res.threshold)))
 
     Q_prev = np.broadcast_to((H - np.arange(H, dtype=np.float64))[:, None, None], (H, S, A))
     for k in range(K):
@@ -887,6 +907,8 @@ def replay_errors(mdp, base_probs, alpha, res, algorithm, *, bonus="bernstein", 
         deployed = _deployed_policy("stepmix" if conservative else "ucbvi", policy[k], base_probs,
                                     t, rho if algorithm != "epsmix" else 1.0)
         worse("distribution", np.abs(deployed.sum(axis=2) - 1.0).max() + max(0.0, -deployed.min()))
+        if algorithm == "stepmix":  # the public helper builds the same policy
+            worse("distribution", np.abs(_stepmix().path_policy(policy[k], base_probs, t, rho) - deployed).max())
         v = float(mu0 @ reference.policy_evaluation(P_stage, R, deployed)[1][0])
         if algorithm == "epsmix":
             v = rho * v + (1.0 - rho) * V_b
@@ -932,7 +954,7 @@ def _observe_replay(params, seed, hyper_run=None):
 
 
 #: Order of the entries of ``replay_error`` (see :func:`replay_errors`).
-REPLAY_KEYS = ("planner", "baseline_bounds", "threshold", "choice", "value", "distribution", "rollout")
+REPLAY_KEYS = ("planner", "baseline_bounds", "threshold", "choice", "value", "distribution", "rollout", "hyper")
 
 
 def observe_replay(params, seed):
@@ -941,7 +963,7 @@ def observe_replay(params, seed):
     Returns
     -------
     dict
-        ``replay_error`` shape (7,), in units of H, ordered as :data:`REPLAY_KEYS`.
+        ``replay_error`` shape (8,), in units of H, ordered as :data:`REPLAY_KEYS`.
     """
     return _observe_replay(params, seed)
 
@@ -1197,7 +1219,7 @@ def observe_offline(params, seed):
     Returns
     -------
     dict
-        ``offline_error`` shape (12,), in units of H (clone: in probability), ordered as :data:`OFFLINE_KEYS`.
+        ``offline_error`` shape (13,), in units of H (clone: in probability), ordered as :data:`OFFLINE_KEYS`.
     """
     return _observe_offline(params, seed)
 
