@@ -148,14 +148,17 @@ def fit_why(rule: Envelope, *, source: str, version: str, n_full: int, seeds_qui
 def envelope_source(name: str, fits, why: str) -> str:
     """Python source of an :class:`~proofs_check.rules.EnvelopeTable` holding ``fits``, to paste into a
     claims module (``from proofs_check.rules import EnvelopeTable``)."""
-    lines = [f"# Regression envelope (not a paper claim), written by `proofs-check envelope`.",
-             f"# Full-budget statistic per point, then the band; refit after an intended change of behaviour.",
+    import textwrap
+
+    lines = ["# Regression envelope (not a paper claim), written by `proofs-check envelope`.",
+             "# Per point: the full-budget statistic and the raw band; refit after an intended change of behaviour.",
              f"{name} = EnvelopeTable(", "    ["]
     for f in fits:
         params = json.dumps(f.params, sort_keys=True)
-        lines.append(f"        ({params}, {f.lo!r}, {f.hi!r}),  # full {f.full_statistic:.6g} "
-                     f"(n={f.n_full}); raw [{f.raw[0]:.6g}, {f.raw[1]:.6g}]")
-    lines += ["    ],", f"    why={why!r},", ")"]
+        lines.append(f"        # full {f.full_statistic:.6g} (n={f.n_full}); raw [{f.raw[0]:.6g}, {f.raw[1]:.6g}]")
+        lines.append(f"        ({params}, {f.lo!r}, {f.hi!r}),")
+    pieces = textwrap.wrap(why, 90, drop_whitespace=False) or [why]
+    lines += ["    ],", "    why=(" + "\n         ".join(repr(piece) for piece in pieces) + "),", ")"]
     return "\n".join(lines) + "\n"
 
 
