@@ -52,6 +52,36 @@ def install(modules: dict) -> MutantFinder:
     return finder
 
 
+def _trace_lines(files) -> dict:
+    """Record the lines of ``files`` that Python executes from now on: ``{file: set of lines}``.
+
+    Only frames of those files get a line tracer; numba-compiled code never runs as Python and is
+    not seen (the caller knows which functions are compiled).
+    """
+    import os
+
+    wanted = {os.path.realpath(f): f for f in files}
+    executed = {f: set() for f in files}
+    by_code_file: dict = {}
+
+    def local(frame, event, arg):
+        if event == "line":
+            executed[by_code_file[frame.f_code.co_filename]].add(frame.f_lineno)
+        return local
+
+    def on_call(frame, event, arg):
+        name = frame.f_code.co_filename
+        if name not in by_code_file:
+            by_code_file[name] = wanted.get(os.path.realpath(name)) if name and name[0] != "<" else None
+        if by_code_file[name] is None:
+            return None
+        executed[by_code_file[name]].add(frame.f_lineno)
+        return local
+
+    sys.settrace(on_call)
+    return executed
+
+
 def main(spec_path: str) -> int:
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
@@ -59,6 +89,7 @@ def main(spec_path: str) -> int:
         if entry not in sys.path:
             sys.path.insert(0, entry)
     install(spec["modules"])
+    executed = _trace_lines(spec["coverage"]) if spec.get("coverage") else None
 
     from proofs_check.claims import load_claims
     from proofs_check.mutate import digest_observed
@@ -92,6 +123,9 @@ def main(spec_path: str) -> int:
                         out["digests"][key] = digest_observed(run.observed)
             if not verdict.ok and spec["early_stop"]:
                 break
+    if executed is not None:
+        sys.settrace(None)
+        out["executed"] = {file: sorted(lines) for file, lines in executed.items()}
     out["imported"] = spec.get("target") in sys.modules if spec.get("target") else True
     with open(spec["result"] + ".tmp", "w", encoding="utf-8") as f:
         json.dump(out, f)

@@ -591,6 +591,7 @@ class MutantResult:
     claim: str = ""        # the catching claim
     detail: str = ""       # its verdict label, the error, or the equivalence note
     seconds: float = 0.0
+    unexecuted: bool = False   # equivalent, and its statement never ran in the baseline's runs
 
 
 @dataclass
@@ -778,8 +779,8 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
         tmp = Path(tmp)
         (tmp / "baseline").mkdir()
         baseline, error, base_seconds = _run_worker(
-            dict(base_spec, claims=[c.id for c in selected], modules={}, early_stop=False, digests=True),
-            tmp / "baseline", None)
+            dict(base_spec, claims=[c.id for c in selected], modules={}, early_stop=False, digests=True,
+                 coverage=[str(files[name]) for name in target_names]), tmp / "baseline", None)
         if baseline is None:
             raise ValueError(f"the unmutated family does not run: {error}")
         per_claim = {c["id"]: c for c in baseline["claims"]}
@@ -797,6 +798,7 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
             + f"; timeout per mutant {timeout:.0f} s")
         report = MutationReport(family, tuple(target_names), len(pool), seed, sample, budget, base_seconds, timeout,
                                 ordered, excluded, originals=originals)
+        executed = {file: set(lines) for file, lines in baseline.get("executed", {}).items()}
         spec = dict(base_spec, claims=ordered, early_stop=True, digests=True)
         done: dict = {}
         _drive(pool, order, spec, dependents, reference, timeout, jobs, sample, tmp, done, progress)
@@ -805,9 +807,46 @@ def mutate_family(family: str, claims_modules=(), *, targets=None, sample: int =
         for index in order:
             if index not in done or non_equivalent >= sample:
                 break
-            report.results.append(done[index])
+            report.results.append(_mark_unexecuted(done[index], executed, originals))
             non_equivalent += done[index].outcome != "equivalent"
     return report
+
+
+def _mark_unexecuted(result: MutantResult, executed: dict, originals: dict) -> MutantResult:
+    """An equivalent mutant whose statement never ran as Python in the baseline's runs (and is not
+    in a numba-compiled function, which tracing cannot see) is untested code, not a harmless edit:
+    say so (``unexecuted``), so the gap stays visible."""
+    m = result.mutation
+    if result.outcome != "equivalent" or m.path not in executed:
+        return result
+    first, last, compiled = _statement_of(originals[m.module], m.line)
+    if compiled or executed[m.path] & set(range(first, last + 1)):
+        return result
+    result.unexecuted = True
+    result.detail += "; its statement never ran in the claims' runs (untested code, not a harmless edit)"
+    return result
+
+
+_STATEMENTS: dict = {}
+
+
+def _statement_of(source: str, line: int) -> tuple[int, int, bool]:
+    """Lines of the innermost statement holding ``line``, and whether it is in a numba-compiled function."""
+    key = hashlib.sha256(source.encode()).hexdigest()
+    if key not in _STATEMENTS:
+        tree = ast.parse(source)
+        statements, compiled = [], []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.stmt):
+                statements.append((node.lineno, node.end_lineno))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    "jit" in ast.unparse(d) or "vectorize" in ast.unparse(d) for d in node.decorator_list):
+                compiled.append((node.lineno, node.end_lineno))
+        _STATEMENTS[key] = (statements, compiled)
+    statements, compiled = _STATEMENTS[key]
+    holding = [s for s in statements if s[0] <= line <= s[1]]
+    first, last = min(holding, key=lambda s: s[1] - s[0]) if holding else (line, line)
+    return first, last, any(a <= line <= b for a, b in compiled)
 
 
 def _drive(pool, order, spec, dependents, reference, timeout, jobs, sample, tmp, done, progress) -> None:
@@ -917,6 +956,7 @@ def format_table(report: MutationReport) -> str:
     rows = [("mutants run", len(report.results)), ("caught by claims", report.count("caught")),
             ("caught (error)", report.count("caught (error)")), ("caught (timeout)", report.count("caught (timeout)")),
             ("survived", report.count("survived")), ("equivalent (excluded)", report.count("equivalent")),
+            ("  of which never executed by the claims", sum(r.unexecuted for r in report.results)),
             ("score = caught / non-equivalent", f"{report.caught}/{report.non_equivalent} = {report.score:.0%}"
              if report.non_equivalent else "n/a"),
             ("caught by a claim's verdict alone", f"{report.count('caught')}/{report.non_equivalent}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -292,6 +293,8 @@ def test_end_to_end_caught_survived_and_equivalent(tiny_family, tmp_path):
     assert by_change["return (None)"].outcome == "caught"                  # NaN observations: UNDECIDED
     equivalent = [r for r in report.results if r.outcome == "equivalent"]
     assert {r.mutation.line for r in equivalent} == {7}                    # unused() is never called
+    assert all(r.unexecuted and "never ran" in r.detail for r in equivalent)   # and that is said
+    assert not any(r.unexecuted for r in report.results if r.outcome != "equivalent")
     assert report.count("equivalent") == 2 and report.non_equivalent == 6
     assert report.score == pytest.approx(report.caught / 6)
     assert (tmp_path / "tiny_mut_learner.py").read_text() == TINY_LEARNER  # never edited
@@ -306,6 +309,7 @@ def test_end_to_end_caught_survived_and_equivalent(tiny_family, tmp_path):
     assert "equivalent: every observation" in survivors
     assert "observations differ in tinymut.bound (4 runs) (every claim still as expected)." in survivors
     assert "score = caught / non-equivalent" in paths["summary"].read_text()
+    assert re.search(r"\| +of which never executed by the claims +\| 2 \|", paths["summary"].read_text())
 
     # a smaller sample is the prefix of the same shuffled pool (deterministic given the seed)
     small = mutate_family("tinymut", [str(tiny_family)], sample=2, seed=0, jobs=2, progress=False)
@@ -334,6 +338,8 @@ def test_a_timeout_and_a_crash_are_caught_and_reported_apart(tiny_family, tmp_pa
     error = next(r for r in report.results if r.outcome == "caught (error)")
     assert error.claim == "tinymut.bound" and "IndexError" in error.detail
     assert report.score == 1.0 and report.non_equivalent == 2
+    # values[-1] is the same element: equivalent although its line ran (not flagged as untested)
+    assert not any(r.unexecuted for r in report.results)
 
 
 # ---------------------------------------------------------------------------------------------
