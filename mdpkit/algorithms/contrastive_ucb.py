@@ -266,7 +266,7 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
         ``phi`` (H, S A, d), ``psi`` (H, d, S), ``negative_dist`` (H, S) of the fit;
         ``bonus``, ``Q`` (H, S, A); ``V`` (H + 1, S); ``policy`` (H, S, A), the deployed
         policy (the roll-in policy of the next episode); ``warm_loss``, ``cold_loss`` (NaN when no
-        cold fit competed) and ``loss`` (of the fit kept).
+        cold fit competed), ``loss`` and ``n_iterations`` (of the fit kept).
 
     Returns
     -------
@@ -323,7 +323,8 @@ def run(lrmdp: LowRankMDP, *, K: int, seed, beta: float | None = None, bonus_sca
             trace.append(dict(transitions=np.array(explorer.sampled, dtype=np.int64).reshape(-1, 3),
                               phi=fit.phi.copy(), psi=fit.psi.copy(), negative_dist=explorer.negative_dist.copy(),
                               bonus=bonus.copy(), Q=Q.copy(), V=V.copy(), policy=policy.copy(),
-                              warm_loss=explorer.fit_losses[0], cold_loss=explorer.fit_losses[1], loss=fit.loss))
+                              warm_loss=explorer.fit_losses[0], cold_loss=explorer.fit_losses[1], loss=fit.loss,
+                              n_iterations=fit.n_iterations))
     hyper = dict(beta=H * np.sqrt(d) if beta is None else float(beta), bonus_scale=bonus_scale, planner=planner,
                  data=data, features=features, ridge=ridge, n_negatives=n_negatives, max_iter=max_iter,
                  negative_dist="uniform" if negative_dist is None else "given", K=K, cold_refits=cold_refits)

@@ -695,8 +695,13 @@ def _audit_contrastive_mdp(mdp, res, planner: str, beta: float, called: dict | N
     if called is not None and not (_reported_as_called(res.hyper, called)
                                    and res.extras["transitions_per_episode"] == H * (H + 1) // 2):
         err[0] = 1.0
+    trace = res.extras["trace"]
+    cold_wins = sum(int(tr["cold_loss"] < tr["warm_loss"]) for tr in trace)   # NaN compares False
+    if res.extras["cold_refit_wins"] != cold_wins or not np.array_equal(
+            res.extras["fit_iterations"], [tr["n_iterations"] for tr in trace]):
+        err[0] = 1.0
     log = np.empty((0, 3), dtype=np.int64)
-    for k, tr in enumerate(res.extras["trace"]):
+    for k, tr in enumerate(trace):
         t = tr["transitions"]
         # one transition per stage and episode, anchors and next states in range, default P^- uniform
         shape_ok = sorted(t[:, 0].tolist()) == list(range(H)) and np.all((t[:, 1] >= 0) & (t[:, 1] < S * A)) \
@@ -804,7 +809,8 @@ def observe_planning_identity(params, seed):
         ``discrepancy`` (8,), in the order of :data:`PLANNING_CHECKS`: ``bookkeeping`` (1 if an
         episode's sampled transitions are not one per stage / out of range / not on-policy, if a cold
         refit competed at other refits than 1, 2, 4, 8, ... or the higher loss was kept, or the
-        reported hyper-parameters or transitions per episode are not those of the call; otherwise the
+        reported hyper-parameters, transitions per episode, ``cold_refit_wins`` or ``fit_iterations``
+        are not those of the call and the trace; otherwise the
         largest deviation of P^- from the documented uniform one and of ``mean_bonus`` from the mean
         recorded bonus at the episode's anchors); ``bonus`` (the Gram matrix ``lambda I + sum_tau phi phi^T`` of the
         CURRENT features over every collected anchor, and ``min(beta ||phi||_{Lambda^-1}, H)``);
