@@ -167,17 +167,12 @@ def environment_tables(lmdp: LinearMixtureMDP) -> tuple[np.ndarray, np.ndarray]:
     The simulator's side of the information boundary: the only place the exploration reads the
     true kernel. It reads the validated kernel through the base class's accessor, so what is
     simulated cannot depend on a (subclass's) ``P`` attribute; the learner itself reads only
-    ``phi``, ``mu0``, ``H`` and ``B`` (checked by the claim ``hf_rfe.information_flow``).
+    ``phi``, ``mu0``, ``H`` and ``B``, and the audit-only diagnostics ``covered`` and
+    ``error_ratio`` read ``lmdp.theta`` (checked by the claim ``hf_rfe.information_flow``: on a
+    model whose ``theta``, ``P`` and ``R`` attributes lie, everything but those two diagnostics is
+    bit-identical).
     """
     return np.cumsum(LinearMixtureMDP.P.fget(lmdp), axis=-1), np.cumsum(lmdp.mu0)
-
-
-def audit_theta(lmdp: LinearMixtureMDP) -> np.ndarray:
-    """``theta*`` for the audit-only diagnostics (``covered``, ``error_ratio``), never for learning.
-
-    Read through the base class's accessor, like :func:`environment_tables`.
-    """
-    return np.asarray(LinearMixtureMDP.theta.fget(lmdp))
 
 
 def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_scale: float = 1.0,
@@ -263,7 +258,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
 
     cum_P, cum_mu0 = environment_tables(lmdp)
     phi = np.ascontiguousarray(lmdp.phi)
-    theta_star = audit_theta(lmdp)
+    theta_star = np.asarray(lmdp.theta)  # audit-only diagnostics
     ss = _seed_sequence(seed)
     rng = np.random.default_rng(ss)
     # Tie-break uniforms: a child stream built without ss.spawn (which would mutate the caller's

@@ -35,8 +35,8 @@ import numpy as np
 from ..linear import Exploration, LinearMixtureMDP
 from . import _linear_kernels as kern
 from .._validation import check_output_size
-from .hf_rfe import (_check_checkpoints, _check_common, _seed_sequence, audit_theta, check_radius_finite,
-                     check_record, environment_tables)
+from .hf_rfe import (_check_checkpoints, _check_common, _seed_sequence, check_radius_finite, check_record,
+                     environment_tables)
 
 
 def theoretical_radius(d: int, H: int, K: int, B: float, delta: float) -> float:
@@ -87,7 +87,7 @@ def explore(lmdp: LinearMixtureMDP, *, K: int, seed, delta: float = 0.05, beta_s
     gram_frozen, inv_frozen = gram.copy(), inv.copy()
     cum_P, cum_mu0 = environment_tables(lmdp)
     phi = np.ascontiguousarray(lmdp.phi)
-    theta_star = audit_theta(lmdp)
+    theta_star = np.asarray(lmdp.theta)  # audit-only diagnostics
     ss = _seed_sequence(seed)
     rng = np.random.default_rng(ss)
 
