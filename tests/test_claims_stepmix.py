@@ -302,3 +302,10 @@ def test_replay_checks_the_reported_settings_and_threshold():
         assert claims.replay_errors(mdp, baseline, alpha, bad, "stepmix", **hyper)["hyper"] > claims.REPLAY_TOLERANCE
     bad = dataclasses.replace(res, threshold=res.threshold * (1 + 1e-4))
     assert claims.replay_errors(mdp, baseline, alpha, bad, "stepmix", **hyper)["threshold"] > claims.REPLAY_TOLERANCE
+
+
+def test_default_calls_use_the_claims_delta():
+    """The claims that call the entry points with their defaults rely on delta's default being DELTA."""
+    import inspect
+    for fn in (stepmix.run, stepmix.run_offline, ucbvi.run):
+        assert inspect.signature(fn).parameters["delta"].default == claims.DELTA

@@ -133,12 +133,12 @@ def _observe_safety(params, seed, *, pessimism_scale=1.0, unconstrained=False):
     instance_seed, run_seed = _seeds(seed)
     mdp, baseline, alpha = make_instance(params["family"], instance_seed)
     threshold = (1.0 - alpha) * evaluate(mdp, baseline).value
+    # the public entry points with their defaults (delta = DELTA is the default); mutants add their setting
     if unconstrained:
-        values = _ucbvi().run(mdp, K=params["K"], seed=run_seed, delta=DELTA).values
+        values = _run_default("ucbvi", mdp, baseline, alpha, params["K"], run_seed).values
     else:
-        res = _stepmix().run(mdp, baseline, alpha=alpha, K=params["K"], seed=run_seed, delta=DELTA,
-                             variant=params["algorithm"], pessimism_scale=pessimism_scale)
-        values = res.values
+        hyper = {} if pessimism_scale == 1.0 else {"pessimism_scale": pessimism_scale}
+        values = _run_default(params["algorithm"], mdp, baseline, alpha, params["K"], run_seed, **hyper).values
     return _safety_summary(np.asarray(values), threshold)
 
 
@@ -169,7 +169,7 @@ NO_VIOLATION = Claim(
     paper=STEPMIX_PAPER,
     statement=("With probability at least 1 - delta, no episode violates the episode-wise constraint: "
                "the exact value of every deployed policy satisfies V^{pi_k}(s_1) >= (1 - alpha) V^b, "
-               "for StepMix and EpsMix (delta = 0.05)."),
+               "for StepMix and EpsMix (delta = 0.05), called with their defaults."),
     provenance=Provenance("reconstructed",
                           "The guarantee is the abstract's; reconstructed (docs/papers/stepmix.md"
                           "#stepmix-reconstructed-steps): the constraint form (1 - alpha) V^b, the known-V^b mode, the L1 (Weissman) "
