@@ -967,6 +967,14 @@ def format_table(report: MutationReport) -> str:
     return "\n".join(lines)
 
 
+def _scrub(text: str) -> str:
+    """``text`` without machine-specific paths: the working directory and temporary directories
+    (an error's traceback names them) become relative and ``<tmp>``."""
+    text = text.replace(str(Path.cwd().resolve()) + os.sep, "")
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/[^\s:'\"]*?/src/", "<tmp>/", text).replace(
+        tempfile.gettempdir() + os.sep, "<tmp>/")
+
+
 def write_outputs(report: MutationReport, out: Path, command: str = "") -> dict:
     """Write ``summary.md``, ``mutants.csv`` and ``survivors.md`` under ``out``; returns their paths."""
     out = Path(out)
@@ -1016,7 +1024,7 @@ def write_outputs(report: MutationReport, out: Path, command: str = "") -> dict:
         for r in report.results:
             m = r.mutation
             writer.writerow([m.id, m.location, m.operator, m.original, m.mutated, r.outcome, r.claim,
-                             " ".join(r.detail.split()), f"{r.seconds:.1f}"])
+                             _scrub(" ".join(r.detail.split())), f"{r.seconds:.1f}"])
     left = [r for r in report.results if r.outcome in ("survived", "equivalent")]
     text = [f"# Survivors: {report.family}", "",
             "Survivors count against the score; equivalent mutants (every observation identical to the unmutated "
@@ -1025,13 +1033,13 @@ def write_outputs(report: MutationReport, out: Path, command: str = "") -> dict:
             "| id | location | operator | change | outcome | reason |", "|---|---|---|---|---|---|"]
     for r in left:
         m = r.mutation
-        reason = r.detail if r.outcome == "equivalent" else ""
+        reason = _scrub(r.detail) if r.outcome == "equivalent" else ""
         change = f"`{m.original}` -> `{m.mutated}`".replace("|", "\\|")
         text.append(f"| {m.id} | {m.location} | {m.operator} | {change} | {r.outcome} | {reason} |")
     for r in left:
         text += ["", f"## {r.mutation.id} ({r.outcome}) {r.mutation.location}", ""]
         if r.outcome == "survived":
-            text += [r.detail + " (every claim still as expected).", ""]
+            text += [_scrub(r.detail) + " (every claim still as expected).", ""]
         text += ["```diff", r.mutation.diff(report.originals.get(r.mutation.module, "")).rstrip(), "```"]
     paths["survivors"].write_text("\n".join(text) + "\n", encoding="utf-8")
     return paths

@@ -15,7 +15,7 @@ import pytest
 
 from proofs_check import cli
 from proofs_check._mutate_worker import MutantFinder, install
-from proofs_check.mutate import (BUILTIN_TARGETS, _relocations, generate_mutants, module_file, mutate_family,
+from proofs_check.mutate import (BUILTIN_TARGETS, _relocations, _scrub, generate_mutants, module_file, mutate_family,
                                  numba_dependents, resolve_targets, write_outputs)
 
 
@@ -374,3 +374,12 @@ def test_cli_run_prints_the_table_and_writes_the_files(capsys, tmp_path, tiny_fa
     assert "--operator const" in summary and "| caught by claims" in summary
     rows = list(csv.DictReader(open(out / "mutants.csv", encoding="utf-8")))
     assert sorted(r["mutated"] for r in rows) == ["return 1.0 * x", "return 4", "return 4.0 * x"]
+
+
+def test_reports_name_no_machine_paths(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    tmp = tempfile.gettempdir()
+    text = f"{tmp_path}/pkg/mod.py:3: W | {tmp}/proofs_check_mutate_x1/m-3/src/pkg/mod.py:12 | {tmp}/other"
+    assert _scrub(text) == "pkg/mod.py:3: W | <tmp>/pkg/mod.py:12 | <tmp>/other"
