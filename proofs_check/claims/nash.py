@@ -1128,14 +1128,14 @@ def _lyapunov(params, seed, variant):
             logs = _no_extrapolation_logs(game, log_init, iters, eta)
         else:
             logs = nash_mp.run(game, iters=iters, init=init,
-                               eta=4.0 * eta if variant == "eta_8beta" else None).log_policies
+                               eta=eta / 4.0 if variant == "step_quarter" else None).log_policies
     elif algorithm == "nash_md":
         if variant == "md_swapped_mixture":
             _, logs, _ = _mutant_recorded(variant, game, iters, log_init)
         else:
             logs = nash_md.run(game, iters=iters, init=init).log_policies
     else:
-        logs = mmd.run(game, iters=iters, init=init, eta=4.0 * eta if variant == "mmd_eta_16beta" else None
+        logs = mmd.run(game, iters=iters, init=init, eta=eta / 4.0 if variant == "step_quarter" else None
                        ).log_policies
     excess = _lyapunov_excess(algorithm, game, log_star, logs, eta)
     return {"lyapunov_excess": np.float64(np.max(excess, initial=-np.inf))}
@@ -1146,9 +1146,9 @@ def observe_lyapunov(params, seed):
     return _lyapunov(params, seed, "claim")
 
 
-def observe_lyapunov_eta8(params, seed):
-    """Mutant: Nash-MP with ``eta = 8 beta``; MMD with ``eta = 16 beta`` (4x the defaults)."""
-    return _lyapunov(params, seed, "eta_8beta" if params["algorithm"] == "nash_mp" else "mmd_eta_16beta")
+def observe_lyapunov_step_quarter(params, seed):
+    """Mutant: Nash-MP with ``eta = beta / 2``; MMD with ``eta = beta`` (1/4 of the defaults)."""
+    return _lyapunov(params, seed, "step_quarter")
 
 
 def observe_lyapunov_no_extrapolation(params, seed):
@@ -1512,9 +1512,11 @@ ONE_STEP_LYAPUNOV = Claim(
                 seeds_quick=2, seeds_full=25),
     rule=BoundHolds("lyapunov_excess", x="algorithm"),
     bound=lambda p: 0.0,
-    mutants=[Mutant("step_4x", observe_lyapunov_eta8,
-                    why="steps 4x the documented ones (Nash-MP eta = 8 beta, MMD eta = 16 beta): the one-step "
-                        "contraction needs eta L <= 1 (Nash-MP) and eta <= alpha / L^2 (MMD)"),
+    mutants=[Mutant("step_quarter", observe_lyapunov_step_quarter,
+                    why="steps 1/4 of the documented ones (Nash-MP eta = beta / 2, MMD eta = beta; e.g. the "
+                        "step conventions eta and eta / beta mixed up): each step contracts less than the "
+                        "analysis's factor (a 4x larger step, the other direction, mostly contracts faster "
+                        "per step and was caught in only 74% of seed resamples)"),
              Mutant("no_extrapolation", observe_lyapunov_no_extrapolation,
                     why="Nash-MP without its extrapolation step; Nash-MD with swapped mixture exponents: "
                         "neither contracts the KL step by step")],
