@@ -35,7 +35,7 @@ CONFIGS = [
     ("d3_S40", 40, 4, 3, 3, 2000, (0, 1, 2, 3), {}),
     ("d3_S40_m8", 40, 4, 3, 3, 2000, (0, 1, 2, 3), {"n_negatives": 8}),
     ("d3_S40_warm_only", 40, 4, 3, 3, 2000, (0, 1), {"cold_refits": False}),
-    ("d3_S40_stratified", 40, 4, 3, 3, 2000, (0, 1, 2, 3), {"negatives": "stratified"}),
+    ("d3_S40_stratified", 40, 4, 3, 3, 2000, (0, 1), {"negatives": "stratified"}),
     ("d2_S40", 40, 4, 3, 2, 2000, (0, 1), {}),
     ("d5_S40", 40, 4, 3, 5, 2000, (0, 1), {}),
     ("d3_S20", 20, 4, 3, 3, 2000, (0, 1), {}),
@@ -141,6 +141,9 @@ def figure(results, path: Path) -> None:
                 ys = [_mean(s[key]) for s in r["snapshots"]]
                 ax.plot(ks, ys, color=color, ls=ls, marker="o", ms=3, lw=1.2, label=name if i == 0 else None)
         ax.set_xscale("log")
+        ticks = sorted({s["k"] for r in runs for s in r["snapshots"]})
+        ax.set_xticks(ticks, [str(k) for k in ticks], fontsize=7)
+        ax.minorticks_off()
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("episodes k")
         ax.set_ylim(0, np.pi / 2 + 0.05)
@@ -162,15 +165,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--only", nargs="*", default=None,
                         help="run only these configs; merge into an existing results.json")
+    parser.add_argument("--replot", action="store_true", help="only redraw table.md and recovery.png from results.json")
     args = parser.parse_args()
+    if args.replot:
+        results = json.loads((args.out / "results.json").read_text())
+        figure(results, args.out / "recovery.png")
+        print(table(results))
+        return
     configs = QUICK if args.quick else CONFIGS
     if args.only:
         configs = [c for c in configs if c[0] in args.only]
     jobs = [(label, S, A, H, d, K, i, kw) for label, S, A, H, d, K, draws, kw in configs for i in draws]
     jobs.sort(key=lambda j: -j[5] * j[1] * (1 + j[7].get("n_negatives", 1)))  # longest first
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(one_run, jobs))
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    with ProcessPoolExecutor(args.workers) as pool, open(args.out / "runs.jsonl", "a") as log:
+        for result in pool.map(one_run, jobs):  # each finished run kept at once (an interrupted study keeps it)
+            results.append(result)
+            log.write(json.dumps(result) + "\n")
+            log.flush()
     if args.only and (args.out / "results.json").exists():
         kept = [r for r in json.loads((args.out / "results.json").read_text()) if r["label"] not in args.only]
         results = kept + results
