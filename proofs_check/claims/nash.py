@@ -1020,7 +1020,10 @@ def _normalisation_error(*blocks) -> float:
 
 def _oracle_use_observed(normalisation, reported, oracle, spec) -> dict:
     reported, oracle, spec = (np.asarray(v, dtype=np.float64) for v in (reported, oracle, spec))
-    mismatch = max(float(np.max(np.abs(reported - spec))), float(np.max(np.abs(oracle - spec[-1]))))
+    if reported.shape != spec.shape:
+        mismatch = np.inf                          # a count per iterate is missing or extra
+    else:
+        mismatch = max(float(np.max(np.abs(reported - spec))), float(np.max(np.abs(oracle - spec[-1]))))
     return {"normalisation_error": np.float64(normalisation), "reported_queries": reported,
             "oracle_queries": oracle, "spec_queries": spec,
             "oracle_defect": np.float64(max(normalisation - NORMALISATION_TOL, mismatch))}
