@@ -459,10 +459,17 @@ ROUNDING = 1e-12
 
 
 def make_lemma_instance(name: str, seed: np.random.SeedSequence):
-    """``(mdp, baseline (H, S, A), alpha)`` for the lemma claims: ``tiny`` (stationary) or ``tiny_staged``."""
-    if name not in ("tiny", "tiny_staged"):
-        raise ValueError(f"instance must be one of tiny, tiny_staged; got {name!r}")
-    mdp = _envs().random_mdp(3, 2, 3, stationary=(name == "tiny"), seed=seed)
+    """``(mdp, baseline (H, S, A), alpha)`` for the lemma claims: ``tiny`` (stationary), ``tiny_staged``
+    (per-stage transitions), both ``S = 3, A = 2, H = 3`` and drawn from ``seed``, or ``tiny_h4`` (one
+    fixed stationary draw with ``H = 4`` on which StepMix certifies points inside its path)."""
+    if name not in ("tiny", "tiny_staged", "tiny_h4"):
+        raise ValueError(f"instance must be one of tiny, tiny_staged, tiny_h4; got {name!r}")
+    if name == "tiny_h4":
+        # one fixed draw (seed 5 of random_mdp(3, 2, 4)): chosen among the first eight for certifying
+        # inside the path at the scaled widths (0 < t < H - 1, and t = H - 1 with rho < 1)
+        mdp = _envs().random_mdp(3, 2, 4, seed=5)
+    else:
+        mdp = _envs().random_mdp(3, 2, 3, stationary=(name == "tiny"), seed=seed)
     return mdp, mixed_baseline(mdp, 0.5), LEMMA_ALPHA
 
 
@@ -1007,9 +1014,9 @@ REPLAY = Claim(
                           "replay is an identity check, exact up to rounding (REPLAY_TOLERANCE)."),
     observe=observe_replay,
     sweep=Sweep(quick=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], config=list(REPLAY_CONFIGS),
-                           instance=["tiny", "tiny_staged"], K=[60]),
+                           instance=["tiny", "tiny_staged", "tiny_h4"], K=[60]),
                 full=Grid(algorithm=["ucbvi", "stepmix", "epsmix"], config=list(REPLAY_CONFIGS),
-                          instance=["tiny", "tiny_staged"], K=[400]),
+                          instance=["tiny", "tiny_staged", "tiny_h4"], K=[400]),
                 seeds_quick=1, seeds_full=5),
     rule=BoundHolds("replay_error"),
     bound=lambda p: REPLAY_TOLERANCE,
