@@ -201,8 +201,8 @@ def test_spectral_snr_by_hand():
 from proofs_check import derive_seed  # noqa: E402
 from proofs_check.claims import _contrastive_generic as generic  # noqa: E402
 
-# No QUICK_FAMILY here: run alone, this module computes only its two claims (quick_sweep); once they are
-# in contrastive_ucb.CLAIMS, the family's background sweep (tests/test_claims_contrastive_ucb.py) covers them.
+# No QUICK_FAMILY here: run alone, this module computes only its two claims (quick_sweep); they are in
+# contrastive_ucb.CLAIMS, so with the family's tests the background sweep covers them.
 TINY = {"S": 8, "A": 3, "H": 2, "d": 2, "K": 12}
 
 
