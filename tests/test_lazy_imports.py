@@ -63,3 +63,11 @@ def test_lazy_names_are_the_defining_modules_objects():
 
 def test_star_import_resolves_every_name():
     assert loaded_after("from mdpkit import *\nassert solve_lp and TabularMDP and algorithms", ("cvxpy",)) == []
+
+
+def test_loading_every_builtin_claim_imports_no_solver_kernel_or_plotting():
+    """``proofs-check list`` and an unchanged ``report`` only read the claims: the claims modules
+    import their experiments (algorithms, instances, numba kernels, scipy) inside the observe
+    functions."""
+    heavy = HEAVY + ("mdpkit.algorithms", "mdpkit._kernels", "mdpkit.envs.lowrank", "mdpkit.lowrank")
+    assert loaded_after("from proofs_check.claims import load_claims\nassert len(load_claims()) > 40", heavy) == []

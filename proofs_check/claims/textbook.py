@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from mdpkit import evaluate, simulate, solve
-from mdpkit.envs import random_mdp
-from mdpkit.solvers.discounted import policy_iteration, value_iteration
+import mdpkit  # light: its solvers, instances and numba load on first use, inside the observe functions
 
 from ..claim import Claim, Grid, Mutant, Paper, Provenance, Sweep
 from ..rules import BoundHolds, Contraction, Rate
+
+
+def _discounted():
+    """``mdpkit.solvers.discounted``, imported on first use (it pulls in numba)."""
+    from mdpkit.solvers import discounted
+
+    return discounted
 
 PUTERMAN = Paper("Markov Decision Processes: Discrete Stochastic Dynamic Programming (Puterman, 1994)",
                  arxiv=None, where="Sec. 6.3, Thm 6.3.1")
@@ -30,7 +35,7 @@ _VI_TOL = 1e-9
 # ============================================================================ (a) VI contraction
 def _discounted_instance(params, seed):
     """Random stationary (P (S, A, S), R (S, A)) from the seed."""
-    mdp = random_mdp(params["S"], params["A"], 1, seed=seed)
+    mdp = mdpkit.envs.random_mdp(params["S"], params["A"], 1, seed=seed)
     return np.asarray(mdp.P_stages[0]), np.asarray(mdp.R[0])
 
 
@@ -44,8 +49,8 @@ def observe_vi_errors(params, seed):
     """
     P, R = _discounted_instance(params, seed)
     gamma = params["gamma"]
-    V_star = policy_iteration(P, R, gamma).V
-    history = value_iteration(P, R, gamma, tol=_VI_TOL, record_history=True).history
+    V_star = _discounted().policy_iteration(P, R, gamma).V
+    history = _discounted().value_iteration(P, R, gamma, tol=_VI_TOL, record_history=True).history
     return {"error": np.max(np.abs(history - V_star[None, :]), axis=1)}
 
 
@@ -70,7 +75,7 @@ def _backup_wrong_axis(P, R, gamma, V):
 def _observe_buggy_vi(params, seed, backup):
     P, R = _discounted_instance(params, seed)
     gamma = params["gamma"]
-    V_star = policy_iteration(P, R, gamma).V
+    V_star = _discounted().policy_iteration(P, R, gamma).V
     # As many sweeps as correct value iteration needs to bring the error under _VI_TOL.
     n_iter = int(np.ceil(np.log(_VI_TOL * (1 - gamma)) / np.log(gamma)))
     history = _buggy_value_iteration(P, R, gamma, n_iter, backup)
@@ -121,23 +126,23 @@ VI_CONTRACTION = Claim(
 def _mc_setup(params, seed):
     """Random finite-horizon MDP, a random deterministic policy, its exact value, and a simulation seed."""
     instance_seed, policy_seed, sim_seed = seed.spawn(3)
-    mdp = random_mdp(params["S"], params["A"], params["H"], seed=instance_seed)
+    mdp = mdpkit.envs.random_mdp(params["S"], params["A"], params["H"], seed=instance_seed)
     policy = np.random.default_rng(policy_seed).integers(0, mdp.A, size=(mdp.H, mdp.S))
-    exact = evaluate(mdp, policy).value
+    exact = mdpkit.evaluate(mdp, policy).value
     return mdp, policy, exact, sim_seed
 
 
 def observe_mc_error(params, seed):
     """``|mean of n i.i.d. episode returns - V^pi(mu0)|`` with exact ``V^pi`` from policy evaluation."""
     mdp, policy, exact, sim_seed = _mc_setup(params, seed)
-    returns = simulate(mdp, policy, params["n"], seed=sim_seed).returns
+    returns = mdpkit.simulate(mdp, policy, params["n"], seed=sim_seed).returns
     return {"error": np.float64(abs(returns.mean() - exact))}
 
 
 def observe_mc_error_one_trajectory(params, seed):
     """Mutant: one trajectory reused for all n samples."""
     mdp, policy, exact, sim_seed = _mc_setup(params, seed)
-    returns = np.repeat(simulate(mdp, policy, 1, seed=sim_seed).returns, params["n"])
+    returns = np.repeat(mdpkit.simulate(mdp, policy, 1, seed=sim_seed).returns, params["n"])
     return {"error": np.float64(abs(returns.mean() - exact))}
 
 
@@ -145,7 +150,7 @@ def observe_mc_error_sqrt_reuse(params, seed):
     """Mutant: only ceil(sqrt(n)) independent trajectories, each reused to make n samples."""
     mdp, policy, exact, sim_seed = _mc_setup(params, seed)
     m = int(np.ceil(np.sqrt(params["n"])))
-    returns = np.tile(simulate(mdp, policy, m, seed=sim_seed).returns, m)[:params["n"]]
+    returns = np.tile(mdpkit.simulate(mdp, policy, m, seed=sim_seed).returns, m)[:params["n"]]
     return {"error": np.float64(abs(returns.mean() - exact))}
 
 
@@ -183,8 +188,8 @@ def _greedy_setup(params, seed):
     the pattern that makes greedy switches most likely -- with random magnitudes in [eps/2, eps].
     """
     instance_seed, noise_seed = seed.spawn(2)
-    mdp = random_mdp(params["S"], params["A"], params["H"], stationary=False, seed=instance_seed)
-    sol = solve(mdp)
+    mdp = mdpkit.envs.random_mdp(params["S"], params["A"], params["H"], stationary=False, seed=instance_seed)
+    sol = mdpkit.solve(mdp)
     Q_star = np.asarray(sol.Q)
     optimal = np.zeros_like(Q_star, dtype=bool)
     np.put_along_axis(optimal, np.asarray(sol.policy)[..., None], True, axis=-1)
@@ -195,7 +200,7 @@ def _greedy_setup(params, seed):
 
 def _loss(mdp, sol, policy):
     """Per-state loss at stage 0: ``V*_0(s) - V^pi_0(s)``, shape (S,)."""
-    return np.asarray(sol.V[0]) - np.asarray(evaluate(mdp, policy).V[0])
+    return np.asarray(sol.V[0]) - np.asarray(mdpkit.evaluate(mdp, policy).V[0])
 
 
 def observe_greedy_loss(params, seed):
