@@ -10,7 +10,7 @@ Pipeline (:func:`mutate_family`)
 1. **Targets.** The modules to mutate: ``--target`` on the command line, else ``MUTATION_TARGETS``
    declared by the claims module that defines the family, else the built-in mapping
    :data:`BUILTIN_TARGETS`.
-2. **Mutants.** A small :mod:`ast` mutator (:func:`generate_mutants`) finds every mutation site
+2. **Mutants.** A small ``ast`` mutator (:func:`generate_mutants`) finds every mutation site
    and splices the edit into the original text (line numbers are kept, so ``file:line`` and
    tracebacks point at the original file). Docstrings, annotations, decorators, argument
    validation (``if ...: raise`` branches, ``assert``, ``check_*``/``validate_*`` functions),

@@ -141,9 +141,10 @@ class EpisodeRecord:
 
     Recording drives the chunk kernel one episode at a time and copies the state between calls;
     the kernels keep no state of their own across calls except an order-of-work hint, so the run's
-    outputs are bit-identical to an unrecorded run (tested).
+    outputs are bit-identical to an unrecorded run (tested). All attributes are filled by
+    :meth:`before` / :meth:`after`, episode ``k`` in ``0..K-1``.
 
-    Attributes (all filled by :meth:`before` / :meth:`after`, episode ``k`` in ``0..K-1``)
+    Attributes
     ----------
     counts_sas : ndarray, shape (K, G, S, A, S)
         Transition counts the plan of episode ``k`` used (before its roll-out).

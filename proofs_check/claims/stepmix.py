@@ -359,7 +359,7 @@ def ucbvi_bf_bound(mdp, K: int, delta: float = DELTA) -> float:
     [SECONDARY]; the constants 30 / 2500 / 4, ``L`` and the theorem they come from are recalled, not
     verified (the paper's text was not available here). For a stage-dependent model (per-stage
     counts) ``S`` is replaced by ``H S`` (the stationary model on states ``(h, s)``) and
-    ``L = ln(5 S A H T / delta)`` by :func:`ucbvi.log_term`.
+    ``L = ln(5 S A H T / delta)`` by :func:`mdpkit.algorithms.ucbvi.log_term`.
     """
     H, A = mdp.H, mdp.A
     S = mdp.S if mdp.is_stationary else mdp.S * mdp.H
