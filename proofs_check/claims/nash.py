@@ -817,10 +817,10 @@ CLAIMS = [MP_KL_BOUND, MP_KL_CONTRACTION, MP_EXPLOITABILITY_LINEAR, MP_SPAN_LINE
 LEMMA_ALGORITHMS = ("nash_mp", "nash_md", "mmd", "mwu")
 #: Iterations per lemma run (every iteration is checked: a few dozen suffice).
 LEMMA_ITERS = 30
-#: Relative tolerance of a recomputed log-iterate, |recorded - recomputed| / max(1, |recomputed|):
+#: Relative tolerance of a recomputed log-iterate, ``|recorded - recomputed| / max(1, |recomputed|)``:
 #: both evaluate the same closed form in another order (~10 ulp of a logit of size <= 1/beta).
 IDENTITY_TOL = 1e-12
-#: Tolerance of |sum(pi) - 1| for a distribution over n <= 200 responses (~n eps).
+#: Tolerance of ``|sum(pi) - 1|`` for a distribution over n <= 200 responses (~n eps).
 NORMALISATION_TOL = 1e-12
 
 
@@ -1244,7 +1244,7 @@ def _information_flow(params, seed, variant):
 
 
 def observe_information_flow(params, seed):
-    """Max |difference| of approximate Nash-MP's log-iterates on a game and on its
+    """Max ``|difference|`` of approximate Nash-MP's log-iterates on a game and on its
     outcome-compatible twin (another P giving every sampled comparison the same outcome)."""
     return _information_flow(params, seed, "claim")
 
@@ -1371,7 +1371,7 @@ def observe_unbiased_positive_baseline(params, seed):
 
 
 def observe_unbiased(params, seed):
-    """Largest |z| over responses of the Monte Carlo mean of the centred inner iterate (300
+    """Largest ``|z|`` over responses of the Monte Carlo mean of the centred inner iterate (300
     replications) against its exact expectation."""
     return _unbiased(params, seed, "claim")
 
@@ -1390,7 +1390,7 @@ def observe_unbiased_no_importance_weight(params, seed):
 #: Iterations of the default-hyper-parameter runs.
 DEFAULT_ITERS = 200
 #: Only iterations where the checked bound is at least this are compared (naive plain-numpy KL
-#: has absolute rounding error ~1e-15 |log pi|; 1e-8 keeps it < 1e-5 of the bound).
+#: has absolute rounding error ~1e-15 ``|log pi|``; 1e-8 keeps it < 1e-5 of the bound).
 DEFAULT_BOUND_MIN = 1e-8
 
 
