@@ -59,6 +59,9 @@ LOG_RATIO_FLOOR = -20.0
 #: share of the data: then a block pass costs about as much as a full pass and saves nothing
 #: (measured on S = 10: block passes made refits 2-4x slower than full passes).
 _BLOCK_DATA_SHARE = 0.25
+#: ``ContrastiveFit.stop`` of each ``_minimize_box`` status; the first three count as converged.
+_STOP_REASONS = {0: "max_iter", 1: "gtol", 2: "ftol", 3: "no_descent"}
+_CONVERGED = ("certified", "gtol", "ftol")
 
 
 # --------------------------------------------------------------------------- the loss
@@ -172,6 +175,12 @@ class ContrastiveFit:
         Whether the full pass met a stopping tolerance (rather than the iteration cap).
     n_local_iterations : int
         Iterations of the local pass that preceded the full pass (see ``ContrastiveLearner``).
+    stop : str
+        Why the fit ended: ``"certified"`` (block passes brought the whole problem's max projected
+        gradient to ``<= gtol``), ``"gtol"`` (the full pass met that test), ``"ftol"`` (the full
+        pass's relative decrease fell to ``<= ftol``: no gradient guarantee), ``"max_iter"``,
+        ``"no_descent"`` (the line search found no decrease) or ``"not fitted"``. ``converged`` is
+        true for the first three.
     """
 
     phi: np.ndarray
@@ -181,6 +190,7 @@ class ContrastiveFit:
     n_iterations: int
     converged: bool
     n_local_iterations: int = 0
+    stop: str = "not fitted"
 
     def ratio(self) -> np.ndarray:
         """Estimated density ratio ``phi @ psi``, shape (H, N, S)."""
@@ -524,8 +534,11 @@ class ContrastiveLearner:
                     break
                 n_iter, loss, idx = out
                 local_iterations += n_iter
-                # Entries outside idx kept their x and gradient, so they still pass the test.
-                bad = idx[np.abs(np.clip(x[idx] - grad[idx], lower[idx], upper[idx]) - x[idx]) > self.gtol]
+                # The test covers EVERY entry, not only the block's (idx): the previous fit may have
+                # stopped on the ftol rule or the iteration cap with violators outside this block
+                # (found by contrastive_ucb.fit_certificate: "certified" fits with a projected
+                # gradient 15x gtol). O(p) per round, against O(data d) for a loss evaluation.
+                bad = np.flatnonzero(np.abs(np.clip(x - grad, lower, upper) - x) > self.gtol)
                 if bad.size == 0:
                     certified = True
                     break
@@ -539,10 +552,10 @@ class ContrastiveLearner:
                 out = self._block_pass(x, lower, upper, R, row, col, label, weight, inv_total, row_touched,
                                        col_touched, loss, grad, expand=True, max_data=max_data)
         if certified:
-            converged = True
+            stop = "certified"
         else:
             loss, n_iterations, status, grad = self._solve(x, lower, upper, R, row, col, label, weight, inv_total)
-            converged = status in (1, 2)
+            stop = _STOP_REASONS[status]
             self._n_at_sync = n
         self._loss_sum, self._grad_sum, self._grad_rows = loss * total, grad * total, R
         self._synced_weight[:n] = weight
@@ -552,17 +565,31 @@ class ContrastiveLearner:
         self._vartheta[self._cols[:C]] = self._x_vartheta[:C]
         self._changed = []
         self._fitted = True
-        return self.current(loss=float(loss), n_iterations=int(n_iterations), converged=converged,
-                            n_local_iterations=int(local_iterations))
+        return self.current(loss=float(loss), n_iterations=int(n_iterations), converged=stop in _CONVERGED,
+                            n_local_iterations=int(local_iterations), stop=stop)
 
     def current(self, *, loss: float = float("nan"), n_iterations: int = 0, converged: bool = False,
-                n_local_iterations: int = 0) -> ContrastiveFit:
+                n_local_iterations: int = 0, stop: str = "not fitted") -> ContrastiveFit:
         """The factors at the current parameters (the initial ones before any fit)."""
         theta = self._theta.reshape(self.H, self.n_anchors, self.d)
         phi = np.exp(theta - theta.max(axis=2, keepdims=True))  # softmax
         phi /= phi.sum(axis=2, keepdims=True)
         psi = np.ascontiguousarray(np.exp(self._vartheta).reshape(self.H, self.S, self.d).transpose(0, 2, 1))
-        return ContrastiveFit(phi, psi, self.negative_dist, loss, n_iterations, converged, n_local_iterations)
+        return ContrastiveFit(phi, psi, self.negative_dist, loss, n_iterations, converged, n_local_iterations, stop)
+
+    def parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the current raw parameters, in :func:`contrastive_loss`'s layout.
+
+        Returns
+        -------
+        theta : ndarray, shape (H, N, d)
+            Feature logits, in ``[-THETA_BOUND, THETA_BOUND]`` (frozen with ``learn_features=False``).
+        vartheta : ndarray, shape (H, d, S)
+            Log right factor, in ``[LOG_RATIO_FLOOR, -log P^-_h(s')]``.
+        """
+        theta = self._theta.reshape(self.H, self.n_anchors, self.d).copy()
+        vartheta = np.ascontiguousarray(self._vartheta.reshape(self.H, self.S, self.d).transpose(0, 2, 1))
+        return theta, vartheta
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -85,7 +85,7 @@ import numpy as np
 from ..claim import Claim, Finding, Grid, Mutant, Paper, Provenance, Sweep
 from ..claim import Pin
 from ..rules import BoundHolds, HighProbability, Rate, log_factor_chord
-from . import _contrastive_generic
+from . import _contrastive_certificate, _contrastive_generic
 
 PAPER = Paper("Contrastive UCB: Provably Efficient Contrastive Self-Supervised Learning in Online "
               "Reinforcement Learning (Qiu, Wang, Bai, Yang & Wang, ICML 2022)", arxiv="2207.14800",
@@ -790,7 +790,7 @@ def _planning_run(params, seed) -> dict:
     elif params["algorithm"] == "contrastive_model_defaults":   # the defaults: beta = H sqrt(d), model planner
         res = contrastive_ucb.run(mdp, K=K, seed=seed, record=True)
         called = dict(beta=mdp.H * np.sqrt(mdp.d), bonus_scale=1.0, planner="model", data="per_stage",
-                      features="learned", ridge=1.0, n_negatives=1, max_iter=100, negative_dist="uniform", K=K,
+                      features="learned", ridge=1.0, n_negatives=1, max_iter=1000, negative_dist="uniform", K=K,
                       cold_refits=True)
         err = _audit_contrastive_mdp(mdp, res, "model", mdp.H * np.sqrt(mdp.d), called)
     else:
@@ -1412,6 +1412,6 @@ GAME_STAGE_EQUILIBRIUM = Claim(
 #: The cheap per-episode checks first: `proofs-check mutate` stops at the first failing claim.
 #: The generic-instance recovery claims (issue 12 item 9) live in their own module, by their own
 #: study; they belong to this family.
-CLAIMS = [PLANNING_IDENTITY, INFORMATION_FLOW, GAME_STAGE_EQUILIBRIUM, OPTIMISM, DATA_DISTRIBUTION,
+CLAIMS = [PLANNING_IDENTITY, *_contrastive_certificate.CLAIMS, INFORMATION_FLOW, GAME_STAGE_EQUILIBRIUM, OPTIMISM, DATA_DISTRIBUTION,
           KERNEL_RECOVERY, SPAN_RECOVERY, *_contrastive_generic.GENERIC_CLAIMS, SUBOPTIMALITY_RATE, NASH_GAP_RATE,
           EPISODES_VS_BASELINES]
