@@ -96,7 +96,7 @@ def test_the_audit_catches_a_tampered_trace(default_trace, tamper, check):
         last["theta"][h, x] = last["theta"][h, x, ::-1]  # the anchor's feature, components permuted
         last["fit_stop"] = "certified"
     elif tamper == "loss":
-        last["loss"] = last["loss"] * (1 + 1e-6)
+        last["loss"] = last["loss"] * (1 + 1e-10)  # above 4 n eps ~ 2e-13 for these ~240 data
     elif tamper == "negatives":
         last["negatives"] = last["negatives"] + lrmdp.S
     elif tamper == "box":

@@ -261,6 +261,9 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
             uniforms, states, actions, rewards = source.next_chunk()
             i, n_chunk = 0, uniforms.shape[0]
             fast_deploy = None  # new buffers: re-resolve the compiled entry
+            # The rows handed to observe(), as views made in one C loop: list(a) costs ~90 ns a
+            # row, a[i] in the episode loop ~240 ns (three per episode, ~8% of the harness's cost).
+            state_rows, action_rows, reward_rows = list(states), list(actions), list(rewards)
         if not (type(pol) is np.ndarray and pol.dtype == _INT64 and pol.shape == det_shape):
             pol = validate_policy(pol, H, S, A, name=f"the policy {name}.policy() returned in episode {k}")
         if pol.ndim == 2:
@@ -290,7 +293,7 @@ def run(learner, mdp: TabularMDP, *, K: int, seed, reward_info: str = "known", b
             _kernels.simulate_episodes(P_cdf, mu0_cdf, _NO_DET, last_stoch_cdf, R, bernoulli, uniforms[i:i + 1],
                                        states[i:i + 1], actions[i:i + 1], rewards[i:i + 1])
         t2 = clock()
-        learner.observe(states[i], actions[i], rewards[i])
+        learner.observe(state_rows[i], action_rows[i], reward_rows[i])
         t3 = clock()
         i += 1
         learner_time[k] = (t1 - t0) + (t3 - t2)
