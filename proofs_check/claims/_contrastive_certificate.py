@@ -237,8 +237,9 @@ FIT_CERTIFICATE = Claim(
     paper=PAPER,
     statement=("Reconstructed lemma (per refit, exact), DEFAULT hyper-parameters: every refit of Contrastive UCB "
                "returns parameters inside the documented box whose reported loss is the mean contrastive loss of "
-               "all data collected so far (to 4 n eps relative, the round-off of a mean of n terms), and every refit that reports L-BFGS-B's convergence "
-               "test passes it when recomputed from scratch: max |clip(x - grad, box) - x| <= gtol = 1e-6 (round-off "
+               "all data collected so far (to 4 n eps relative, the round-off of a mean of n terms), and every "
+               "refit that reports L-BFGS-B's convergence test passes it when recomputed from scratch: "
+               "max |clip(x - grad, box) - x| <= gtol = 1e-6 (round-off "
                "1e-12); no refit ends at the iteration cap or without a descent step. Fits stopped by the "
                "relative-decrease rule are counted, not certified."),
     provenance=Provenance("reconstructed",
