@@ -588,7 +588,12 @@ EPISODES_VS_BASELINES = Claim(
              "N_c / N_lsvi has median ~2.6 and range 0-11 where both reach eps. Random features: 0/4 reach eps. "
              "Caveats: one common bonus multiplier (0.1) for all three algorithms, Contrastive UCB's "
              "one-trajectory data mode (the per-stage mode costs H(H+1)/2 transitions per episode), delayed-reward "
-             "block MDPs only; full budget (paper_figs/contrastive_ucb: 12 points = 3 instances x S in {20, 30, 60, 90}, K = 1000, 10 seeds, 120 runs): Contrastive UCB reaches eps in 68/120 runs, UCBVI in 10/120 (all on instance 1, S = 60, where Contrastive UCB reaches it in 0/10), LSVI-UCB in 120/120; 'fewer than UCBVI' holds in 68/120, 'within |A| of LSVI-UCB' in 28/120 (per point 0-7 of 10; median N_c / N_lsvi 0.2-11 by point), so the majority reading fails at every point but instances 1 and 2 at S = 30 (7/10 each, still not significant at 10 seeds).",
+             "block MDPs only; full budget (paper_figs/contrastive_ucb: 12 points = 3 instances x S in {20, 30, 60, "
+             "90}, K = 1000, 10 seeds, 120 runs): Contrastive UCB reaches eps in 68/120 runs, UCBVI in 10/120 (all on "
+             "instance 1, S = 60, where Contrastive UCB reaches it in 0/10), LSVI-UCB in 120/120; 'fewer than UCBVI' "
+             "holds in 68/120, 'within |A| of LSVI-UCB' in 28/120 (per point 0-7 of 10; median N_c / N_lsvi 0.2-11 by "
+             "point), so the majority reading fails at every point but instances 1 and 2 at S = 30 (7/10 each, still "
+             "not significant at 10 seeds).",
         statistic="claim.failures", expect="FAIL",
         # The bands are Pin.binomial's (exact scipy.stats.binom quantiles), written out so that loading
         # the claims does not import scipy; tests/test_claims_contrastive_ucb.py recomputes them.
@@ -956,7 +961,7 @@ def observe_optimism_bonus_dropped(params, seed):
 OPTIMISM = Claim(
     id="contrastive_ucb.optimism",
     paper=PAPER,
-    statement=("Reconstructed lemma, with DEFAULT hyper-parameters (contrastive_ucb.run(lock, K=60, seed=...)): "
+    statement=("Reconstructed lemma, with DEFAULT hyper-parameters (contrastive_ucb.run(lock, K=400, seed=...)): "
                "Contrastive UCB is optimistic against the true model at every episode, Q^k_h(s, a) >= Q*_h(s, a) "
                "for every stage, state and action."),
     provenance=Provenance("reconstructed",
@@ -965,9 +970,11 @@ OPTIMISM = Claim(
                           "sqrt(d) (no log factors, reconstructed) is not guaranteed to do: this is checked, not "
                           f"assumed ({_LEMMAS})."),
     observe=observe_optimism,
-    sweep=Sweep(quick=Grid(instance=[0, 1, 2], H=[3], A=[2], obs=[3], K=[60]),
+    # Quick: the full grid's point where the finding shows most (lock instance 2, H = 4), seeds 0-3;
+    # the runs are the full budget's own (same parameters, same seeds), about 1 s each.
+    sweep=Sweep(quick=Grid(instance=[2], H=[4], A=[2], obs=[3], K=[400]),
                 full=Grid(instance=[0, 1, 2], H=[3, 4], A=[2], obs=[3], K=[400]),
-                seeds_quick=1, seeds_full=8),
+                seeds_quick=4, seeds_full=8),
     rule=BoundHolds("optimism_deficit"),
     bound=lambda p: 0.0,
     mutants=[
@@ -979,6 +986,26 @@ OPTIMISM = Claim(
                    "0.6-1.0 on the lock)"),
     ],
     observed="max_k max_{h,s,a} (Q* - Q^k)",
+    finding=Finding(
+        "Does not hold with the default beta = H sqrt(d) (a property of the reconstruction's default, not "
+        "evidence about the paper): at the full budget (3 locks x H in {3, 4} x 8 seeds, K = 400) Q^k < Q* "
+        "somewhere in 5 of 48 runs, by 0.272 and 0.142 (instance 2, H = 4, seeds 3 and 2), 0.123 (instance 2, "
+        "H = 3, seed 7), 0.048 (instance 0, H = 3, seed 7) and 0.022 (instance 1, H = 4, seed 2), while the "
+        "value at the start state stays optimistic by 0.66-1.18 in those runs. The bonus "
+        "beta ||phi_hat||_{Lambda^-1} shrinks with the counts on the shared features, and at rarely visited "
+        "anchors the learned model's error |(P_hat - P) V| outgrows it: beta carries no log factor. Not caused "
+        "by the issue-12 learner fixes: the learner before them gives 1 of 16 runs on instance 2 (deficit "
+        "0.012). Half the bonus breaks optimism in 31 of 48 runs (by up to 0.42), no bonus in 48 of 48. The "
+        "quick budget runs the point where it shows most (instance 2, H = 4, seeds 0-3): 2 of 4 runs, "
+        "deficits 0.142 and 0.272.",
+        statistic="claim.violations", expect="FAIL",
+        # Pin.binomial's bands, written out so that loading the claims does not import scipy;
+        # tests/test_claims_contrastive_ucb.py recomputes them.
+        quick=Pin(2.0, (0.0, 4.0), "runs with Q^k < Q* somewhere, 2 of 4; at n = 4 even a 95% band is [0, 4], "
+                                   "so the quick pin only asserts that the failure exists (the FAIL kind); the "
+                                   "full pin bounds its frequency (binomial 95.0% range at rate 2/4)"),
+        full=Pin(5.0, (0.0, 13.0), "runs with Q^k < Q* somewhere, 5 of 48 over 6 points (half the bonus: 31) "
+                                   "(binomial 99.9% range at rate 5/48)")),
 )
 
 
@@ -1412,6 +1439,8 @@ GAME_STAGE_EQUILIBRIUM = Claim(
 #: The cheap per-episode checks first: `proofs-check mutate` stops at the first failing claim.
 #: The generic-instance recovery claims (issue 12 item 9) live in their own module, by their own
 #: study; they belong to this family.
-CLAIMS = [PLANNING_IDENTITY, *_contrastive_certificate.CLAIMS, INFORMATION_FLOW, GAME_STAGE_EQUILIBRIUM, OPTIMISM, DATA_DISTRIBUTION,
-          KERNEL_RECOVERY, SPAN_RECOVERY, *_contrastive_generic.GENERIC_CLAIMS, SUBOPTIMALITY_RATE, NASH_GAP_RATE,
-          EPISODES_VS_BASELINES]
+CLAIMS = [
+    PLANNING_IDENTITY, *_contrastive_certificate.CLAIMS, INFORMATION_FLOW, GAME_STAGE_EQUILIBRIUM, OPTIMISM,
+    DATA_DISTRIBUTION, KERNEL_RECOVERY, SPAN_RECOVERY, *_contrastive_generic.GENERIC_CLAIMS, SUBOPTIMALITY_RATE,
+    NASH_GAP_RATE, EPISODES_VS_BASELINES,
+]
