@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -202,7 +203,9 @@ def _numba_probe(tmp_path, modules: dict) -> list:
         from nbpkg.user import tenfold
         print(json.dumps([bump(1), tenfold(1)]))
         """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    # The probe reads numba's cache beside the package: a NUMBA_CACHE_DIR of the caller would move it.
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
