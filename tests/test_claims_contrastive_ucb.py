@@ -416,12 +416,16 @@ def test_hidden_variants_share_the_kernel_bit_for_bit_and_not_the_factors():
         assert not np.allclose(np.einsum("h...i,his->h...s", poisoned.phi, poisoned.psi), model.P)
 
 
-def test_pins_written_out_equal_pin_binomial():
+@pytest.mark.parametrize("claim, quick, full", [
+    (claims.EPISODES_VS_BASELINES, (3, 6), (92, 120)),
+    (claims.OPTIMISM, (2, 4), (5, 48)),
+], ids=lambda v: getattr(v, "id", None))
+def test_pins_written_out_equal_pin_binomial(claim, quick, full):
     from proofs_check.claim import Pin
 
-    pins = claims.EPISODES_VS_BASELINES.finding.pins
-    assert pins["quick"].band == Pin.binomial(3, 6, "x", confidence=0.95).band
-    assert pins["full"].band == Pin.binomial(92, 120, "x").band
+    pins = claim.finding.pins
+    assert pins["quick"].band == Pin.binomial(*quick, "x", confidence=0.95).band
+    assert pins["full"].band == Pin.binomial(*full, "x").band
 
 
 def test_loading_the_claims_imports_no_algorithm_numba_or_scipy():
@@ -458,11 +462,3 @@ def test_optimism_finding_reproduces_at_the_quick_budget(lemma_quick_report):
     assert verdict.numbers["violations"] == 2 and verdict.finding_check["reproduces"]
     assert 0.27 < verdict.numbers["max_excess"] < 0.28   # seed 3's deficit, as documented
     assert all(m.caught for m in verdict.mutants)
-
-
-def test_optimism_pins_written_out_equal_pin_binomial():
-    from proofs_check.claim import Pin
-
-    pins = claims.OPTIMISM.finding.pins
-    assert pins["quick"].band == Pin.binomial(2, 4, "x", confidence=0.95).band
-    assert pins["full"].band == Pin.binomial(5, 48, "x").band
