@@ -27,7 +27,9 @@ so the two give bit-identical results (``tests/test_parallel_kernels.py``).
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import threading
 
 import numba
@@ -66,6 +68,25 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _preload_pip_tbb() -> None:
+    # numba's TBB layer opens "libtbb.so.12" by name, which the loader finds in a conda prefix but
+    # not where pip's `tbb` wheel puts it (<prefix>/lib of a venv). Loaded once with RTLD_GLOBAL,
+    # the library is found by that name. TBB is preferred over workqueue: workqueue starts its
+    # threads per parallel region, which cost 1.4-1.8x numpy's BLAS loop at S = 500, A = 10,
+    # H = 100 (100 regions), against 1.08x with TBB; under load both are equal.
+    if not sys.platform.startswith("linux") or _threading_layer() is not None:
+        return
+    library = os.path.join(sys.prefix, "lib", "libtbb.so.12")
+    if os.path.exists(library):
+        try:
+            ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+        except OSError:   # an unusable library: numba falls back to the next layer
+            pass
+
+
+_preload_pip_tbb()
 
 
 def _prefer_blocking_threading_layer() -> None:
@@ -200,16 +221,34 @@ def backward_induction_dense_parallel(P_stages, R, Q, V, policy):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def _dot_pair(row0, row1, v):
+    # Two rows against one vector in one pass: v is loaded once for both, and two streams of P
+    # are in flight, which is what a bandwidth-bound backup gains from (benchmarks/bench_core.py).
+    total0 = 0.0
+    total1 = 0.0
+    for i in range(v.shape[0]):
+        x = v[i]
+        total0 += row0[i] * x
+        total1 += row1[i] * x
+    return total0, total1
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _optimal_backup_single(P_g, R_h, v_next, Q_h, V_h, policy_h, s):
     # Q_h[s, :] = R_h[s, :] + P_g[s] @ v_next with the greedy max fused into the action loop,
-    # so a stage streams P once with nothing else in the loop.
+    # so a stage streams P once with nothing else in the loop; actions go in pairs (_dot_pair).
+    A = R_h.shape[1]
+    for a in range(0, A - 1, 2):
+        dot0, dot1 = _dot_pair(P_g[s, a], P_g[s, a + 1], v_next)
+        Q_h[s, a] = R_h[s, a] + dot0
+        Q_h[s, a + 1] = R_h[s, a + 1] + dot1
+    if A % 2 == 1:
+        Q_h[s, A - 1] = R_h[s, A - 1] + _dot(P_g[s, A - 1], v_next)
     best = -np.inf
     best_a = 0
-    for a in range(R_h.shape[1]):
-        q = R_h[s, a] + _dot(P_g[s, a], v_next)
-        Q_h[s, a] = q
-        if q > best:  # ties go to the lowest action index, as numpy's argmax does
-            best = q
+    for a in range(A):
+        if Q_h[s, a] > best:  # ties go to the lowest action index, as numpy's argmax does
+            best = Q_h[s, a]
             best_a = a
     V_h[s] = best
     policy_h[s] = best_a

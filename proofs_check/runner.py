@@ -496,16 +496,69 @@ def _compute(tasks, claims, versions, results, store, executor, progress) -> int
         bar.set_postfix_str(res.claim.id, refresh=False)
         bar.update(1)
 
-    try:
-        for task in tasks:
-            claim = claims[task.claim_index]
-            seed = derive_seed(claim.id, claim.sweep.seed_params(task.params), task.seed_index)
-            fut = executor.submit(execute_run, observers[task.claim_index][task.variant], task.params, seed)
-            futures[fut] = task
-            if fut.done():   # inline executor: persist at once, not after the whole sweep
-                collect(fut)
-        for fut in cf.as_completed([f for f in futures if f not in collected]):
+    def submit(task):
+        claim = claims[task.claim_index]
+        seed = derive_seed(claim.id, claim.sweep.seed_params(task.params), task.seed_index)
+        fut = executor.submit(execute_run, observers[task.claim_index][task.variant], task.params, seed)
+        futures[fut] = task
+        if fut.done():   # inline executor: persist at once, not after the whole sweep
             collect(fut)
+        return fut
+
+    # Lead runs first: the first run of each (claim, variant) is where numba compiles (or loads
+    # from its cache) the kernels it needs. While it runs, no other lead of its claims family
+    # (which shares its kernels) starts, so each kernel is compiled once, into the cache, and the
+    # group's other runs follow the lead. Started together on every worker, the same kernels were
+    # compiled by each (measured: ~28 of 51 core-seconds of a cold quick suite of 24 claims on 2
+    # workers). A run's seed is its own, so the order changes no result. Local process pools
+    # only; other executors get every run at once.
+    workers = getattr(executor, "_max_workers", None) if isinstance(executor, cf.ProcessPoolExecutor) else None
+    capacity = 2 * workers if workers else len(tasks)
+    groups: dict = {}
+    for task in tasks:
+        groups.setdefault((task.claim_index, task.variant), []).append(task)
+    leads = [group[0] for group in groups.values()]
+    followers = {(group[0].claim_index, group[0].variant): group[1:] for group in groups.values()}
+    ready: list = []
+    in_flight: set = set()
+    leads_running: dict = {}   # future -> family
+
+    def family(task) -> str:
+        return claims[task.claim_index].id.split(".")[0]
+
+    def next_lead():
+        if workers is None:
+            return 0 if leads else None
+        busy = set(leads_running.values())
+        return next((i for i, t in enumerate(leads) if family(t) not in busy), None)
+
+    def finished(fut) -> None:
+        if leads_running.pop(fut, None) is not None:
+            task = futures[fut]
+            ready.extend(followers.pop((task.claim_index, task.variant)))
+
+    try:
+        while leads or ready or in_flight:
+            while len(in_flight) < capacity:
+                i = next_lead()
+                if i is not None:
+                    task = leads.pop(i)
+                    fut = submit(task)
+                    leads_running[fut] = family(task)
+                elif ready:
+                    fut = submit(ready.pop(0))
+                else:
+                    break
+                if fut in collected:   # inline executor: done and collected at submission
+                    finished(fut)
+                else:
+                    in_flight.add(fut)
+            if in_flight:
+                done_now, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for fut in done_now:
+                    in_flight.discard(fut)
+                    collect(fut)
+                    finished(fut)
     except BaseException:
         # Interrupted (Ctrl-C): keep every run that already finished, drop the rest.
         for fut in futures:

@@ -261,11 +261,13 @@ _FORK_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not TWO_THREADS or not hasattr(os, "fork"), reason="needs fork and two numba threads")
-@pytest.mark.parametrize("layer", [None, "omp"])
+@pytest.mark.parametrize("layer", [None, "omp", "tbb"])
 def test_fork_after_a_parallel_solve(tmp_path, layer):
     # GNU OpenMP kills a child forked after it started, at the child's first parallel region:
     # such a child must run the serial kernels. Without a user choice, mdpkit prefers a layer
     # whose threads sleep (tbb, else workqueue) over GNU OpenMP.
+    if layer == "tbb" and not _pip_tbb_installed():
+        pytest.skip("the tbb wheel is not installed here (a dependency on x86-64)")
     script = tmp_path / "fork_after_parallel.py"
     script.write_text(_FORK_SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_THREADING", "OMP_NUM"))}
@@ -275,3 +277,15 @@ def test_fork_after_a_parallel_solve(tmp_path, layer):
     assert done.returncode == 0, done.stderr[-2000:]
     used = done.stdout.strip().splitlines()[-1]
     assert used == (layer or used) and (layer is not None or used in ("tbb", "workqueue")), used
+    if layer is None and _pip_tbb_installed():
+        assert used == "tbb", used   # the wheel's library is preloaded by mdpkit._kernels
+
+
+def _pip_tbb_installed() -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version("tbb")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return sys.platform.startswith("linux") and os.path.exists(os.path.join(sys.prefix, "lib", "libtbb.so.12"))

@@ -751,3 +751,48 @@ def test_run_prints_weak_mutants(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert code == 0 and "1 weak mutant(s), caught in fewer than 95% of seed resamples" in text
     assert "synthetic.rare_bug:rare_shift" in text
+
+
+class _RecordingPool(cf.ProcessPoolExecutor):
+    """A local process pool that records what is submitted, in order."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = []
+
+    def submit(self, fn, *args, **kwargs):
+        observe, params, seed = args
+        self.order.append((observe.__name__, params["i"], seed.spawn_key))
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_lead_runs_go_first_one_per_family_and_change_no_result(tmp_path):
+    """The first run of each claim and variant (where numba compiles) starts before the claim's other runs,
+    never beside another lead of its family (which shares its kernels), and the runs equal an inline sweep's."""
+    import dataclasses
+    import multiprocessing
+
+    from proofs_check import Mutant
+
+    a = _two_draws_claim(Mutant("swapped", derive=derive_swapped, why="outputs swapped"))
+    b = dataclasses.replace(a, id="synthetic.two_draws_b", observe=observe_two_draws_again)
+    c = dataclasses.replace(a, id="other.two_draws_c")
+    with _RecordingPool(2, mp_context=multiprocessing.get_context("fork")) as pool, \
+            ResultStore(tmp_path / "pool") as store:
+        run_claims([a, b, c], store=store, executor=pool)
+        pooled = _strip(store.payloads())
+    with ResultStore(tmp_path / "inline") as store:
+        run_claims([a, b, c], store=store, executor=InlineExecutor())
+        inline = _strip(store.payloads())
+    assert pooled.keys() == inline.keys() and all(np.array_equal(pooled[k], inline[k]) for k in inline)
+    order = pool.order
+    assert len(order) == len(set(order)) == 3 * 8
+    lead_a, lead_c = order[0], order[1]
+    assert lead_a[0] == "observe_two_draws" and lead_c == (lead_a[0], lead_a[1], derive_seed(
+        c.id, {"i": 0}, 0).spawn_key)          # another family's lead starts at once
+    names = [name for name, _, _ in order]
+    first_b = names.index("observe_two_draws_again")
+    seeds_a = {derive_seed(a.id, {"i": i}, s).spawn_key for i in (0, 1) for s in range(4)}
+    followers_a = [k for k, (_, _, key) in enumerate(order) if key in seeds_a][1:]
+    assert first_b < min(followers_a)        # b's lead waited for a's lead only, then went first

@@ -371,7 +371,9 @@ def run_game(lrgame: LowRankMarkovGame, *, K: int, seed, beta: float | None = No
     and the output policies are the marginals ``mu^k_h(a|s) = sum_b sigma``, ``nu^k_h(b|s) = sum_a sigma``.
 
     Reconstructed: ULCB + CCE follows Xie, Chen, Wang, Yang (COLT 2020) with the learned model in
-    place of known features (docs/papers/contrastive_ucb.md#contrastive-ucb-markov-game-variant); model-based planning only.
+    place of known features
+    (docs/papers/contrastive_ucb.md#contrastive-ucb-markov-game-variant); model-based planning
+    only.
 
     Parameters
     ----------
