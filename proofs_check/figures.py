@@ -235,7 +235,8 @@ def plot_claim(result, path, *, stale: bool = False) -> Path:
     # Diverging mutants put huge values through the log transform; they are clipped by the limits.
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        fig.savefig(buffer, format="png", dpi=100)
+        # zlib level 3: a third less encoding time than the default 6 for 3% larger files.
+        fig.savefig(buffer, format="png", dpi=100, pil_kwargs={"compress_level": 3})
     plt.close(fig)
     return atomic_write(path, buffer.getvalue())
 

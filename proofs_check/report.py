@@ -152,7 +152,7 @@ def build_report(claims, store, out_dir, budget: str, *, progress=None, results=
     _remove_orphaned_temporaries(out)
     fresh = {r.claim.id: r for r in (results or ()) if r.verdict is not None}
     rendering = _rendering_source_hash()
-    entries, jobs = [], []
+    entries = []
     # progress() follows the report's order: a claim is announced once it and every claim before
     # it are done (figures may finish in any order in the drawing processes).
     finished, announced = set(), [0]
@@ -164,16 +164,15 @@ def build_report(claims, store, out_dir, budget: str, *, progress=None, results=
                 progress(claim_list[announced[0]].id)
             announced[0] += 1
 
-    for claim in claim_list:
-        entry, job = _entry(claim, store, out, budget, rendering, fresh.get(claim.id))
-        entries.append(entry)
-        if job is not None:
-            jobs.append(job)
-        elif not jobs:
-            done(claim.id)
-        else:
-            finished.add(claim.id)
-    _draw_all(jobs, out, workers, done)
+    # Figures are drawn in forked processes while this one judges the next claims.
+    with _FigureDrawing(claim_list, out, workers, done) as drawing:
+        for claim in claim_list:
+            entry, job = _entry(claim, store, out, budget, rendering, fresh.get(claim.id))
+            entries.append(entry)
+            if job is None:
+                done(claim.id)
+            else:
+                drawing.submit(job)
     done(None)   # claims after the last figure
     md_path, html_path = out / "report.md", out / "report.html"
     atomic_write(md_path, _markdown(entries, budget))
@@ -356,42 +355,77 @@ def _draw(job: _FigureJob, out: Path) -> None:
                stale=(e.status == "stale"))
 
 
-#: Figure jobs of the running build_report, inherited by forked drawing processes (claims hold
-#: lambdas, which do not pickle; a forked process needs nothing sent but the job's index).
-_PENDING: list = []
+#: The claims of the running build_report, inherited by forked drawing processes (claims hold
+#: lambdas, which do not pickle): a job is sent as the claim's index and its plain data.
+_CLAIMS: list = []
 
 
-def _draw_pending(index: int, out: str) -> None:
-    _draw(_PENDING[index], Path(out))
+def _draw_sent(index: int, verdict, status: str, runs_version: str, runs: dict, figure: str, out: str) -> None:
+    from .figures import plot_claim
+    from .runner import ClaimResult
+
+    plot_claim(ClaimResult(_CLAIMS[index], verdict, runs, code_version=runs_version), Path(out) / figure,
+               stale=(status == "stale"))
 
 
-def _draw_all(jobs, out: Path, workers, progress) -> None:
-    """Draw every job's figure (in forked processes when there are several), cache it, ``progress(claim_id)``."""
-    global _PENDING
+class _FigureDrawing:
+    """Draws submitted figure jobs, in forked processes when ``workers`` > 1, and writes each cache
+    entry once its figure is written; ``progress(claim_id)`` per figure, from the calling thread.
 
-    def done(job):
-        _write_cache(job.cache_path, job.key, job.entry.verdict, job.entry.n_runs, out / job.entry.figure)
-        progress(job.entry.claim.id)
+    The processes are forked at the first submission (a report with every figure cached starts
+    none, and never imports matplotlib) and draw while the caller judges the next claims.
+    """
 
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 8)
-    workers = min(int(workers), len(jobs))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for job in jobs:
-            _draw(job, out)
-            done(job)
-        return
-    from . import figures  # noqa: F401 -- imported once here, not in every drawing process
+    def __init__(self, claims, out: Path, workers, progress):
+        self.index = {claim.id: i for i, claim in enumerate(claims)}
+        self.claims, self.out, self.progress = list(claims), out, progress
+        self.workers = min(os.cpu_count() or 1, 8) if workers is None else int(workers)
+        if "fork" not in multiprocessing.get_all_start_methods():
+            self.workers = 1
+        self.pool, self.pending = None, {}
 
-    _PENDING = list(jobs)
-    try:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(_draw_pending, i, str(out)): job for i, job in enumerate(jobs)}
-            for future in cf.as_completed(futures):
-                future.result()
-                done(futures[future])
-    finally:
-        _PENDING = []
+    def __enter__(self):
+        return self
+
+    def submit(self, job: _FigureJob) -> None:
+        if self.workers <= 1:
+            _draw(job, self.out)
+            self._done(job)
+            return
+        if self.pool is None:
+            global _CLAIMS
+            from . import figures  # noqa: F401 -- imported once here, not in every drawing process
+
+            _CLAIMS = self.claims
+            self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
+                                               mp_context=multiprocessing.get_context("fork"))
+        e = job.entry
+        future = self.pool.submit(_draw_sent, self.index[e.claim.id], e.verdict, e.status, e.runs_version,
+                                  job.runs, e.figure, str(self.out))
+        self.pending[future] = job
+        self._collect(block=False)
+
+    def _collect(self, block: bool) -> None:
+        finished = (cf.as_completed(list(self.pending)) if block
+                    else [f for f in list(self.pending) if f.done()])
+        for future in finished:
+            future.result()
+            self._done(self.pending.pop(future))
+
+    def _done(self, job: _FigureJob) -> None:
+        _write_cache(job.cache_path, job.key, job.entry.verdict, job.entry.n_runs, self.out / job.entry.figure)
+        self.progress(job.entry.claim.id)
+
+    def __exit__(self, exc_type, exc, tb):
+        global _CLAIMS
+        try:
+            if self.pool is not None and exc_type is None:
+                self._collect(block=True)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            _CLAIMS = []
+        return False
 
 
 # ---------------------------------------------------------------------------------------- cache
