@@ -89,6 +89,21 @@ def test_parallel_solve_is_bit_identical_above_the_threshold(seed, S, H, station
 
 
 @settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), A=st.integers(1, 5), H=st.integers(1, 2), stationary=st.booleans())
+def test_paired_backup_of_large_models_is_bit_identical_and_matches_numpy(seed, A, H, stationary):
+    # From PAIRED_MIN_STATES on, the single-reward kernels take actions in pairs (odd A: one left
+    # over); just below, one at a time. Both sides of the switch, serial and parallel, against numpy.
+    for S in (_kernels.PAIRED_MIN_STATES - 1, _kernels.PAIRED_MIN_STATES):
+        P_stages, R, _ = _random_dense(seed, S, A, H, stationary, 1)
+        serial = _serial_solve(P_stages, R)
+        _assert_identical(_parallel_solve(P_stages, R), serial)
+        Q, V, policy = reference.backward_induction(np.broadcast_to(P_stages, (H, S, A, S)), R[0])
+        np.testing.assert_allclose(serial[0][0], Q, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(serial[1][0], V, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(serial[2][0], policy)
+
+
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), stationary=st.booleans(), B=st.integers(1, 2),
        deterministic=st.booleans())
 def test_parallel_evaluation_is_bit_identical_above_the_threshold(seed, stationary, B, deterministic):
