@@ -347,12 +347,16 @@ def _load_runs(claim, store, digests, version):
 
 
 def _draw(job: _FigureJob, out: Path) -> None:
+    e = job.entry
+    _plot(e.claim, e.verdict, e.status, e.runs_version, job.runs, e.figure, out)
+
+
+def _plot(claim, verdict, status: str, runs_version: str, runs: dict, figure: str, out) -> None:
     from .figures import plot_claim   # matplotlib only when a figure is (re)drawn
     from .runner import ClaimResult
 
-    e = job.entry
-    plot_claim(ClaimResult(e.claim, e.verdict, job.runs, code_version=e.runs_version), out / e.figure,
-               stale=(e.status == "stale"))
+    plot_claim(ClaimResult(claim, verdict, runs, code_version=runs_version), Path(out) / figure,
+               stale=(status == "stale"))
 
 
 #: The claims of the running build_report, inherited by forked drawing processes (claims hold
@@ -360,12 +364,8 @@ def _draw(job: _FigureJob, out: Path) -> None:
 _CLAIMS: list = []
 
 
-def _draw_sent(index: int, verdict, status: str, runs_version: str, runs: dict, figure: str, out: str) -> None:
-    from .figures import plot_claim
-    from .runner import ClaimResult
-
-    plot_claim(ClaimResult(_CLAIMS[index], verdict, runs, code_version=runs_version), Path(out) / figure,
-               stale=(status == "stale"))
+def _draw_sent(index: int, *job_data) -> None:
+    _plot(_CLAIMS[index], *job_data)
 
 
 class _FigureDrawing:
